@@ -1,0 +1,118 @@
+//! `rewind`: the command-line interface, a thin layer over the host crates.
+//!
+//! Flags are parsed into raw clap structs, validated into typed settings
+//! before any work starts, and every error is printed once, here, as one
+//! line (`-v` adds the chain of causes).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod run;
+
+/// Rewind runs programs in a WebAssembly sandbox with a flight recorder.
+#[derive(Debug, Parser)]
+#[command(name = "rewind", version, about, long_about = None)]
+#[command(propagate_version = true, disable_help_subcommand = true)]
+struct Cli {
+    /// Show more detail: the causes of errors, and what rewind is doing.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Run(run::RunArgs),
+}
+
+/// Exit statuses of `rewind` itself, documented in `rewind run --help`.
+pub mod status {
+    /// Bad flags, a missing script: as `python3` does.
+    pub const USAGE: u8 = 2;
+    /// Rewind itself failed (not the guest).
+    pub const HOST_ERROR: u8 = 3;
+    /// The guest crashed (a trap in the VM).
+    pub const GUEST_CRASH: u8 = 70;
+    /// The run exceeded `--timeout`.
+    pub const TIME_LIMIT: u8 = 124;
+    /// The guest exceeded `--max-memory`.
+    pub const MEMORY_LIMIT: u8 = 125;
+    /// The guest's call stack overflowed.
+    pub const STACK_LIMIT: u8 = 126;
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(err),
+    };
+    init_tracing(cli.verbose);
+    let result = match cli.command {
+        Command::Run(args) => run::main(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if cli.verbose {
+                eprintln!("rewind: {err:?}");
+            } else {
+                eprintln!("rewind: {err:#}");
+            }
+            ExitCode::from(err_status(&err))
+        }
+    }
+}
+
+/// Errors the user can fix by changing the command line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn err_status(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<UsageError>().is_some() {
+        status::USAGE
+    } else {
+        status::HOST_ERROR
+    }
+}
+
+/// Help and version go to stdout as clap prints them; a real error becomes
+/// one line with a pointer to `--help`.
+fn usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            let code = if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                status::USAGE
+            } else {
+                0
+            };
+            ExitCode::from(code)
+        }
+        _ => {
+            let rendered = err.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("rewind: {first} (see `rewind --help`)");
+            ExitCode::from(status::USAGE)
+        }
+    }
+}
+
+fn init_tracing(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if verbose { "rewind=debug,rewind_runtime=debug" } else { "warn" };
+    let filter = EnvFilter::try_from_env("REWIND_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,362 @@
+//! `rewind run`: run a Python script in the sandbox, as `python3` would.
+
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use rewind_runtime::{
+    CacheEvent, Component, ComponentCache, ComponentSource, DirGrant, Limit, Limits, Outcome, Runtime,
+    Sandbox,
+};
+
+use crate::{UsageError, status};
+
+/// Run a Python script in the sandbox, as `python3` would.
+///
+/// The script sees `sys.argv` as `[SCRIPT, ARGS...]`, the process's stdin,
+/// stdout and stderr, and its own directory (read-only, so modules beside it
+/// import). Nothing else of the host is visible unless granted: no other
+/// files, no environment variables, no network.
+#[derive(Debug, Args)]
+#[command(after_long_help = EXIT_STATUS_HELP)]
+pub struct RunArgs {
+    /// Run CODE instead of a script, as `python3 -c` does.
+    #[arg(short = 'c', value_name = "CODE")]
+    command: Option<String>,
+
+    /// Grant a host directory, read-only; the guest sees it at GUEST_DIR, or
+    /// at the host directory's absolute path.
+    #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_DIR]")]
+    dirs: Vec<String>,
+
+    /// Grant a host directory, readable and writable.
+    #[arg(long = "dir-rw", value_name = "HOST_DIR[::GUEST_DIR]")]
+    dirs_rw: Vec<String>,
+
+    /// Set an environment variable of the guest; KEY alone passes the host's
+    /// value. The host environment is not inherited.
+    #[arg(long = "env", value_name = "KEY[=VALUE]")]
+    env: Vec<String>,
+
+    /// The most memory the guest may use, e.g. 512MiB or 2GiB.
+    #[arg(long, value_name = "SIZE", default_value = "2GiB")]
+    max_memory: String,
+
+    /// The longest the run may take, e.g. 30s, 5m, 1h; `none` for no limit.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    timeout: String,
+
+    /// The script to run, then the arguments it receives in `sys.argv[1:]`.
+    #[arg(
+        value_name = "SCRIPT [ARGS]",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    program: Vec<OsString>,
+}
+
+const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  The script's own status (0, sys.exit(n), 1 for an unhandled exception), or:
+    2    bad flags or a script that cannot be opened, as python3
+    3    rewind itself failed
+    70   the guest crashed (a trap in the VM)
+    124  the run exceeded --timeout
+    125  the guest exceeded --max-memory
+    126  the guest's call stack overflowed";
+
+/// A validated `rewind run`.
+struct RunConfig {
+    main: Main,
+    argv: Vec<String>,
+    grants: Vec<DirGrant>,
+    env: Vec<(String, String)>,
+    cwd: Option<String>,
+    limits: Limits,
+}
+
+enum Main {
+    /// An absolute path to the script (as CPython makes `__file__`).
+    Script(String),
+    Command(String),
+}
+
+pub fn main(args: RunArgs) -> Result<ExitCode> {
+    let config = RunConfig::from_args(args)?;
+    let runtime = Runtime::new()?;
+    let guest = rewind_guests::PYTHON;
+    let source = ComponentSource::with_digest(guest.name, guest.wasm, guest.digest);
+    let component = load_guest(&runtime, &source)?;
+
+    let mut sandbox = Sandbox::new(config.launch_args());
+    for (key, value) in &config.env {
+        sandbox.env(key, value);
+    }
+    for grant in &config.grants {
+        sandbox.dir(grant.clone());
+    }
+    if let Some(cwd) = &config.cwd {
+        sandbox.cwd(cwd);
+    }
+
+    let outcome = runtime.run(&component, sandbox, &config.limits)?;
+    let _ = std::io::stdout().flush();
+    let code = match outcome {
+        Outcome::Exited(code) => u8::try_from(code).unwrap_or(1),
+        Outcome::LimitExceeded(limit) => {
+            eprintln!("rewind: {limit}");
+            let code = match limit {
+                Limit::Memory { .. } => status::MEMORY_LIMIT,
+                Limit::Time { .. } => status::TIME_LIMIT,
+                Limit::Stack => status::STACK_LIMIT,
+            };
+            // A guest stuck in a host call past its timeout is still running
+            // on its own thread: end the process rather than wait for it.
+            std::process::exit(code.into());
+        }
+        Outcome::Trapped(message) => {
+            let first = message.lines().next().unwrap_or("trap");
+            eprintln!("rewind: the guest crashed: {first}");
+            tracing::debug!("{message}");
+            status::GUEST_CRASH
+        }
+    };
+    Ok(ExitCode::from(code))
+}
+
+/// The compiled Python guest, from the cache when possible. Compiling takes
+/// seconds, so the user is told when it happens.
+fn load_guest(runtime: &Runtime, source: &ComponentSource) -> Result<Component> {
+    let dir = ComponentCache::default_dir()
+        .context("no cache directory: set REWIND_CACHE_DIR or HOME")?;
+    let cache = ComponentCache::new(dir);
+    let mut progress = |event| {
+        let what = match event {
+            CacheEvent::Compiling => "compiling the Python guest for this machine (first run only, about 20 s)",
+            CacheEvent::Recompiling => "the cached Python guest failed its check; compiling it again (about 20 s)",
+            CacheEvent::Uncached => "the cache directory is not writable; compiling the Python guest (about 20 s)",
+        };
+        eprintln!("rewind: {what}...");
+    };
+    cache.load_or_compile(runtime.engine(), source, &mut progress)
+}
+
+impl RunConfig {
+    fn from_args(args: RunArgs) -> Result<RunConfig> {
+        let limits = Limits {
+            max_memory: parse_size(&args.max_memory)?,
+            timeout: parse_timeout(&args.timeout)?,
+        };
+        let mut grants = Vec::new();
+        for spec in &args.dirs {
+            grants.push(parse_grant(spec, false)?);
+        }
+        for spec in &args.dirs_rw {
+            grants.push(parse_grant(spec, true)?);
+        }
+        let env = args
+            .env
+            .iter()
+            .map(|spec| parse_env(spec))
+            .collect::<Result<Vec<_>>>()?;
+
+        let mut program = args.program.into_iter().map(|arg| {
+            arg.into_string()
+                .map_err(|arg| UsageError(format!("argument is not valid UTF-8: {arg:?}")))
+        });
+        let (main, argv0) = match args.command {
+            Some(code) => (Main::Command(code), "-c".to_owned()),
+            None => {
+                let Some(script) = program.next() else {
+                    return Err(UsageError("nothing to run: give a SCRIPT or -c CODE".into()).into());
+                };
+                let script = script?;
+                let path = script_path(&script)?;
+                if !grants.iter().any(|grant| covers(grant, &path)) {
+                    let dir = Path::new(&path).parent().unwrap_or(Path::new("/"));
+                    grants.push(DirGrant {
+                        host: dir.to_owned(),
+                        guest: dir.to_string_lossy().into_owned(),
+                        writable: false,
+                    });
+                }
+                (Main::Script(path), script)
+            }
+        };
+        let mut argv = vec![argv0];
+        for arg in program {
+            argv.push(arg?);
+        }
+        let cwd = std::env::current_dir()
+            .ok()
+            .and_then(|dir| dir.into_os_string().into_string().ok());
+        Ok(RunConfig {
+            main,
+            argv,
+            grants,
+            env,
+            cwd,
+            limits,
+        })
+    }
+
+    /// The guest's argv in the Python guest's launch protocol (see
+    /// `guest/python/src/main.rs`).
+    fn launch_args(&self) -> Vec<String> {
+        let mut args = vec!["python".to_owned()];
+        if let Some(cwd) = &self.cwd {
+            args.extend(["--cwd".to_owned(), cwd.clone()]);
+        }
+        match &self.main {
+            Main::Script(path) => args.extend(["--script".to_owned(), path.clone()]),
+            Main::Command(code) => args.extend(["--command".to_owned(), code.clone()]),
+        }
+        args.push("--".to_owned());
+        args.extend(self.argv.iter().cloned());
+        args
+    }
+}
+
+/// The absolute path of a script the guest can open, checked on the host so
+/// that a missing file gets python3's message before any work starts.
+fn script_path(script: &str) -> Result<String> {
+    let absolute = std::path::absolute(script).unwrap_or_else(|_| PathBuf::from(script));
+    let cant_open = |err: std::io::Error| {
+        let errno = err.raw_os_error().unwrap_or(2);
+        let message = std::io::Error::from_raw_os_error(errno).to_string();
+        let message = message.split(" (os error").next().unwrap_or(&message).to_owned();
+        UsageError(format!(
+            "can't open file {:?}: [Errno {errno}] {message}",
+            absolute.display().to_string()
+        ))
+    };
+    let metadata = std::fs::metadata(&absolute).map_err(cant_open)?;
+    if metadata.is_dir() {
+        return Err(cant_open(std::io::Error::from_raw_os_error(21)).into());
+    }
+    std::fs::File::open(&absolute).map_err(cant_open)?;
+    // A script reached through a symlink runs from where it really is: the
+    // sandbox does not follow links out of a granted directory.
+    let is_link = std::fs::symlink_metadata(&absolute).is_ok_and(|m| m.file_type().is_symlink());
+    let path = if is_link {
+        absolute.canonicalize().map_err(cant_open)?
+    } else {
+        absolute
+    };
+    path.into_os_string()
+        .into_string()
+        .map_err(|path| UsageError(format!("script path is not valid UTF-8: {path:?}")).into())
+}
+
+/// Whether a grant already makes `path` visible at the same path.
+fn covers(grant: &DirGrant, path: &str) -> bool {
+    Path::new(path).starts_with(&grant.host) && grant.host.as_os_str() == grant.guest.as_str()
+}
+
+fn parse_grant(spec: &str, writable: bool) -> Result<DirGrant> {
+    let (host, guest) = match spec.split_once("::") {
+        Some((host, guest)) => (host, Some(guest)),
+        None => (spec, None),
+    };
+    let flag = if writable { "--dir-rw" } else { "--dir" };
+    if host.is_empty() || guest.is_some_and(str::is_empty) {
+        return Err(UsageError(format!("{flag} {spec:?}: expected HOST_DIR[::GUEST_DIR]")).into());
+    }
+    let host_path = std::path::absolute(host)
+        .map_err(|err| UsageError(format!("{flag} {host}: {err}")))?;
+    match std::fs::metadata(&host_path) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(UsageError(format!("{flag} {host}: not a directory")).into()),
+        Err(err) => return Err(UsageError(format!("{flag} {host}: {err}")).into()),
+    }
+    let guest = match guest {
+        Some(guest) => guest.to_owned(),
+        None => host_path
+            .to_str()
+            .ok_or_else(|| UsageError(format!("{flag} {host}: path is not valid UTF-8")))?
+            .to_owned(),
+    };
+    Ok(DirGrant {
+        host: host_path,
+        guest,
+        writable,
+    })
+}
+
+fn parse_env(spec: &str) -> Result<(String, String)> {
+    match spec.split_once('=') {
+        Some(("", _)) => Err(UsageError(format!("--env {spec:?}: the name is empty")).into()),
+        Some((key, value)) => Ok((key.to_owned(), value.to_owned())),
+        None => match std::env::var(spec) {
+            Ok(value) => Ok((spec.to_owned(), value)),
+            Err(_) => Err(UsageError(format!(
+                "--env {spec}: not set in rewind's environment (use KEY=VALUE)"
+            ))
+            .into()),
+        },
+    }
+}
+
+fn parse_size(spec: &str) -> Result<u64> {
+    let size: bytesize::ByteSize = spec
+        .parse()
+        .map_err(|err| UsageError(format!("--max-memory {spec:?}: {err}")))?;
+    let bytes = size.as_u64();
+    // wasm32 addresses 4 GiB; below a few MiB the VM cannot even start.
+    if !(16 << 20..=4 << 30).contains(&bytes) {
+        return Err(UsageError(format!("--max-memory {spec}: must be between 16MiB and 4GiB")).into());
+    }
+    Ok(bytes)
+}
+
+fn parse_timeout(spec: &str) -> Result<Option<Duration>> {
+    if spec == "none" {
+        return Ok(None);
+    }
+    let timeout = humantime::parse_duration(spec)
+        .map_err(|err| UsageError(format!("--timeout {spec:?}: {err} (e.g. 30s, 5m, none)")))?;
+    if timeout.is_zero() {
+        return Err(UsageError("--timeout 0: use `none` for no limit".into()).into());
+    }
+    Ok(Some(timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_timeouts() {
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert!(parse_size("1KiB").is_err());
+        assert!(parse_size("lots").is_err());
+        assert_eq!(parse_timeout("30s").unwrap(), Some(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("none").unwrap(), None);
+        assert!(parse_timeout("0s").is_err());
+        assert!(parse_timeout("soon").is_err());
+    }
+
+    #[test]
+    fn env_specs() {
+        assert_eq!(parse_env("A=b=c").unwrap(), ("A".into(), "b=c".into()));
+        assert_eq!(parse_env("A=").unwrap(), ("A".into(), "".into()));
+        assert!(parse_env("=x").is_err());
+    }
+
+    #[test]
+    fn grant_specs() {
+        let dir = std::env::temp_dir();
+        let grant = parse_grant(&format!("{}::/data", dir.display()), true).unwrap();
+        assert_eq!(grant.guest, "/data");
+        assert!(grant.writable);
+        let grant = parse_grant(dir.to_str().unwrap(), false).unwrap();
+        assert_eq!(grant.guest, std::path::absolute(&dir).unwrap().to_str().unwrap());
+        assert!(parse_grant("/no/such/dir", false).is_err());
+        assert!(parse_grant("::/x", false).is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! Builds the guest programs in `guest/` for `wasm32-wasip2`, in release, with
+//! a nested cargo, and generates constants holding their bytes and digests.
+//!
+//! The nested cargo gets its own target directory (sharing the outer one
+//! deadlocks on cargo's lock), runs in `guest/` so that `guest/.cargo` and
+//! `guest/Cargo.lock` apply, and gets none of the outer build's RUSTFLAGS
+//! (they are for the host). Every source file the guests were built from, as
+//! listed in their dep-info files, is a `rerun-if-changed`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest as _, Sha256};
+
+const TARGET: &str = "wasm32-wasip2";
+
+/// (crate in `guest/`, constant name, short name)
+const GUESTS: &[(&str, &str, &str)] = &[("rewind-python", "PYTHON", "python")];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
+    let guest_dir = manifest_dir.join("../../guest").canonicalize().expect("guest/ exists");
+    let out_dir = PathBuf::from(env("OUT_DIR"));
+
+    check_target_installed();
+
+    // One guest build serves every profile and every `cargo check` of the
+    // host: put it beside the outer target directory's profiles rather than
+    // in this script's OUT_DIR (`target/<profile>/build/<pkg>/out`).
+    let target_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .map(|target| target.join("rewind-guests"))
+        .unwrap_or_else(|| out_dir.join("guests"));
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(&guest_dir)
+        .args(["build", "--release", "--locked", "--target", TARGET])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_PROFILE_RELEASE_DEBUG")
+        .env_remove("CARGO_PROFILE_RELEASE_LTO");
+    for (package, _, _) in GUESTS {
+        build.args(["-p", package]);
+    }
+    let status = build.status().expect("running the nested cargo for the guests");
+    if !status.success() {
+        fail("building the guests in guest/ failed (see the errors above)");
+    }
+
+    let artifacts = target_dir.join(TARGET).join("release");
+    let mut generated = String::new();
+    for (package, constant, name) in GUESTS {
+        let wasm = artifacts.join(format!("{package}.wasm"));
+        let bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
+        let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+        // Copy into OUT_DIR: the generated code must not point into a
+        // directory the next guest build rewrites.
+        let copy = out_dir.join(format!("{name}.wasm"));
+        std::fs::write(&copy, &bytes).expect("copying the guest into OUT_DIR");
+        writeln!(
+            generated,
+            "/// The `{package}` guest component.\n\
+             pub const {constant}: Guest = Guest {{ name: {name:?}, wasm: include_bytes!({copy:?}), digest: {digest:?} }};"
+        )
+        .unwrap();
+        rerun_for_dep_info(&artifacts.join(format!("{package}.d")), &guest_dir);
+    }
+    std::fs::write(out_dir.join("guests.rs"), generated).expect("writing guests.rs");
+
+    for file in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
+        println!("cargo::rerun-if-changed={}", guest_dir.join(file).display());
+    }
+    println!("cargo::rerun-if-changed=build.rs");
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by cargo"))
+}
+
+fn fail(message: &str) -> ! {
+    println!("cargo::error={message}");
+    std::process::exit(1);
+}
+
+/// Fails with the `rustup` line to run when the wasm target is missing,
+/// instead of letting the nested build fail on `core` not being found.
+fn check_target_installed() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .current_dir(Path::new(&env("CARGO_MANIFEST_DIR")).join("../../guest"))
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    if let Some(sysroot) = sysroot
+        && !sysroot.join("lib/rustlib").join(TARGET).exists()
+    {
+        fail(&format!(
+            "the {TARGET} target is not installed; run `rustup target add wasm32-wasip1 {TARGET}`"
+        ));
+    }
+}
+
+/// `rerun-if-changed` for every file a guest was built from, except those in
+/// cargo's registry (which never change in place).
+fn rerun_for_dep_info(dep_info: &Path, guest_dir: &Path) {
+    let Ok(text) = std::fs::read_to_string(dep_info) else {
+        return;
+    };
+    // `target: dep dep dep`, with spaces in paths escaped as `\ `.
+    let Some((_, deps)) = text.split_once(": ") else {
+        return;
+    };
+    let deps = deps.replace("\\ ", "\u{0}");
+    for dep in deps.split_whitespace() {
+        let dep = PathBuf::from(dep.replace('\u{0}', " "));
+        if dep.starts_with(guest_dir) {
+            println!("cargo::rerun-if-changed={}", dep.display());
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The on-disk cache of compiled guest components.
+//!
+//! Compiling the Python guest (32 MB of wasm) takes Cranelift 12–20 s; loading
+//! its compiled form from disk takes milliseconds. So the first run compiles
+//! and stores the result, and every later run memory-maps it.
+//!
+//! An entry is keyed by the guest's digest, the wasmtime version and the
+//! engine's compatibility hash, so a new guest build, a wasmtime upgrade or a
+//! changed engine setting each miss the cache rather than load stale code.
+//! Because loading compiled code is trusting it, an entry is never taken on
+//! its name alone: a checksum file written after the code records its length
+//! and xxh3-128 hash, and an entry whose code does not match is compiled
+//! again. Both files are written to a temporary name and renamed into place,
+//! and a lock file keeps concurrent runs from compiling the same guest twice.
+
+use std::fs::{self, File};
+use std::hash::{Hash, Hasher};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// A guest component to run: its bytes and a digest identifying them.
+#[derive(Debug, Clone)]
+pub struct ComponentSource {
+    name: String,
+    bytes: std::borrow::Cow<'static, [u8]>,
+    digest: String,
+}
+
+impl ComponentSource {
+    /// A component whose digest is already known (computed at build time for
+    /// the guests Rewind ships, so that start-up need not hash 32 MB).
+    pub fn with_digest(name: &str, bytes: &'static [u8], digest: &str) -> ComponentSource {
+        ComponentSource {
+            name: name.to_owned(),
+            bytes: bytes.into(),
+            digest: digest.to_owned(),
+        }
+    }
+
+    /// A component from bytes, hashed now.
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> ComponentSource {
+        let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+        ComponentSource {
+            name: name.to_owned(),
+            bytes: bytes.into(),
+            digest,
+        }
+    }
+
+    /// A short name for messages and cache file names.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `sha256:<hex>` of the component's bytes.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The component's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// What the cache is doing, for progress messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheEvent {
+    /// No cached entry: compiling (the slow path).
+    Compiling,
+    /// A cached entry failed its check and is being compiled again.
+    Recompiling,
+    /// The cache directory cannot be written; compiling in memory, every run.
+    Uncached,
+}
+
+/// Compiled components on disk.
+#[derive(Debug, Clone)]
+pub struct ComponentCache {
+    dir: PathBuf,
+}
+
+/// The checksum file beside each compiled entry.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Check {
+    guest_digest: String,
+    wasmtime: String,
+    len: u64,
+    xxh3_128: String,
+}
+
+impl ComponentCache {
+    /// A cache in `dir` (created when first written).
+    pub fn new(dir: impl Into<PathBuf>) -> ComponentCache {
+        ComponentCache { dir: dir.into() }
+    }
+
+    /// `$REWIND_CACHE_DIR`, else `$XDG_CACHE_HOME/rewind`, else
+    /// `$HOME/.cache/rewind`.
+    pub fn default_dir() -> Option<PathBuf> {
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        var("REWIND_CACHE_DIR")
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("rewind")))
+            .or_else(|| var("HOME").map(|d| d.join(".cache").join("rewind")))
+    }
+
+    /// The cache's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The compiled form of `source`, from the cache when a valid entry
+    /// exists, compiled (and stored) otherwise. `progress` hears about the
+    /// slow paths before they start.
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        source: &ComponentSource,
+        progress: &mut dyn FnMut(CacheEvent),
+    ) -> Result<Component> {
+        let stem = format!("{}-{}", source.name(), entry_key(engine, source));
+        let code_path = self.dir.join(format!("{stem}.cwasm"));
+        let check_path = self.dir.join(format!("{stem}.check"));
+
+        let lock = match self.lock(&stem) {
+            Ok(lock) => lock,
+            Err(err) => {
+                tracing::warn!("cache unavailable: {err:#}");
+                progress(CacheEvent::Uncached);
+                return compile(engine, source);
+            }
+        };
+
+        let expected = Check {
+            guest_digest: source.digest().to_owned(),
+            wasmtime: wasmtime_version().to_owned(),
+            len: 0,
+            xxh3_128: String::new(),
+        };
+        let existed = code_path.exists() || check_path.exists();
+        if existed {
+            match verify(&code_path, &check_path, &expected) {
+                Ok(()) => {
+                    // SAFETY: the file was written by `store` below from
+                    // `Engine::precompile_component` output of an engine with
+                    // this configuration (the key says so), and its checksum
+                    // matches what was written, so it is that output.
+                    let loaded = unsafe { Component::deserialize_file(engine, &code_path) };
+                    match loaded {
+                        Ok(component) => return Ok(component),
+                        Err(err) => tracing::warn!("cached guest does not load: {err:#}"),
+                    }
+                }
+                Err(err) => tracing::warn!("cached guest rejected: {err:#}"),
+            }
+        }
+
+        progress(if existed {
+            CacheEvent::Recompiling
+        } else {
+            CacheEvent::Compiling
+        });
+        let code = engine
+            .precompile_component(source.bytes())
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("compiling guest `{}`", source.name()))?;
+        if let Err(err) = store(&self.dir, &code_path, &check_path, &code, expected) {
+            tracing::warn!("cannot store compiled guest: {err:#}");
+        }
+        drop(lock);
+        // SAFETY: `code` is what `precompile_component` just produced with
+        // this engine.
+        let component = unsafe { Component::deserialize(engine, &code) }
+            .map_err(anyhow::Error::from)
+            .context("loading the freshly compiled guest")?;
+        Ok(component)
+    }
+
+    fn lock(&self, stem: &str) -> Result<File> {
+        fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        let path = self.dir.join(format!("{stem}.lock"));
+        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(file)
+    }
+}
+
+fn compile(engine: &Engine, source: &ComponentSource) -> Result<Component> {
+    Component::new(engine, source.bytes())
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("compiling guest `{}`", source.name()))
+}
+
+fn wasmtime_version() -> &'static str {
+    // The runtime crate is built against exactly one wasmtime; its version is
+    // part of every key, so an upgrade never loads another version's code.
+    env!("REWIND_WASMTIME_VERSION")
+}
+
+/// A hex key naming everything that makes compiled code valid for this
+/// process: the guest, the wasmtime version and the engine's settings.
+fn entry_key(engine: &Engine, source: &ComponentSource) -> String {
+    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut engine_hash);
+    let mut key = Sha256::new();
+    key.update(source.digest().as_bytes());
+    key.update(b"\0");
+    key.update(wasmtime_version().as_bytes());
+    key.update(b"\0");
+    key.update(engine_hash.finish().to_le_bytes());
+    let key = format!("{:x}", key.finalize());
+    key[..24].to_owned()
+}
+
+fn checksum(bytes: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+fn verify(code_path: &Path, check_path: &Path, expected: &Check) -> Result<()> {
+    let check = fs::read(check_path).context("reading the checksum file")?;
+    let check: Check = serde_json::from_slice(&check).context("parsing the checksum file")?;
+    if check.guest_digest != expected.guest_digest || check.wasmtime != expected.wasmtime {
+        bail!("entry is for another guest or wasmtime");
+    }
+    let file = File::open(code_path).context("opening the compiled guest")?;
+    let len = file.metadata()?.len();
+    if len != check.len {
+        bail!("compiled guest is {len} bytes, expected {}", check.len);
+    }
+    // SAFETY: the map is read-only and dropped before returning; a concurrent
+    // writer would have to bypass the lock we hold.
+    let map = unsafe { memmap2::Mmap::map(&file) }.context("mapping the compiled guest")?;
+    if checksum(&map) != check.xxh3_128 {
+        bail!("compiled guest does not match its checksum");
+    }
+    Ok(())
+}
+
+fn store(
+    dir: &Path,
+    code_path: &Path,
+    check_path: &Path,
+    code: &[u8],
+    mut check: Check,
+) -> Result<()> {
+    check.len = code.len() as u64;
+    check.xxh3_128 = checksum(code);
+    // The checksum goes last: an entry interrupted half-way has code without
+    // a matching checksum and is compiled again.
+    let _ = fs::remove_file(check_path);
+    write_atomically(dir, code_path, code)?;
+    write_atomically(dir, check_path, &serde_json::to_vec_pretty(&check)?)?;
+    Ok(())
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path)
+        .with_context(|| format!("renaming into {}", path.display()))?;
+    Ok(())
+}

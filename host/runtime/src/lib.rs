@@ -1,0 +1,44 @@
+//! Rewind's host runtime: run guest components in wasmtime, sandboxed and
+//! limited, with their compiled form cached on disk.
+//!
+//! The pieces, in the order a run uses them:
+//!
+//! - [`Runtime`] owns the wasmtime [`Engine`](wasmtime::Engine), configured
+//!   once for every guest (deterministic floating point, epoch interruption,
+//!   a deep wasm stack), and the WASI linker.
+//! - [`ComponentCache`] turns a [`ComponentSource`] (the guest's bytes and
+//!   digest) into a compiled component, compiling only when no valid cached
+//!   copy exists.
+//! - [`Sandbox`] says what the guest may see: its argv, its environment, the
+//!   directories granted to it. Nothing else of the host is visible.
+//! - [`Limits`] bound memory and wall-clock time; [`Runtime::run`] returns an
+//!   [`Outcome`] saying how the guest ended, a tripped limit included.
+//!
+//! ```no_run
+//! use rewind_runtime::{ComponentCache, ComponentSource, Limits, Runtime, Sandbox};
+//!
+//! # fn main() -> anyhow::Result<()> {
+//! let runtime = Runtime::new()?;
+//! let wasm = std::fs::read("app.wasm")?;
+//! let source = ComponentSource::from_bytes("app", wasm);
+//! let cache = ComponentCache::new(ComponentCache::default_dir().unwrap());
+//! let component = cache.load_or_compile(runtime.engine(), &source, &mut |_| {})?;
+//!
+//! let mut sandbox = Sandbox::new(["app", "--verbose"]);
+//! sandbox.env("GREETING", "hello");
+//! let outcome = runtime.run(&component, sandbox, &Limits::default())?;
+//! println!("{outcome}");
+//! # Ok(())
+//! # }
+//! ```
+
+mod cache;
+mod limits;
+mod run;
+mod sandbox;
+
+pub use cache::{CacheEvent, ComponentCache, ComponentSource};
+pub use limits::{Limit, Limits};
+pub use run::{Outcome, Runtime};
+pub use sandbox::{DirGrant, Sandbox};
+pub use wasmtime::component::Component;

@@ -1,0 +1,151 @@
+//! Resource limits for one guest run, and the limiter that enforces memory.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The limits a guest runs under.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest size, in bytes, any one linear memory of the guest may grow to.
+    pub max_memory: u64,
+    /// Wall-clock time the run may take; `None` for no limit.
+    pub timeout: Option<Duration>,
+}
+
+impl Limits {
+    /// 2 GiB: room for real Python programs, well under wasm32's 4 GiB.
+    pub const DEFAULT_MAX_MEMORY: u64 = 2 << 30;
+    /// One hour: a sandbox should not run forever unless asked to.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_memory: Self::DEFAULT_MAX_MEMORY,
+            timeout: Some(Self::DEFAULT_TIMEOUT),
+        }
+    }
+}
+
+/// A limit that a guest ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The guest tried to grow its memory past `max` bytes.
+    Memory { max: u64 },
+    /// The run took longer than its timeout.
+    Time { timeout: Duration },
+    /// The guest's call stack overflowed (recursion too deep for the wasm stack).
+    Stack,
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Memory { max } => write!(f, "memory limit of {} exceeded", Bytes(*max)),
+            Limit::Time { timeout } => {
+                write!(f, "time limit of {} exceeded", humanize(*timeout))
+            }
+            Limit::Stack => write!(f, "stack limit exceeded (recursion too deep)"),
+        }
+    }
+}
+
+/// The error a limiter raises inside the store, recognised again in the
+/// run's outcome.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct LimitError(pub(crate) Limit);
+
+/// Enforces [`Limits::max_memory`] on every memory and table of a store.
+pub(crate) struct Limiter {
+    max_memory: u64,
+}
+
+impl Limiter {
+    /// Table elements a guest may have: far more than any real program uses.
+    const MAX_TABLE_ELEMENTS: usize = 10_000_000;
+
+    pub(crate) fn new(max_memory: u64) -> Self {
+        Limiter { max_memory }
+    }
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.max_memory {
+            // An error, not `Ok(false)`: a guest told "no" by memory.grow
+            // aborts with a message about allocation; the user should be told
+            // which limit it was.
+            return Err(LimitError(Limit::Memory {
+                max: self.max_memory,
+            })
+            .into());
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= Self::MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// A byte count shown the way people write limits: `512 MiB`, `2 GiB`.
+struct Bytes(u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+        let mut value = self.0;
+        for unit in &UNITS[..3] {
+            if value < 1024 || value % 1024 != 0 {
+                return write!(f, "{value} {unit}");
+            }
+            value /= 1024;
+        }
+        write!(f, "{value} {}", UNITS[3])
+    }
+}
+
+fn humanize(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms % 1000 != 0 {
+        format!("{ms}ms")
+    } else {
+        let secs = duration.as_secs();
+        match secs {
+            s if s % 3600 == 0 => format!("{}h", s / 3600),
+            s if s % 60 == 0 => format!("{}m", s / 60),
+            s => format!("{s}s"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_read_as_they_were_given() {
+        let check = |limit: Limit, expected: &str| assert_eq!(limit.to_string(), expected);
+        check(Limit::Memory { max: 64 << 20 }, "memory limit of 64 MiB exceeded");
+        check(Limit::Memory { max: 2 << 30 }, "memory limit of 2 GiB exceeded");
+        check(Limit::Memory { max: 1000 }, "memory limit of 1000 bytes exceeded");
+        check(
+            Limit::Time { timeout: Duration::from_millis(1500) },
+            "time limit of 1500ms exceeded",
+        );
+        check(Limit::Time { timeout: Duration::from_secs(2) }, "time limit of 2s exceeded");
+        check(Limit::Time { timeout: Duration::from_secs(120) }, "time limit of 2m exceeded");
+    }
+}

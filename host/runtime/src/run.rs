@@ -1,0 +1,210 @@
+//! Running a WASI command component to completion, and how it ended.
+
+use std::fmt;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime_wasi::p2::bindings::sync::{Command, CommandPre};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+
+use crate::limits::{Limit, LimitError, Limiter, Limits};
+use crate::sandbox::Sandbox;
+
+/// How long the wasm stack of a guest may grow. RustPython recurses through
+/// many wasm frames per Python call; 64 MiB keeps CPython's default recursion
+/// limit (1000 Python frames) well inside it, so deep recursion ends in
+/// Python's own `RecursionError` rather than in a trap.
+const MAX_WASM_STACK: usize = 64 << 20;
+
+/// The host thread that runs a guest needs the wasm stack plus room for the
+/// host's own frames (WASI calls, Cranelift's trampolines).
+const GUEST_THREAD_STACK: usize = MAX_WASM_STACK + (16 << 20);
+
+/// How often the engine's epoch advances; the granularity of `--timeout`.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// After a timeout, how long to wait for the guest to notice before giving up
+/// on it: a guest blocked inside a host call (reading stdin, say) cannot be
+/// interrupted by the epoch.
+const TIMEOUT_GRACE: Duration = Duration::from_millis(500);
+
+/// The wasmtime engine and WASI linker every guest of this process runs on.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<GuestState>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
+/// How a guest run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The guest exited with this status (0 when `main` returned normally).
+    Exited(i32),
+    /// A limit stopped the guest.
+    LimitExceeded(Limit),
+    /// The guest trapped: a crash of the guest itself (an `unreachable`, an
+    /// out-of-bounds access, a Rust panic in the VM).
+    Trapped(String),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Exited(code) => write!(f, "exited with status {code}"),
+            Outcome::LimitExceeded(limit) => write!(f, "{limit}"),
+            Outcome::Trapped(message) => write!(f, "the guest crashed: {message}"),
+        }
+    }
+}
+
+/// The state a guest's store carries.
+struct GuestState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl Runtime {
+    /// An engine configured for Rewind's guests, with WASI linked.
+    pub fn new() -> Result<Runtime> {
+        let engine = Engine::new(&engine_config()).map_err(anyhow::Error::from)?;
+        let mut linker = Linker::new(&engine);
+        // WASI 0.2.12's `exit-with-code`, which the Python guest uses for
+        // `sys.exit(n)`, is part of the default link.
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
+        start_epoch_ticker(&engine);
+        Ok(Runtime { engine, linker })
+    }
+
+    /// The engine, for compiling components with [`crate::ComponentCache`].
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Runs `component`'s `wasi:cli/run` in `sandbox` under `limits`, on a
+    /// thread of its own, and says how it ended. An `Err` is a failure of the
+    /// host (the component does not link, a granted directory cannot be
+    /// opened), never of the guest.
+    pub fn run(&self, component: &Component, sandbox: Sandbox, limits: &Limits) -> Result<Outcome> {
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(anyhow::Error::from)
+            .context("the guest's imports cannot be satisfied")?;
+        let pre = CommandPre::new(pre).map_err(anyhow::Error::from)?;
+        let wasi = sandbox.build()?;
+        let mut store = Store::new(
+            &self.engine,
+            GuestState {
+                wasi,
+                table: ResourceTable::new(),
+                limiter: Limiter::new(limits.max_memory),
+            },
+        );
+        store.limiter(|state| &mut state.limiter);
+        let deadline = match limits.timeout {
+            Some(timeout) => timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64,
+            None => u64::MAX,
+        };
+        store.set_epoch_deadline(deadline.max(1));
+
+        let (done, finished) = mpsc::channel();
+        let timeout = limits.timeout;
+        std::thread::Builder::new()
+            .name("guest".into())
+            .stack_size(GUEST_THREAD_STACK)
+            .spawn(move || {
+                let result = call_run(&mut store, &pre);
+                let _ = done.send(outcome(result, timeout));
+            })
+            .context("starting the guest thread")?;
+
+        let Some(timeout) = timeout else {
+            return finished.recv().context("the guest thread died");
+        };
+        match finished.recv_timeout(timeout + TIMEOUT_GRACE) {
+            Ok(outcome) => Ok(outcome),
+            // The epoch did not stop the guest in time: it is blocked in a
+            // host call. Its thread is abandoned; the caller decides whether
+            // to end the process.
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(Outcome::LimitExceeded(Limit::Time { timeout })),
+            Err(mpsc::RecvTimeoutError::Disconnected) => anyhow::bail!("the guest thread died"),
+        }
+    }
+}
+
+fn engine_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(MAX_WASM_STACK);
+    // Guests run on fibers when called asynchronously; their stacks must hold
+    // the same wasm stack plus the host's frames.
+    config.async_stack_size(GUEST_THREAD_STACK);
+    // Re-execution must compute bit-identical results on every machine:
+    // canonical NaNs and deterministic relaxed SIMD take away the two
+    // sources of float nondeterminism wasm allows.
+    config.cranelift_nan_canonicalization(true);
+    config.relaxed_simd_deterministic(true);
+    config
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the
+/// process lives, so that every store's deadline is counted in ticks.
+fn start_epoch_ticker(engine: &Engine) {
+    let engine = engine.weak();
+    let _ = std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while let Some(engine) = engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+}
+
+fn call_run(store: &mut Store<GuestState>, pre: &CommandPre<GuestState>) -> wasmtime::Result<Result<(), ()>> {
+    let command: Command = pre.instantiate(&mut *store)?;
+    command.wasi_cli_run().call_run(&mut *store)
+}
+
+fn outcome(result: wasmtime::Result<Result<(), ()>>, timeout: Option<Duration>) -> Outcome {
+    let err = match result {
+        Ok(Ok(())) => return Outcome::Exited(0),
+        Ok(Err(())) => return Outcome::Exited(1),
+        Err(err) => err,
+    };
+    if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        return Outcome::Exited(exit.0);
+    }
+    if let Some(LimitError(limit)) = err.downcast_ref::<LimitError>() {
+        return Outcome::LimitExceeded(*limit);
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => {
+            // Only the epoch interrupts a guest, and only at its deadline.
+            let timeout = timeout.unwrap_or_default();
+            Outcome::LimitExceeded(Limit::Time { timeout })
+        }
+        Some(Trap::StackOverflow) => Outcome::LimitExceeded(Limit::Stack),
+        _ => Outcome::Trapped(format!("{err:#}")),
+    }
+}
