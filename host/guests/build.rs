@@ -15,8 +15,8 @@ use sha2::{Digest as _, Sha256};
 
 const TARGET: &str = "wasm32-wasip2";
 
-/// (crate in `guest/`, constant name, short name)
-const GUESTS: &[(&str, &str, &str)] = &[("rewind-python", "PYTHON", "python")];
+/// (package, its directory in `guest/`, constant name)
+const GUESTS: &[(&str, &str, &str)] = &[("rewind-python", "python", "PYTHON")];
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
@@ -57,7 +57,7 @@ fn main() {
 
     let artifacts = target_dir.join(TARGET).join("release");
     let mut generated = String::new();
-    for (package, constant, name) in GUESTS {
+    for (package, name, constant) in GUESTS {
         let wasm = artifacts.join(format!("{package}.wasm"));
         let bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
         let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
@@ -72,6 +72,7 @@ fn main() {
         )
         .unwrap();
         rerun_for_dep_info(&artifacts.join(format!("{package}.d")), &guest_dir);
+        println!("cargo::rerun-if-changed={}", guest_dir.join(name).join("Cargo.toml").display());
     }
     std::fs::write(out_dir.join("guests.rs"), generated).expect("writing guests.rs");
 

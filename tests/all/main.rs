@@ -1,0 +1,111 @@
+//! Integration tests: the real `rewind` binary on real scripts and files.
+
+mod cache;
+mod cli;
+mod limits;
+mod run;
+mod sandbox;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// `rewind` as a user runs it, sharing one compiled-guest cache between tests
+/// so that only the first pays the compile. The cache is warmed before the
+/// first command is handed out, so no test sees the first-run message.
+pub fn rewind() -> Command {
+    static WARM: std::sync::Once = std::sync::Once::new();
+    WARM.call_once(|| {
+        let warm = bare_rewind().args(["run", "-c", "pass"]).output().expect("starting rewind");
+        assert!(warm.status.success(), "warming the guest cache: {warm:?}");
+    });
+    bare_rewind()
+}
+
+fn bare_rewind() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rewind"));
+    command
+        .env("REWIND_CACHE_DIR", shared_cache_dir())
+        .env_remove("REWIND_LOG")
+        .stdin(Stdio::null());
+    command
+}
+
+pub fn shared_cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("rewind-cache")
+}
+
+/// A directory of scripts, removed when dropped.
+#[derive(Debug)]
+pub struct Scripts {
+    dir: tempfile::TempDir,
+}
+
+impl Scripts {
+    pub fn new() -> Scripts {
+        Scripts {
+            dir: tempfile::tempdir().expect("creating a temporary directory"),
+        }
+    }
+
+    /// Writes `text` to `name` (creating parent directories) and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// What a finished run printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `command` to completion, feeding it `stdin`.
+pub fn run_with_stdin(command: &mut Command, stdin: &[u8]) -> Run {
+    use std::io::Write as _;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting rewind");
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin).unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap().into()
+}
+
+pub fn run(command: &mut Command) -> Run {
+    command.output().expect("starting rewind").into()
+}
+
+/// `rewind run ARGS...`
+pub fn rewind_run<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    run(rewind().arg("run").args(args))
+}

@@ -1,0 +1,204 @@
+//! `rewind run` behaves like `python3` for the script it runs.
+
+use crate::{Scripts, rewind, rewind_run, run_with_stdin};
+
+#[test]
+fn argv_is_the_script_then_its_arguments() {
+    let scripts = Scripts::new();
+    let script = scripts.write("argv.py", "import sys\nprint(sys.argv)\n");
+    let run = rewind_run([script.as_os_str(), "one".as_ref(), "--two".as_ref(), "-c".as_ref()]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, format!("[{:?}, 'one', '--two', '-c']\n", script.display().to_string()).replace('"', "'"));
+}
+
+#[test]
+fn dunder_file_is_absolute_and_script_dir_is_path0() {
+    let scripts = Scripts::new();
+    scripts.write("pkg/where.py", "import sys\nprint(__file__)\nprint(sys.path[0])\nprint(__name__)\n");
+    let run = crate::run(rewind().current_dir(scripts.root()).args(["run", "pkg/where.py"]));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let root = scripts.root().display();
+    assert_eq!(run.stdout, format!("{root}/pkg/where.py\n{root}/pkg\n__main__\n"));
+}
+
+#[test]
+fn stdin_and_stdout_are_the_process_streams() {
+    let scripts = Scripts::new();
+    let script = scripts.write(
+        "echo.py",
+        "import sys\nfor line in sys.stdin:\n    print(line.strip().upper())\nsys.stdout.write('no newline at the end')\n",
+    );
+    let run = run_with_stdin(rewind().arg("run").arg(&script), b"alpha\nbeta\n");
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "ALPHA\nBETA\nno newline at the end");
+}
+
+#[test]
+fn stderr_is_the_process_stderr() {
+    let run = rewind_run(["-c", "import sys; print('to stderr', file=sys.stderr); print('to stdout')"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "to stdout\n");
+    assert_eq!(run.stderr, "to stderr\n");
+}
+
+#[test]
+fn exit_statuses_follow_sys_exit() {
+    let check = |code: &str, status: i32, stderr: &str| {
+        let run = rewind_run(["-c", code]);
+        assert_eq!(run.code, Some(status), "{code}: {run:?}");
+        assert_eq!(run.stderr, stderr, "{code}");
+    };
+    check("pass", 0, "");
+    check("import sys; sys.exit()", 0, "");
+    check("import sys; sys.exit(0)", 0, "");
+    check("import sys; sys.exit(3)", 3, "");
+    check("import sys; sys.exit(255)", 255, "");
+    check("import sys; sys.exit('fatal: no config')", 1, "fatal: no config\n");
+    check("raise SystemExit(7)", 7, "");
+    check("exit(4)", 4, "");
+}
+
+#[test]
+fn unhandled_exception_prints_a_traceback_and_exits_1() {
+    let scripts = Scripts::new();
+    let script = scripts.write(
+        "crash.py",
+        "def divide(a, b):\n    return a / b\n\ndef main():\n    divide(1, 0)\n\nmain()\n",
+    );
+    let run = rewind_run([&script]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.stdout, "");
+    let path = script.display();
+    let expected_lines = [
+        "Traceback (most recent call last):".to_owned(),
+        format!("  File \"{path}\", line 7, in <module>"),
+        "    main()".to_owned(),
+        format!("  File \"{path}\", line 5, in main"),
+        "    divide(1, 0)".to_owned(),
+        format!("  File \"{path}\", line 2, in divide"),
+        "    return a / b".to_owned(),
+        "ZeroDivisionError: division by zero".to_owned(),
+    ];
+    let lines: Vec<&str> = run.stderr.lines().filter(|line| !line.trim().chars().all(|c| "~^ ".contains(c))).collect();
+    assert_eq!(lines, expected_lines, "{}", run.stderr);
+}
+
+#[test]
+fn output_before_a_crash_is_flushed() {
+    let run = rewind_run(["-c", "import sys\nprint('partial', end='')\nsys.stdout.write(' result')\nraise ValueError('late')"]);
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.stdout, "partial result");
+    assert!(run.stderr.ends_with("ValueError: late\n"), "{}", run.stderr);
+}
+
+#[test]
+fn modules_beside_the_script_import() {
+    let scripts = Scripts::new();
+    scripts.write("app/helper.py", "GREETING = 'hello from helper'\n");
+    scripts.write("app/pkg/__init__.py", "from .inner import VALUE\n");
+    scripts.write("app/pkg/inner.py", "VALUE = 42\n");
+    let script = scripts.write("app/main.py", "import helper, pkg\nprint(helper.GREETING, pkg.VALUE)\n");
+    let run = rewind_run([&script]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "hello from helper 42\n");
+}
+
+#[test]
+fn dash_c_runs_code_with_its_argv() {
+    let run = rewind_run(["-c", "import sys; print(sys.argv)", "x", "-y"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "['-c', 'x', '-y']\n");
+}
+
+#[test]
+fn dash_c_traceback_shows_the_source_line() {
+    let run = rewind_run(["-c", "x = 1\ny = x + undefined_name"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("  File \"<string>\", line 2, in <module>\n"), "{}", run.stderr);
+    assert!(run.stderr.contains("    y = x + undefined_name\n"), "{}", run.stderr);
+    assert!(run.stderr.ends_with("NameError: name 'undefined_name' is not defined\n"), "{}", run.stderr);
+}
+
+#[test]
+fn standard_library_modules_work() {
+    let code = "\
+import json, re, collections, math, datetime, random, itertools, functools, dataclasses, logging, threading
+@dataclasses.dataclass
+class P:
+    x: int
+print(json.dumps({'a': [1, 2]}), re.sub(r'\\d', '#', 'a1b2'), collections.Counter('aab').most_common(1))
+print(math.sqrt(16), P(3), sum(itertools.islice(itertools.count(), 5)))
+";
+    let run = rewind_run(["-c", code]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "{\"a\": [1, 2]} a#b# [('a', 2)]\n4.0 P(x=3) 10\n");
+}
+
+#[test]
+fn large_reference_counts_do_not_abort_the_vm() {
+    // RustPython 0.5's 15-bit reference count aborted here on wasm32.
+    let run = rewind_run(["-c", "x = [None] * 40000\ny = [x] * 40000\nprint(len(x), len(y))"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "40000 40000\n");
+}
+
+#[test]
+fn deep_recursion_raises_recursion_error() {
+    let code = "\
+def down(n):
+    return down(n + 1)
+try:
+    down(0)
+except RecursionError as e:
+    print('RecursionError caught')
+import sys
+sys.setrecursionlimit(5000)
+def count(n):
+    return n if n == 0 else 1 + count(n - 1)
+print(count(4000))
+";
+    let run = rewind_run(["-c", code]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "RecursionError caught\n4000\n");
+}
+
+#[test]
+fn unhandled_recursion_error_is_a_python_traceback() {
+    let run = rewind_run(["-c", "def f(): f()\nf()"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("RecursionError: maximum recursion depth exceeded"), "{}", run.stderr);
+}
+
+#[test]
+fn syntax_errors_are_reported_like_python() {
+    let scripts = Scripts::new();
+    let script = scripts.write("bad.py", "print('ok')\ndef broken(:\n    pass\n");
+    let run = rewind_run([&script]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.stdout, "", "nothing runs before a syntax error");
+    assert!(run.stderr.contains(&format!("File \"{}\", line 2", script.display())), "{}", run.stderr);
+    assert!(run.stderr.contains("SyntaxError"), "{}", run.stderr);
+}
+
+#[test]
+fn environment_is_only_what_is_granted() {
+    let run = crate::run(
+        rewind()
+            .env("REWIND_TEST_SECRET", "host-only")
+            .env("REWIND_TEST_PASSED", "from-host")
+            .args(["run", "--env", "GREETING=hi there", "--env", "REWIND_TEST_PASSED"])
+            .args(["-c", "import os; print(sorted(os.environ.items()))"]),
+    );
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "[('GREETING', 'hi there'), ('REWIND_TEST_PASSED', 'from-host')]\n");
+}
+
+#[test]
+fn relative_paths_resolve_from_the_working_directory_inside_grants() {
+    let scripts = Scripts::new();
+    scripts.write("data/input.txt", "payload\n");
+    let script = scripts.write("read.py", "print(open('data/input.txt').read().strip())\n");
+    let run = crate::run(rewind().current_dir(scripts.root()).arg("run").arg(&script));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "payload\n");
+}

@@ -1,0 +1,120 @@
+//! Nothing of the host is reachable unless granted, and grants hold.
+
+use crate::{Scripts, rewind, rewind_run};
+
+/// Runs `code` with the grants in `flags`, expecting it to print `expected`.
+fn check(flags: &[&str], code: &str, expected: &str) {
+    let run = crate::run(rewind().arg("run").args(flags).args(["-c", code]));
+    assert_eq!(run.code, Some(0), "{code}\n{run:?}");
+    assert_eq!(run.stdout, expected, "{code}\n{}", run.stderr);
+}
+
+/// Python that prints the exception class an expression raises, or `ok`.
+fn attempt(expr: &str) -> String {
+    format!("try:\n    {expr}\n    print('ok')\nexcept Exception as e:\n    print(type(e).__name__)\n")
+}
+
+#[test]
+fn host_files_are_invisible_without_a_grant() {
+    check(&[], &attempt("open('/etc/passwd').read()"), "FileNotFoundError\n");
+    check(&[], &attempt("import os; os.listdir('/')"), "FileNotFoundError\n");
+}
+
+#[test]
+fn the_script_directory_is_readable_but_nothing_around_it() {
+    let scripts = Scripts::new();
+    scripts.write("secret.txt", "top secret\n");
+    scripts.write("app/data.txt", "visible\n");
+    let script = scripts.write(
+        "app/main.py",
+        &format!(
+            "import os\nhere = os.path.dirname(__file__)\nprint(open(os.path.join(here, 'data.txt')).read().strip())\n{}{}",
+            attempt("open(os.path.join(here, '..', 'secret.txt')).read()"),
+            attempt("open(os.path.join(here, 'new.txt'), 'w').write('x')"),
+        ),
+    );
+    let run = rewind_run([&script]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let lines: Vec<_> = run.stdout.lines().collect();
+    assert_eq!(lines[0], "visible");
+    assert_ne!(lines[1], "ok", "read a file outside the script's directory");
+    assert_ne!(lines[2], "ok", "wrote into the read-only script directory");
+    assert!(!scripts.path("app/new.txt").exists());
+}
+
+#[test]
+fn dot_dot_cannot_leave_a_grant() {
+    let scripts = Scripts::new();
+    scripts.write("outside.txt", "outside\n");
+    scripts.write("granted/inside.txt", "inside\n");
+    scripts.write("granted/sub/more.txt", "more\n");
+    let granted = scripts.path("granted");
+    let flags = ["--dir", &format!("{}::/data", granted.display())];
+    check(&flags, "print(open('/data/inside.txt').read().strip())", "inside\n");
+    // wasmtime-wasi refuses a path that climbs out of its preopen.
+    check(&flags, &attempt("open('/data/../outside.txt').read()"), "PermissionError\n");
+    check(&flags, &attempt("open('/data/sub/../../outside.txt').read()"), "PermissionError\n");
+}
+
+#[test]
+fn a_symlink_pointing_outside_a_grant_is_not_followed() {
+    let scripts = Scripts::new();
+    scripts.write("outside/secret.txt", "secret\n");
+    scripts.write("granted/ok.txt", "ok\n");
+    std::os::unix::fs::symlink(scripts.path("outside/secret.txt"), scripts.path("granted/link.txt")).unwrap();
+    std::os::unix::fs::symlink(scripts.path("outside"), scripts.path("granted/linkdir")).unwrap();
+    std::os::unix::fs::symlink("../outside/secret.txt", scripts.path("granted/relative.txt")).unwrap();
+    let flags = ["--dir", &format!("{}::/data", scripts.path("granted").display())];
+    check(&flags, "print(open('/data/ok.txt').read().strip())", "ok\n");
+    for path in ["/data/link.txt", "/data/linkdir/secret.txt", "/data/relative.txt"] {
+        let run = crate::run(rewind().arg("run").args(flags).args(["-c", &attempt(&format!("open('{path}').read()"))]));
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert_ne!(run.stdout, "ok\n", "followed {path} out of the grant");
+    }
+}
+
+#[test]
+fn a_read_only_grant_cannot_be_written() {
+    let scripts = Scripts::new();
+    scripts.write("ro/existing.txt", "original\n");
+    let flags = ["--dir", &format!("{}::/ro", scripts.path("ro").display())];
+    check(&flags, &attempt("open('/ro/new.txt', 'w').write('x')"), "PermissionError\n");
+    check(&flags, &attempt("open('/ro/existing.txt', 'a').write('x')"), "PermissionError\n");
+    check(&flags, &attempt("import os; os.remove('/ro/existing.txt')"), "PermissionError\n");
+    check(&flags, &attempt("import os; os.mkdir('/ro/sub')"), "PermissionError\n");
+    assert_eq!(std::fs::read_to_string(scripts.path("ro/existing.txt")).unwrap(), "original\n");
+    assert!(!scripts.path("ro/new.txt").exists());
+}
+
+#[test]
+fn a_read_write_grant_can_be_written() {
+    let scripts = Scripts::new();
+    std::fs::create_dir(scripts.path("rw")).unwrap();
+    let flags = ["--dir-rw", &format!("{}::/out", scripts.path("rw").display())];
+    check(
+        &flags,
+        "import os\nopen('/out/result.txt', 'w').write('written')\nos.mkdir('/out/sub')\nprint(sorted(os.listdir('/out')))",
+        "['result.txt', 'sub']\n",
+    );
+    assert_eq!(std::fs::read_to_string(scripts.path("rw/result.txt")).unwrap(), "written");
+}
+
+#[test]
+fn a_grant_defaults_to_its_host_path() {
+    let scripts = Scripts::new();
+    scripts.write("d/f.txt", "same path\n");
+    let dir = scripts.path("d");
+    let code = format!("print(open('{}/f.txt').read().strip())", dir.display());
+    check(&["--dir", dir.to_str().unwrap()], &code, "same path\n");
+}
+
+#[test]
+fn there_is_no_network() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let code = format!(
+        "import socket\ntry:\n    s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    print('connected')\nexcept Exception as e:\n    print('refused')\n"
+    );
+    check(&[], &code, "refused\n");
+    check(&[], &attempt("import socket; socket.getaddrinfo('localhost', 80)"), "OSError\n");
+}
