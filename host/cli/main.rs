@@ -107,7 +107,11 @@ fn usage_error(err: clap::Error) -> ExitCode {
 
 fn init_tracing(verbose: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if verbose { "rewind=debug,rewind_runtime=debug" } else { "warn" };
+    let default = if verbose {
+        "rewind=debug,rewind_runtime=debug"
+    } else {
+        "warn"
+    };
     let filter = EnvFilter::try_from_env("REWIND_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

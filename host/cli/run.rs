@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use rewind_runtime::{
-    CacheEvent, Component, ComponentCache, ComponentSource, DirGrant, Limit, Limits, Outcome, Runtime,
-    Sandbox,
+    CacheEvent, Component, ComponentCache, ComponentSource, DirGrant, Limit, Limits, Outcome,
+    Runtime, Sandbox,
 };
 
 use crate::{UsageError, status};
@@ -136,9 +136,15 @@ fn load_guest(runtime: &Runtime, source: &ComponentSource) -> Result<Component> 
     let cache = ComponentCache::new(dir);
     let mut progress = |event| {
         let what = match event {
-            CacheEvent::Compiling => "compiling the Python guest for this machine (first run only, about 20 s)",
-            CacheEvent::Recompiling => "the cached Python guest failed its check; compiling it again (about 20 s)",
-            CacheEvent::Uncached => "the cache directory is not writable; compiling the Python guest (about 20 s)",
+            CacheEvent::Compiling => {
+                "compiling the Python guest for this machine (first run only, about 20 s)"
+            }
+            CacheEvent::Recompiling => {
+                "the cached Python guest failed its check; compiling it again (about 20 s)"
+            }
+            CacheEvent::Uncached => {
+                "the cache directory is not writable; compiling the Python guest (about 20 s)"
+            }
         };
         eprintln!("rewind: {what}...");
     };
@@ -172,7 +178,9 @@ impl RunConfig {
             Some(code) => (Main::Command(code), "-c".to_owned()),
             None => {
                 let Some(script) = program.next() else {
-                    return Err(UsageError("nothing to run: give a SCRIPT or -c CODE".into()).into());
+                    return Err(
+                        UsageError("nothing to run: give a SCRIPT or -c CODE".into()).into(),
+                    );
                 };
                 let script = script?;
                 let path = script_path(&script)?;
@@ -228,7 +236,11 @@ fn script_path(script: &str) -> Result<String> {
     let cant_open = |err: std::io::Error| {
         let errno = err.raw_os_error().unwrap_or(2);
         let message = std::io::Error::from_raw_os_error(errno).to_string();
-        let message = message.split(" (os error").next().unwrap_or(&message).to_owned();
+        let message = message
+            .split(" (os error")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
         UsageError(format!(
             "can't open file {:?}: [Errno {errno}] {message}",
             absolute.display().to_string()
@@ -266,8 +278,8 @@ fn parse_grant(spec: &str, writable: bool) -> Result<DirGrant> {
     if host.is_empty() || guest.is_some_and(str::is_empty) {
         return Err(UsageError(format!("{flag} {spec:?}: expected HOST_DIR[::GUEST_DIR]")).into());
     }
-    let host_path = std::path::absolute(host)
-        .map_err(|err| UsageError(format!("{flag} {host}: {err}")))?;
+    let host_path =
+        std::path::absolute(host).map_err(|err| UsageError(format!("{flag} {host}: {err}")))?;
     match std::fs::metadata(&host_path) {
         Ok(meta) if meta.is_dir() => {}
         Ok(_) => return Err(UsageError(format!("{flag} {host}: not a directory")).into()),
@@ -308,7 +320,10 @@ fn parse_size(spec: &str) -> Result<u64> {
     let bytes = size.as_u64();
     // wasm32 addresses 4 GiB; below a few MiB the VM cannot even start.
     if !(16 << 20..=4 << 30).contains(&bytes) {
-        return Err(UsageError(format!("--max-memory {spec}: must be between 16MiB and 4GiB")).into());
+        return Err(UsageError(format!(
+            "--max-memory {spec}: must be between 16MiB and 4GiB"
+        ))
+        .into());
     }
     Ok(bytes)
 }
@@ -355,7 +370,10 @@ mod tests {
         assert_eq!(grant.guest, "/data");
         assert!(grant.writable);
         let grant = parse_grant(dir.to_str().unwrap(), false).unwrap();
-        assert_eq!(grant.guest, std::path::absolute(&dir).unwrap().to_str().unwrap());
+        assert_eq!(
+            grant.guest,
+            std::path::absolute(&dir).unwrap().to_str().unwrap()
+        );
         assert!(parse_grant("/no/such/dir", false).is_err());
         assert!(parse_grant("::/x", false).is_err());
     }

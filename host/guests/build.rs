@@ -20,7 +20,10 @@ const GUESTS: &[(&str, &str, &str)] = &[("rewind-python", "python", "PYTHON")];
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
-    let guest_dir = manifest_dir.join("../../guest").canonicalize().expect("guest/ exists");
+    let guest_dir = manifest_dir
+        .join("../../guest")
+        .canonicalize()
+        .expect("guest/ exists");
     let out_dir = PathBuf::from(env("OUT_DIR"));
 
     check_target_installed();
@@ -50,7 +53,9 @@ fn main() {
     for (package, _, _) in GUESTS {
         build.args(["-p", package]);
     }
-    let status = build.status().expect("running the nested cargo for the guests");
+    let status = build
+        .status()
+        .expect("running the nested cargo for the guests");
     if !status.success() {
         fail("building the guests in guest/ failed (see the errors above)");
     }
@@ -59,7 +64,8 @@ fn main() {
     let mut generated = String::new();
     for (package, name, constant) in GUESTS {
         let wasm = artifacts.join(format!("{package}.wasm"));
-        let bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
+        let bytes =
+            std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
         let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
         // Copy into OUT_DIR: the generated code must not point into a
         // directory the next guest build rewrites.
@@ -72,7 +78,10 @@ fn main() {
         )
         .unwrap();
         rerun_for_dep_info(&artifacts.join(format!("{package}.d")), &guest_dir);
-        println!("cargo::rerun-if-changed={}", guest_dir.join(name).join("Cargo.toml").display());
+        println!(
+            "cargo::rerun-if-changed={}",
+            guest_dir.join(name).join("Cargo.toml").display()
+        );
     }
     std::fs::write(out_dir.join("guests.rs"), generated).expect("writing guests.rs");
 

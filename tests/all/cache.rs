@@ -3,7 +3,11 @@
 use crate::{Scripts, rewind};
 
 fn hello(cache: &std::path::Path) -> crate::Run {
-    crate::run(rewind().env("REWIND_CACHE_DIR", cache).args(["run", "-c", "print('hi')"]))
+    crate::run(
+        rewind()
+            .env("REWIND_CACHE_DIR", cache)
+            .args(["run", "-c", "print('hi')"]),
+    )
 }
 
 fn cached_code(cache: &std::path::Path) -> std::path::PathBuf {
@@ -24,12 +28,19 @@ fn first_run_compiles_and_says_so_then_the_cache_is_used() {
     let first = hello(&cache);
     assert_eq!(first.code, Some(0), "{first:?}");
     assert_eq!(first.stdout, "hi\n");
-    assert!(first.stderr.contains("compiling the Python guest"), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("compiling the Python guest"),
+        "{}",
+        first.stderr
+    );
 
     let second = hello(&cache);
     assert_eq!(second.code, Some(0), "{second:?}");
     assert_eq!(second.stdout, "hi\n");
-    assert_eq!(second.stderr, "", "a warm run compiles nothing and says nothing");
+    assert_eq!(
+        second.stderr, "",
+        "a warm run compiles nothing and says nothing"
+    );
 
     // A corrupted entry (one flipped byte in the middle) is not trusted.
     let code = cached_code(&cache);
@@ -40,15 +51,28 @@ fn first_run_compiles_and_says_so_then_the_cache_is_used() {
     let third = hello(&cache);
     assert_eq!(third.code, Some(0), "{third:?}");
     assert_eq!(third.stdout, "hi\n");
-    assert!(third.stderr.contains("compiling it again"), "{}", third.stderr);
+    assert!(
+        third.stderr.contains("compiling it again"),
+        "{}",
+        third.stderr
+    );
 
     // A truncated entry likewise.
     let code = cached_code(&cache);
     let len = std::fs::metadata(&code).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&code).unwrap().set_len(len / 3).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&code)
+        .unwrap()
+        .set_len(len / 3)
+        .unwrap();
     let fourth = hello(&cache);
     assert_eq!(fourth.code, Some(0), "{fourth:?}");
-    assert!(fourth.stderr.contains("compiling it again"), "{}", fourth.stderr);
+    assert!(
+        fourth.stderr.contains("compiling it again"),
+        "{}",
+        fourth.stderr
+    );
 
     let fifth = hello(&cache);
     assert_eq!(fifth.stderr, "", "the rebuilt entry is used");

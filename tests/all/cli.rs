@@ -9,7 +9,11 @@ fn check_usage_error(args: &[&str], message: &str) {
     assert_eq!(run.code, Some(2), "{args:?}: {run:?}");
     assert_eq!(run.stdout, "", "{args:?}");
     assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
-    assert!(run.stderr.starts_with("rewind: "), "{args:?}: {}", run.stderr);
+    assert!(
+        run.stderr.starts_with("rewind: "),
+        "{args:?}: {}",
+        run.stderr
+    );
     assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
 }
 
@@ -17,12 +21,24 @@ fn check_usage_error(args: &[&str], message: &str) {
 fn bad_flags() {
     check_usage_error(&["run", "--no-such-flag", "x.py"], "--no-such-flag");
     check_usage_error(&["frobnicate"], "frobnicate");
-    check_usage_error(&["run", "--max-memory", "lots", "-c", "pass"], "--max-memory");
-    check_usage_error(&["run", "--max-memory", "1KiB", "-c", "pass"], "between 16MiB and 4GiB");
+    check_usage_error(
+        &["run", "--max-memory", "lots", "-c", "pass"],
+        "--max-memory",
+    );
+    check_usage_error(
+        &["run", "--max-memory", "1KiB", "-c", "pass"],
+        "between 16MiB and 4GiB",
+    );
     check_usage_error(&["run", "--timeout", "soon", "-c", "pass"], "--timeout");
-    check_usage_error(&["run", "--dir", "/no/such/dir", "-c", "pass"], "/no/such/dir");
+    check_usage_error(
+        &["run", "--dir", "/no/such/dir", "-c", "pass"],
+        "/no/such/dir",
+    );
     check_usage_error(&["run", "--env", "=x", "-c", "pass"], "--env");
-    check_usage_error(&["run", "--env", "REWIND_SURELY_UNSET_VARIABLE", "-c", "pass"], "not set");
+    check_usage_error(
+        &["run", "--env", "REWIND_SURELY_UNSET_VARIABLE", "-c", "pass"],
+        "not set",
+    );
     check_usage_error(&["run", "-c"], "-c");
 }
 
@@ -37,7 +53,10 @@ fn missing_script_is_reported_like_python() {
     let missing = scripts.path("missing.py");
     check_usage_error(
         &["run", missing.to_str().unwrap()],
-        &format!("can't open file \"{}\": [Errno 2] No such file or directory", missing.display()),
+        &format!(
+            "can't open file \"{}\": [Errno 2] No such file or directory",
+            missing.display()
+        ),
     );
 }
 
@@ -58,15 +77,31 @@ fn unreadable_script() {
     if std::fs::read(&script).is_ok() {
         return; // running as root: permissions do not apply
     }
-    check_usage_error(&["run", script.to_str().unwrap()], "[Errno 13] Permission denied");
+    check_usage_error(
+        &["run", script.to_str().unwrap()],
+        "[Errno 13] Permission denied",
+    );
 }
 
 #[test]
 fn help_explains_run() {
     let run = crate::run(rewind().args(["run", "--help"]));
     assert_eq!(run.code, Some(0));
-    for needle in ["--dir", "--dir-rw", "--env", "--max-memory", "--timeout", "-c <CODE>", "Exit status", "124"] {
-        assert!(run.stdout.contains(needle), "--help lacks {needle}:\n{}", run.stdout);
+    for needle in [
+        "--dir",
+        "--dir-rw",
+        "--env",
+        "--max-memory",
+        "--timeout",
+        "-c <CODE>",
+        "Exit status",
+        "124",
+    ] {
+        assert!(
+            run.stdout.contains(needle),
+            "--help lacks {needle}:\n{}",
+            run.stdout
+        );
     }
 }
 

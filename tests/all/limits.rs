@@ -4,7 +4,12 @@ use crate::rewind;
 
 #[test]
 fn memory_limit() {
-    let run = crate::rewind_run(["--max-memory", "64MiB", "-c", "x = bytearray(200 * 1024 * 1024)\nprint('allocated')"]);
+    let run = crate::rewind_run([
+        "--max-memory",
+        "64MiB",
+        "-c",
+        "x = bytearray(200 * 1024 * 1024)\nprint('allocated')",
+    ]);
     assert_eq!(run.code, Some(125), "{run:?}");
     assert_eq!(run.stdout, "");
     assert_eq!(run.stderr, "rewind: memory limit of 64 MiB exceeded\n");
@@ -12,14 +17,24 @@ fn memory_limit() {
 
 #[test]
 fn memory_within_the_limit_is_fine() {
-    let run = crate::rewind_run(["--max-memory", "256MiB", "-c", "x = bytearray(100 * 1024 * 1024)\nprint(len(x))"]);
+    let run = crate::rewind_run([
+        "--max-memory",
+        "256MiB",
+        "-c",
+        "x = bytearray(100 * 1024 * 1024)\nprint(len(x))",
+    ]);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "104857600\n");
 }
 
 #[test]
 fn time_limit_on_a_busy_loop() {
-    let run = crate::rewind_run(["--timeout", "1s", "-c", "print('started', flush=True)\nwhile True:\n    pass"]);
+    let run = crate::rewind_run([
+        "--timeout",
+        "1s",
+        "-c",
+        "print('started', flush=True)\nwhile True:\n    pass",
+    ]);
     assert_eq!(run.code, Some(124), "{run:?}");
     assert_eq!(run.stdout, "started\n");
     assert_eq!(run.stderr, "rewind: time limit of 1s exceeded\n");
@@ -29,7 +44,13 @@ fn time_limit_on_a_busy_loop() {
 fn time_limit_while_blocked_reading_stdin() {
     // The guest sits in a host call, where the epoch cannot interrupt it.
     let mut child = rewind()
-        .args(["run", "--timeout", "500ms", "-c", "import sys; sys.stdin.read()"])
+        .args([
+            "run",
+            "--timeout",
+            "500ms",
+            "-c",
+            "import sys; sys.stdin.read()",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -38,7 +59,10 @@ fn time_limit_while_blocked_reading_stdin() {
     let _stdin = child.stdin.take(); // kept open: the guest never sees EOF
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(124));
-    assert_eq!(String::from_utf8_lossy(&output.stderr), "rewind: time limit of 500ms exceeded\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "rewind: time limit of 500ms exceeded\n"
+    );
 }
 
 #[test]
@@ -50,4 +74,17 @@ fn recursion_past_the_stack_raises_recursion_error() {
     let run = crate::rewind_run(["-c", code]);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "caught\nstill running\n");
+}
+
+#[test]
+fn no_time_limit() {
+    // Regression: a deadline of "never" once overflowed into "now".
+    let run = crate::rewind_run([
+        "--timeout",
+        "none",
+        "-c",
+        "import time\ntime.sleep(0.2)\nprint('done')",
+    ]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "done\n");
 }

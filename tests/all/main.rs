@@ -15,7 +15,10 @@ use std::process::{Command, Output, Stdio};
 pub fn rewind() -> Command {
     static WARM: std::sync::Once = std::sync::Once::new();
     WARM.call_once(|| {
-        let warm = bare_rewind().args(["run", "-c", "pass"]).output().expect("starting rewind");
+        let warm = bare_rewind()
+            .args(["run", "-c", "pass"])
+            .output()
+            .expect("starting rewind");
         assert!(warm.status.success(), "warming the guest cache: {warm:?}");
     });
     bare_rewind()

@@ -6,19 +6,41 @@ use crate::{Scripts, rewind, rewind_run, run_with_stdin};
 fn argv_is_the_script_then_its_arguments() {
     let scripts = Scripts::new();
     let script = scripts.write("argv.py", "import sys\nprint(sys.argv)\n");
-    let run = rewind_run([script.as_os_str(), "one".as_ref(), "--two".as_ref(), "-c".as_ref()]);
+    let run = rewind_run([
+        script.as_os_str(),
+        "one".as_ref(),
+        "--two".as_ref(),
+        "-c".as_ref(),
+    ]);
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(run.stdout, format!("[{:?}, 'one', '--two', '-c']\n", script.display().to_string()).replace('"', "'"));
+    assert_eq!(
+        run.stdout,
+        format!(
+            "[{:?}, 'one', '--two', '-c']\n",
+            script.display().to_string()
+        )
+        .replace('"', "'")
+    );
 }
 
 #[test]
 fn dunder_file_is_absolute_and_script_dir_is_path0() {
     let scripts = Scripts::new();
-    scripts.write("pkg/where.py", "import sys\nprint(__file__)\nprint(sys.path[0])\nprint(__name__)\n");
-    let run = crate::run(rewind().current_dir(scripts.root()).args(["run", "pkg/where.py"]));
+    scripts.write(
+        "pkg/where.py",
+        "import sys\nprint(__file__)\nprint(sys.path[0])\nprint(__name__)\n",
+    );
+    let run = crate::run(
+        rewind()
+            .current_dir(scripts.root())
+            .args(["run", "pkg/where.py"]),
+    );
     assert_eq!(run.code, Some(0), "{run:?}");
     let root = scripts.root().display();
-    assert_eq!(run.stdout, format!("{root}/pkg/where.py\n{root}/pkg\n__main__\n"));
+    assert_eq!(
+        run.stdout,
+        format!("{root}/pkg/where.py\n{root}/pkg\n__main__\n")
+    );
 }
 
 #[test]
@@ -35,7 +57,10 @@ fn stdin_and_stdout_are_the_process_streams() {
 
 #[test]
 fn stderr_is_the_process_stderr() {
-    let run = rewind_run(["-c", "import sys; print('to stderr', file=sys.stderr); print('to stdout')"]);
+    let run = rewind_run([
+        "-c",
+        "import sys; print('to stderr', file=sys.stderr); print('to stdout')",
+    ]);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "to stdout\n");
     assert_eq!(run.stderr, "to stderr\n");
@@ -53,7 +78,11 @@ fn exit_statuses_follow_sys_exit() {
     check("import sys; sys.exit(0)", 0, "");
     check("import sys; sys.exit(3)", 3, "");
     check("import sys; sys.exit(255)", 255, "");
-    check("import sys; sys.exit('fatal: no config')", 1, "fatal: no config\n");
+    check(
+        "import sys; sys.exit('fatal: no config')",
+        1,
+        "fatal: no config\n",
+    );
     check("raise SystemExit(7)", 7, "");
     check("exit(4)", 4, "");
 }
@@ -79,13 +108,20 @@ fn unhandled_exception_prints_a_traceback_and_exits_1() {
         "    return a / b".to_owned(),
         "ZeroDivisionError: division by zero".to_owned(),
     ];
-    let lines: Vec<&str> = run.stderr.lines().filter(|line| !line.trim().chars().all(|c| "~^ ".contains(c))).collect();
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| !line.trim().chars().all(|c| "~^ ".contains(c)))
+        .collect();
     assert_eq!(lines, expected_lines, "{}", run.stderr);
 }
 
 #[test]
 fn output_before_a_crash_is_flushed() {
-    let run = rewind_run(["-c", "import sys\nprint('partial', end='')\nsys.stdout.write(' result')\nraise ValueError('late')"]);
+    let run = rewind_run([
+        "-c",
+        "import sys\nprint('partial', end='')\nsys.stdout.write(' result')\nraise ValueError('late')",
+    ]);
     assert_eq!(run.code, Some(1));
     assert_eq!(run.stdout, "partial result");
     assert!(run.stderr.ends_with("ValueError: late\n"), "{}", run.stderr);
@@ -97,7 +133,10 @@ fn modules_beside_the_script_import() {
     scripts.write("app/helper.py", "GREETING = 'hello from helper'\n");
     scripts.write("app/pkg/__init__.py", "from .inner import VALUE\n");
     scripts.write("app/pkg/inner.py", "VALUE = 42\n");
-    let script = scripts.write("app/main.py", "import helper, pkg\nprint(helper.GREETING, pkg.VALUE)\n");
+    let script = scripts.write(
+        "app/main.py",
+        "import helper, pkg\nprint(helper.GREETING, pkg.VALUE)\n",
+    );
     let run = rewind_run([&script]);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "hello from helper 42\n");
@@ -114,9 +153,23 @@ fn dash_c_runs_code_with_its_argv() {
 fn dash_c_traceback_shows_the_source_line() {
     let run = rewind_run(["-c", "x = 1\ny = x + undefined_name"]);
     assert_eq!(run.code, Some(1));
-    assert!(run.stderr.contains("  File \"<string>\", line 2, in <module>\n"), "{}", run.stderr);
-    assert!(run.stderr.contains("    y = x + undefined_name\n"), "{}", run.stderr);
-    assert!(run.stderr.ends_with("NameError: name 'undefined_name' is not defined\n"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("  File \"<string>\", line 2, in <module>\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("    y = x + undefined_name\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .ends_with("NameError: name 'undefined_name' is not defined\n"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -131,13 +184,19 @@ print(math.sqrt(16), P(3), sum(itertools.islice(itertools.count(), 5)))
 ";
     let run = rewind_run(["-c", code]);
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(run.stdout, "{\"a\": [1, 2]} a#b# [('a', 2)]\n4.0 P(x=3) 10\n");
+    assert_eq!(
+        run.stdout,
+        "{\"a\": [1, 2]} a#b# [('a', 2)]\n4.0 P(x=3) 10\n"
+    );
 }
 
 #[test]
 fn large_reference_counts_do_not_abort_the_vm() {
     // RustPython 0.5's 15-bit reference count aborted here on wasm32.
-    let run = rewind_run(["-c", "x = [None] * 40000\ny = [x] * 40000\nprint(len(x), len(y))"]);
+    let run = rewind_run([
+        "-c",
+        "x = [None] * 40000\ny = [x] * 40000\nprint(len(x), len(y))",
+    ]);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "40000 40000\n");
 }
@@ -166,7 +225,12 @@ print(count(4000))
 fn unhandled_recursion_error_is_a_python_traceback() {
     let run = rewind_run(["-c", "def f(): f()\nf()"]);
     assert_eq!(run.code, Some(1), "{run:?}");
-    assert!(run.stderr.contains("RecursionError: maximum recursion depth exceeded"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("RecursionError: maximum recursion depth exceeded"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -176,7 +240,12 @@ fn syntax_errors_are_reported_like_python() {
     let run = rewind_run([&script]);
     assert_eq!(run.code, Some(1), "{run:?}");
     assert_eq!(run.stdout, "", "nothing runs before a syntax error");
-    assert!(run.stderr.contains(&format!("File \"{}\", line 2", script.display())), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("File \"{}\", line 2", script.display())),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("SyntaxError"), "{}", run.stderr);
 }
 
@@ -186,11 +255,20 @@ fn environment_is_only_what_is_granted() {
         rewind()
             .env("REWIND_TEST_SECRET", "host-only")
             .env("REWIND_TEST_PASSED", "from-host")
-            .args(["run", "--env", "GREETING=hi there", "--env", "REWIND_TEST_PASSED"])
+            .args([
+                "run",
+                "--env",
+                "GREETING=hi there",
+                "--env",
+                "REWIND_TEST_PASSED",
+            ])
             .args(["-c", "import os; print(sorted(os.environ.items()))"]),
     );
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(run.stdout, "[('GREETING', 'hi there'), ('REWIND_TEST_PASSED', 'from-host')]\n");
+    assert_eq!(
+        run.stdout,
+        "[('GREETING', 'hi there'), ('REWIND_TEST_PASSED', 'from-host')]\n"
+    );
 }
 
 #[test]

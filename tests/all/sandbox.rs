@@ -11,13 +11,23 @@ fn check(flags: &[&str], code: &str, expected: &str) {
 
 /// Python that prints the exception class an expression raises, or `ok`.
 fn attempt(expr: &str) -> String {
-    format!("try:\n    {expr}\n    print('ok')\nexcept Exception as e:\n    print(type(e).__name__)\n")
+    format!(
+        "try:\n    {expr}\n    print('ok')\nexcept Exception as e:\n    print(type(e).__name__)\n"
+    )
 }
 
 #[test]
 fn host_files_are_invisible_without_a_grant() {
-    check(&[], &attempt("open('/etc/passwd').read()"), "FileNotFoundError\n");
-    check(&[], &attempt("import os; os.listdir('/')"), "FileNotFoundError\n");
+    check(
+        &[],
+        &attempt("open('/etc/passwd').read()"),
+        "FileNotFoundError\n",
+    );
+    check(
+        &[],
+        &attempt("import os; os.listdir('/')"),
+        "FileNotFoundError\n",
+    );
 }
 
 #[test]
@@ -50,10 +60,22 @@ fn dot_dot_cannot_leave_a_grant() {
     scripts.write("granted/sub/more.txt", "more\n");
     let granted = scripts.path("granted");
     let flags = ["--dir", &format!("{}::/data", granted.display())];
-    check(&flags, "print(open('/data/inside.txt').read().strip())", "inside\n");
+    check(
+        &flags,
+        "print(open('/data/inside.txt').read().strip())",
+        "inside\n",
+    );
     // wasmtime-wasi refuses a path that climbs out of its preopen.
-    check(&flags, &attempt("open('/data/../outside.txt').read()"), "PermissionError\n");
-    check(&flags, &attempt("open('/data/sub/../../outside.txt').read()"), "PermissionError\n");
+    check(
+        &flags,
+        &attempt("open('/data/../outside.txt').read()"),
+        "PermissionError\n",
+    );
+    check(
+        &flags,
+        &attempt("open('/data/sub/../../outside.txt').read()"),
+        "PermissionError\n",
+    );
 }
 
 #[test]
@@ -61,13 +83,33 @@ fn a_symlink_pointing_outside_a_grant_is_not_followed() {
     let scripts = Scripts::new();
     scripts.write("outside/secret.txt", "secret\n");
     scripts.write("granted/ok.txt", "ok\n");
-    std::os::unix::fs::symlink(scripts.path("outside/secret.txt"), scripts.path("granted/link.txt")).unwrap();
+    std::os::unix::fs::symlink(
+        scripts.path("outside/secret.txt"),
+        scripts.path("granted/link.txt"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink(scripts.path("outside"), scripts.path("granted/linkdir")).unwrap();
-    std::os::unix::fs::symlink("../outside/secret.txt", scripts.path("granted/relative.txt")).unwrap();
-    let flags = ["--dir", &format!("{}::/data", scripts.path("granted").display())];
+    std::os::unix::fs::symlink(
+        "../outside/secret.txt",
+        scripts.path("granted/relative.txt"),
+    )
+    .unwrap();
+    let flags = [
+        "--dir",
+        &format!("{}::/data", scripts.path("granted").display()),
+    ];
     check(&flags, "print(open('/data/ok.txt').read().strip())", "ok\n");
-    for path in ["/data/link.txt", "/data/linkdir/secret.txt", "/data/relative.txt"] {
-        let run = crate::run(rewind().arg("run").args(flags).args(["-c", &attempt(&format!("open('{path}').read()"))]));
+    for path in [
+        "/data/link.txt",
+        "/data/linkdir/secret.txt",
+        "/data/relative.txt",
+    ] {
+        let run = crate::run(
+            rewind()
+                .arg("run")
+                .args(flags)
+                .args(["-c", &attempt(&format!("open('{path}').read()"))]),
+        );
         assert_eq!(run.code, Some(0), "{run:?}");
         assert_ne!(run.stdout, "ok\n", "followed {path} out of the grant");
     }
@@ -78,11 +120,30 @@ fn a_read_only_grant_cannot_be_written() {
     let scripts = Scripts::new();
     scripts.write("ro/existing.txt", "original\n");
     let flags = ["--dir", &format!("{}::/ro", scripts.path("ro").display())];
-    check(&flags, &attempt("open('/ro/new.txt', 'w').write('x')"), "PermissionError\n");
-    check(&flags, &attempt("open('/ro/existing.txt', 'a').write('x')"), "PermissionError\n");
-    check(&flags, &attempt("import os; os.remove('/ro/existing.txt')"), "PermissionError\n");
-    check(&flags, &attempt("import os; os.mkdir('/ro/sub')"), "PermissionError\n");
-    assert_eq!(std::fs::read_to_string(scripts.path("ro/existing.txt")).unwrap(), "original\n");
+    check(
+        &flags,
+        &attempt("open('/ro/new.txt', 'w').write('x')"),
+        "PermissionError\n",
+    );
+    check(
+        &flags,
+        &attempt("open('/ro/existing.txt', 'a').write('x')"),
+        "PermissionError\n",
+    );
+    check(
+        &flags,
+        &attempt("import os; os.remove('/ro/existing.txt')"),
+        "PermissionError\n",
+    );
+    check(
+        &flags,
+        &attempt("import os; os.mkdir('/ro/sub')"),
+        "PermissionError\n",
+    );
+    assert_eq!(
+        std::fs::read_to_string(scripts.path("ro/existing.txt")).unwrap(),
+        "original\n"
+    );
     assert!(!scripts.path("ro/new.txt").exists());
 }
 
@@ -90,13 +151,19 @@ fn a_read_only_grant_cannot_be_written() {
 fn a_read_write_grant_can_be_written() {
     let scripts = Scripts::new();
     std::fs::create_dir(scripts.path("rw")).unwrap();
-    let flags = ["--dir-rw", &format!("{}::/out", scripts.path("rw").display())];
+    let flags = [
+        "--dir-rw",
+        &format!("{}::/out", scripts.path("rw").display()),
+    ];
     check(
         &flags,
         "import os\nopen('/out/result.txt', 'w').write('written')\nos.mkdir('/out/sub')\nprint(sorted(os.listdir('/out')))",
         "['result.txt', 'sub']\n",
     );
-    assert_eq!(std::fs::read_to_string(scripts.path("rw/result.txt")).unwrap(), "written");
+    assert_eq!(
+        std::fs::read_to_string(scripts.path("rw/result.txt")).unwrap(),
+        "written"
+    );
 }
 
 #[test]
@@ -116,5 +183,9 @@ fn there_is_no_network() {
         "import socket\ntry:\n    s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    print('connected')\nexcept Exception as e:\n    print('refused')\n"
     );
     check(&[], &code, "refused\n");
-    check(&[], &attempt("import socket; socket.getaddrinfo('localhost', 80)"), "OSError\n");
+    check(
+        &[],
+        &attempt("import socket; socket.getaddrinfo('localhost', 80)"),
+        "OSError\n",
+    );
 }

@@ -104,7 +104,11 @@ impl ComponentCache {
     /// `$REWIND_CACHE_DIR`, else `$XDG_CACHE_HOME/rewind`, else
     /// `$HOME/.cache/rewind`.
     pub fn default_dir() -> Option<PathBuf> {
-        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let var = |name| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         var("REWIND_CACHE_DIR")
             .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("rewind")))
             .or_else(|| var("HOME").map(|d| d.join(".cache").join("rewind")))
@@ -209,7 +213,9 @@ fn wasmtime_version() -> &'static str {
 /// process: the guest, the wasmtime version and the engine's settings.
 fn entry_key(engine: &Engine, source: &ComponentSource) -> String {
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut engine_hash);
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut engine_hash);
     let mut key = Sha256::new();
     key.update(source.digest().as_bytes());
     key.update(b"\0");

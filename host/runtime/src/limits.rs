@@ -138,14 +138,35 @@ mod tests {
     #[test]
     fn limits_read_as_they_were_given() {
         let check = |limit: Limit, expected: &str| assert_eq!(limit.to_string(), expected);
-        check(Limit::Memory { max: 64 << 20 }, "memory limit of 64 MiB exceeded");
-        check(Limit::Memory { max: 2 << 30 }, "memory limit of 2 GiB exceeded");
-        check(Limit::Memory { max: 1000 }, "memory limit of 1000 bytes exceeded");
         check(
-            Limit::Time { timeout: Duration::from_millis(1500) },
+            Limit::Memory { max: 64 << 20 },
+            "memory limit of 64 MiB exceeded",
+        );
+        check(
+            Limit::Memory { max: 2 << 30 },
+            "memory limit of 2 GiB exceeded",
+        );
+        check(
+            Limit::Memory { max: 1000 },
+            "memory limit of 1000 bytes exceeded",
+        );
+        check(
+            Limit::Time {
+                timeout: Duration::from_millis(1500),
+            },
             "time limit of 1500ms exceeded",
         );
-        check(Limit::Time { timeout: Duration::from_secs(2) }, "time limit of 2s exceeded");
-        check(Limit::Time { timeout: Duration::from_secs(120) }, "time limit of 2m exceeded");
+        check(
+            Limit::Time {
+                timeout: Duration::from_secs(2),
+            },
+            "time limit of 2s exceeded",
+        );
+        check(
+            Limit::Time {
+                timeout: Duration::from_secs(120),
+            },
+            "time limit of 2m exceeded",
+        );
     }
 }

@@ -121,7 +121,8 @@ impl Runtime {
         store.limiter(|state| &mut state.limiter);
         let deadline = match limits.timeout {
             Some(timeout) => timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64,
-            None => u64::MAX,
+            // The deadline is added to the current epoch: leave room for it.
+            None => u64::MAX / 2,
         };
         store.set_epoch_deadline(deadline.max(1));
 
@@ -144,7 +145,9 @@ impl Runtime {
             // The epoch did not stop the guest in time: it is blocked in a
             // host call. Its thread is abandoned; the caller decides whether
             // to end the process.
-            Err(mpsc::RecvTimeoutError::Timeout) => Ok(Outcome::LimitExceeded(Limit::Time { timeout })),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                Ok(Outcome::LimitExceeded(Limit::Time { timeout }))
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => anyhow::bail!("the guest thread died"),
         }
     }
@@ -181,7 +184,10 @@ fn start_epoch_ticker(engine: &Engine) {
         });
 }
 
-fn call_run(store: &mut Store<GuestState>, pre: &CommandPre<GuestState>) -> wasmtime::Result<Result<(), ()>> {
+fn call_run(
+    store: &mut Store<GuestState>,
+    pre: &CommandPre<GuestState>,
+) -> wasmtime::Result<Result<(), ()>> {
     let command: Command = pre.instantiate(&mut *store)?;
     command.wasi_cli_run().call_run(&mut *store)
 }

@@ -1,0 +1,296 @@
+//! `rewind-bench`: runs the shared Python workloads under each runner, several
+//! times each and interleaved, and prints medians and ratios as Markdown.
+//!
+//! The runners:
+//! - `cpython`: the real CPython binary (not a shim on the PATH, which adds
+//!   its own start-up to every run);
+//! - `native`: the Python guest crate built for the host, the same VM without
+//!   WebAssembly: the limit the wasm build can reach;
+//! - `rewind`: `rewind run`, the wasm guest in the sandbox.
+//!
+//! Every runner's output is compared with CPython's, so a runner that
+//! computes a wrong result is reported rather than timed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use clap::Parser;
+
+/// Benchmark `rewind run` against CPython and native RustPython.
+#[derive(Debug, Parser)]
+#[command(name = "rewind-bench", about)]
+struct Args {
+    /// Runs of each workload under each runner; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+
+    /// Runs of the hello-world script for start-up time.
+    #[arg(long, default_value_t = 20)]
+    startup_runs: usize,
+
+    /// The directory of workloads (`*.py`).
+    #[arg(long, value_name = "DIR")]
+    workloads: Option<PathBuf>,
+
+    /// Only the workloads whose file name contains one of these.
+    #[arg(long = "only", value_name = "NAME")]
+    only: Vec<String>,
+}
+
+/// A way to run a Python script.
+struct Runner {
+    name: &'static str,
+    program: PathBuf,
+    prefix: Vec<String>,
+    /// Arguments after the script path.
+    suffix: fn(&Path) -> Vec<String>,
+}
+
+impl Runner {
+    fn command(&self, script: &Path) -> Command {
+        let mut command = Command::new(&self.program);
+        command.args(&self.prefix).args((self.suffix)(script));
+        command.stdin(Stdio::null());
+        command
+    }
+
+    /// One timed run: wall time and stdout.
+    fn time(&self, script: &Path) -> Result<(Duration, String)> {
+        let start = Instant::now();
+        let output = self
+            .command(script)
+            .output()
+            .with_context(|| format!("starting {}", self.name))?;
+        let elapsed = start.elapsed();
+        if !output.status.success() {
+            bail!(
+                "{} failed on {}: {}\n{}",
+                self.name,
+                script.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok((
+            elapsed,
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        ))
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let workloads_dir = match &args.workloads {
+        Some(dir) => dir.clone(),
+        None => root.join("../shared/bench/python"),
+    };
+    let mut workloads: Vec<PathBuf> = std::fs::read_dir(&workloads_dir)
+        .with_context(|| format!("reading workloads in {}", workloads_dir.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    workloads.retain(|path| {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        path.extension().is_some_and(|ext| ext == "py")
+            && (args.only.is_empty() || args.only.iter().any(|only| name.contains(only.as_str())))
+    });
+    workloads.sort();
+    if workloads.is_empty() {
+        bail!("no workloads in {}", workloads_dir.display());
+    }
+
+    let runners = [cpython()?, native(&root)?, rewind(&root)?];
+    let scratch = tempdir()?;
+    let hello = scratch.join("hello.py");
+    std::fs::write(&hello, "print('hi')\n")?;
+    // Warm every runner (rewind's compiled-guest cache above all).
+    for runner in &runners {
+        runner.time(&hello)?;
+    }
+
+    eprintln!("measuring start-up ({} runs each)", args.startup_runs);
+    let startup = measure(&runners, &hello, args.startup_runs)?;
+
+    let mut rows = Vec::new();
+    for workload in &workloads {
+        let name = workload.file_name().unwrap().to_string_lossy().into_owned();
+        eprintln!("measuring {name} ({} runs each)", args.runs);
+        rows.push((name, measure(&runners, workload, args.runs)?));
+    }
+
+    print_report(&runners, &startup, &rows, &args);
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}
+
+/// Median wall time of each runner on `script`, runs interleaved so that a
+/// noisy moment of the machine does not fall on one runner only.
+fn measure(runners: &[Runner], script: &Path, runs: usize) -> Result<Vec<Duration>> {
+    let mut times = vec![Vec::with_capacity(runs); runners.len()];
+    let mut expected = None;
+    for _ in 0..runs {
+        for (runner, times) in runners.iter().zip(&mut times) {
+            let (elapsed, stdout) = runner.time(script)?;
+            match &expected {
+                None => expected = Some(stdout),
+                Some(expected) if *expected != stdout => bail!(
+                    "{} printed {stdout:?} on {}, CPython printed {expected:?}",
+                    runner.name,
+                    script.display()
+                ),
+                Some(_) => {}
+            }
+            times.push(elapsed);
+        }
+    }
+    Ok(times.into_iter().map(median).collect())
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn median_f64(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+fn print_report(
+    runners: &[Runner],
+    startup: &[Duration],
+    rows: &[(String, Vec<Duration>)],
+    args: &Args,
+) {
+    let secs = |d: Duration| format!("{:.3}", d.as_secs_f64());
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
+    // Columns: cpython, native, rewind (in that order, see `main`).
+    println!(
+        "Medians of {} runs, interleaved; wall time in seconds.\n",
+        args.runs
+    );
+    println!(
+        "| workload | CPython | native RustPython | rewind run | rewind / native | rewind / CPython | native / CPython |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let mut by_native = Vec::new();
+    let mut by_cpython = Vec::new();
+    let mut native_by_cpython = Vec::new();
+    for (name, times) in rows {
+        let (cpython, native, rewind) = (times[0], times[1], times[2]);
+        by_native.push(ratio(rewind, native));
+        by_cpython.push(ratio(rewind, cpython));
+        native_by_cpython.push(ratio(native, cpython));
+        println!(
+            "| {name} | {} | {} | {} | {:.2}x | {:.2}x | {:.2}x |",
+            secs(cpython),
+            secs(native),
+            secs(rewind),
+            ratio(rewind, native),
+            ratio(rewind, cpython),
+            ratio(native, cpython),
+        );
+    }
+    let worst = by_native.iter().cloned().fold(0.0, f64::max);
+    println!(
+        "| **median** | | | | **{:.2}x** | **{:.2}x** | **{:.2}x** |",
+        median_f64(by_native),
+        median_f64(by_cpython),
+        median_f64(native_by_cpython)
+    );
+    println!("\nWorst rewind / native: {worst:.2}x.\n");
+    println!(
+        "Start-up, `print('hi')`, median of {} runs:\n",
+        args.startup_runs
+    );
+    println!("| runner | wall time |");
+    println!("|---|---|");
+    for (runner, time) in runners.iter().zip(startup) {
+        println!(
+            "| {} | {:.1} ms |",
+            runner.name,
+            time.as_secs_f64() * 1000.0
+        );
+    }
+}
+
+/// The real CPython binary, as `sys.executable` names it.
+fn cpython() -> Result<Runner> {
+    let output = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .context("running python3 to find the real CPython binary")?;
+    let program = PathBuf::from(String::from_utf8(output.stdout)?.trim());
+    if !program.is_file() {
+        bail!("python3 reports its executable as {program:?}, which does not exist");
+    }
+    Ok(Runner {
+        name: "CPython",
+        program,
+        prefix: vec![],
+        suffix: |script| vec![script.display().to_string()],
+    })
+}
+
+/// The Python guest crate built for the host, in release, by cargo.
+fn native(root: &Path) -> Result<Runner> {
+    let target_dir = root.join("target/rewind-guests-native");
+    eprintln!("building the Python guest natively (the first time takes minutes)");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root.join("guest"))
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "rewind-python",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .status()
+        .context("running cargo to build the native Python guest")?;
+    if !status.success() {
+        bail!("building the native Python guest failed");
+    }
+    Ok(Runner {
+        name: "native RustPython",
+        program: target_dir.join("release/rewind-python"),
+        prefix: vec![],
+        suffix: |script| {
+            let path = script.display().to_string();
+            vec!["--script".into(), path.clone(), "--".into(), path]
+        },
+    })
+}
+
+/// `rewind run`, built in release beside this binary.
+fn rewind(root: &Path) -> Result<Runner> {
+    eprintln!("building rewind");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(root)
+        .args(["build", "--release", "--locked", "--bin", "rewind"])
+        .status()
+        .context("running cargo to build rewind")?;
+    if !status.success() {
+        bail!("building rewind failed");
+    }
+    Ok(Runner {
+        name: "rewind run",
+        program: root.join("target/release/rewind"),
+        prefix: vec!["run".into(), "--timeout".into(), "none".into()],
+        suffix: |script| vec![script.display().to_string()],
+    })
+}
+
+fn tempdir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("rewind-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
