@@ -56,10 +56,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
+            eprintln!("rewind: {err:#}");
             if cli.verbose {
-                eprintln!("rewind: {err:?}");
-            } else {
-                eprintln!("rewind: {err:#}");
+                for cause in err.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
             }
             ExitCode::from(err_status(&err))
         }

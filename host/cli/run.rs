@@ -86,11 +86,18 @@ enum Main {
 }
 
 pub fn main(args: RunArgs) -> Result<ExitCode> {
+    let start = std::time::Instant::now();
     let config = RunConfig::from_args(args)?;
     let runtime = Runtime::new()?;
+    tracing::debug!("engine ready after {:?}", start.elapsed());
     let guest = rewind_guests::PYTHON;
     let source = ComponentSource::with_digest(guest.name, guest.wasm, guest.digest);
     let component = load_guest(&runtime, &source)?;
+    tracing::debug!(
+        "guest {} loaded after {:?}",
+        source.digest(),
+        start.elapsed()
+    );
 
     let mut sandbox = Sandbox::new(config.launch_args());
     for (key, value) in &config.env {
@@ -104,6 +111,7 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
     }
 
     let outcome = runtime.run(&component, sandbox, &config.limits)?;
+    tracing::debug!("guest {outcome} after {:?}", start.elapsed());
     let _ = std::io::stdout().flush();
     let code = match outcome {
         Outcome::Exited(code) => u8::try_from(code).unwrap_or(1),

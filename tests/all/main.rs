@@ -43,11 +43,17 @@ pub struct Scripts {
     dir: tempfile::TempDir,
 }
 
-impl Scripts {
-    pub fn new() -> Scripts {
+impl Default for Scripts {
+    fn default() -> Scripts {
         Scripts {
             dir: tempfile::tempdir().expect("creating a temporary directory"),
         }
+    }
+}
+
+impl Scripts {
+    pub fn new() -> Scripts {
+        Scripts::default()
     }
 
     /// Writes `text` to `name` (creating parent directories) and returns its path.

@@ -13,12 +13,20 @@
 //! run (absolute, as CPython makes `__file__` since 3.9); its directory
 //! becomes `sys.path[0]`. `--command CODE` runs CODE as `python -c` does.
 //!
+//! Start-up is cut by pre-initialisation: the component exports
+//! `wizer-initialize`, which builds the interpreter and imports what every
+//! run imports; the host runs it once (with fixed clocks and randomness, so
+//! the result depends only on this component) and snapshots the memory with
+//! wasmtime's wizer. `main` then finds the interpreter ready. Without a
+//! snapshot (natively, or under a plain WASI host) `main` builds it itself.
+//!
 //! The same crate also builds for the host target: the benchmarks run it
 //! natively to measure what the WebAssembly build costs over the same VM.
 
+use std::cell::RefCell;
 use std::process::ExitCode;
 
-use rustpython_vm::{Interpreter, PyResult, Settings, VirtualMachine};
+use rustpython_vm::{AsObject as _, Interpreter, PyResult, Settings, VirtualMachine};
 
 /// What to run, parsed from the launch protocol above.
 struct Launch {
@@ -48,7 +56,9 @@ impl Launch {
                 "--cwd" => cwd = Some(value("--cwd")?),
                 "--hash-seed" => {
                     let seed = value("--hash-seed")?;
-                    let seed = seed.parse().map_err(|_| format!("bad --hash-seed {seed:?}"))?;
+                    let seed = seed
+                        .parse()
+                        .map_err(|_| format!("bad --hash-seed {seed:?}"))?;
                     hash_seed = Some(seed);
                 }
                 "--script" => main = Some(Main::Script(value("--script")?)),
@@ -81,15 +91,129 @@ fn main() -> ExitCode {
         let _ = std::env::set_current_dir(cwd);
     }
 
-    let interpreter = interpreter(&launch);
-    let code = interpreter.run(|vm| run_main(vm, &launch.main));
+    // The snapshot's interpreter hashes with the default seed: another seed
+    // needs an interpreter of its own.
+    let preinitialized = PREINITIALIZED
+        .with(|slot| slot.borrow_mut().take())
+        .filter(|_| {
+            launch
+                .hash_seed
+                .is_none_or(|seed| seed == DEFAULT_HASH_SEED)
+        });
+    let (interpreter, resync) = match preinitialized {
+        Some(interpreter) => (interpreter, true),
+        None => {
+            let interpreter = interpreter(launch.hash_seed);
+            interpreter.enter(warm_up);
+            (interpreter, false)
+        }
+    };
+    let code = interpreter.run(|vm| {
+        set_argv(vm, &launch.argv)?;
+        if resync {
+            resync_with_process(vm)?;
+        }
+        run_main(vm, &launch.main)
+    });
     exit(code)
 }
 
-fn interpreter(launch: &Launch) -> Interpreter {
+/// What pre-initialisation saw of the process (no environment, no terminal)
+/// is not what this run sees: bring the modules that captured it up to date.
+fn resync_with_process(vm: &VirtualMachine) -> PyResult<()> {
+    let env = vm.ctx.new_dict();
+    for (key, value) in std::env::vars_os() {
+        let key = vm.ctx.new_str(key.to_string_lossy().as_ref());
+        let value = vm.ctx.new_str(value.to_string_lossy().as_ref());
+        env.set_item(key.as_object(), value.into(), vm)?;
+    }
+    let scope = vm.new_scope_with_builtins();
+    vm.run_string(scope.clone(), RESYNC, "<rewind>")?;
+    let resync = scope.globals.get_item("_resync", vm)?;
+    resync.call((env,), vm)?;
+    Ok(())
+}
+
+/// `os.environ` was built from the (empty) environment of pre-initialisation,
+/// and stdout's buffering chosen without a terminal. Modules may hold
+/// `os.environ` itself, so it is refilled in place, without `putenv`.
+const RESYNC: &str = r#"
+def _resync(env):
+    import os, sys
+    data = os.environ._data
+    data.clear()
+    for key, value in env.items():
+        data[os.environ.encodekey(key)] = os.environ.encodevalue(value)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is sys.stderr or stream.isatty():
+                stream.reconfigure(line_buffering=True)
+        except Exception:
+            pass
+"#;
+
+thread_local! {
+    /// The interpreter `wizer-initialize` built, found by `main` in the snapshot.
+    static PREINITIALIZED: RefCell<Option<Interpreter>> = const { RefCell::new(None) };
+}
+
+/// String hashing is seeded with this unless the launch says otherwise: a
+/// pre-initialised snapshot fixes the seed anyway (every interned string's
+/// hash is in it), and a fixed seed keeps re-execution reproducible.
+const DEFAULT_HASH_SEED: u32 = 0;
+
+/// The work every run does before the script: done once, at pre-initialisation.
+fn warm_up(vm: &VirtualMachine) {
+    for module in ["site", "importlib.machinery", "linecache", "traceback"] {
+        // As in CPython, a module missing here is not fatal.
+        let _ = vm.import(module, 0);
+    }
+}
+
+fn set_argv(vm: &VirtualMachine, argv: &[String]) -> PyResult<()> {
+    let argv: Vec<_> = argv
+        .iter()
+        .map(|arg| vm.ctx.new_str(arg.as_str()).into())
+        .collect();
+    vm.sys_module.set_attr("argv", vm.ctx.new_list(argv), vm)
+}
+
+#[cfg(target_os = "wasi")]
+mod preinit {
+    wit_bindgen::generate!({
+        inline: "package rewind:python; world preinit { export wizer-initialize: func(); }",
+    });
+
+    struct Preinit;
+
+    impl Guest for Preinit {
+        fn wizer_initialize() {
+            let interpreter = super::interpreter(None);
+            interpreter.enter(super::warm_up);
+            super::PREINITIALIZED.with(|slot| *slot.borrow_mut() = Some(interpreter));
+            // wasi-libc caches the preopened directories and the environment
+            // on first use; the snapshot must not keep pre-initialisation's
+            // (empty) ones. Both are read again when next needed.
+            unsafe extern "C" {
+                fn __wasilibc_reset_preopens();
+                fn __wasilibc_deinitialize_environ();
+            }
+            // SAFETY: no file descriptor obtained through a preopen is held
+            // (pre-initialisation runs with none), and no pointer into the
+            // environment outlives this call.
+            unsafe {
+                __wasilibc_reset_preopens();
+                __wasilibc_deinitialize_environ();
+            }
+        }
+    }
+
+    export!(Preinit);
+}
+
+fn interpreter(hash_seed: Option<u32>) -> Interpreter {
     let mut settings = Settings::default();
-    settings.argv = launch.argv.clone();
-    settings.hash_seed = launch.hash_seed;
+    settings.hash_seed = Some(hash_seed.unwrap_or(DEFAULT_HASH_SEED));
     // There are no signals to handle inside the sandbox, and the environment
     // the host passes is the script's own, not configuration for the VM.
     settings.install_signal_handlers = false;
@@ -105,11 +229,10 @@ fn interpreter(launch: &Launch) -> Interpreter {
         .build()
 }
 
-/// `pymain_run_python`: `site` first, then `sys.path[0]`, then the program.
+/// `pymain_run_python`: `sys.path[0]`, then the program (`site` was
+/// imported by [`warm_up`]).
 fn run_main(vm: &VirtualMachine, main: &Main) -> PyResult<()> {
     let scope = vm.new_scope_with_main()?;
-    // As in CPython, a missing `site` is not fatal.
-    let _ = vm.import("site", 0);
     match main {
         Main::Command(code) => {
             vm.insert_sys_path(vm.new_pyobj(""))?;

@@ -10,8 +10,14 @@
 //! Because loading compiled code is trusting it, an entry is never taken on
 //! its name alone: a checksum file written after the code records its length
 //! and xxh3-128 hash, and an entry whose code does not match is compiled
-//! again. Both files are written to a temporary name and renamed into place,
-//! and a lock file keeps concurrent runs from compiling the same guest twice.
+//! again. Hashing 64 MB costs more than the rest of start-up, so the checksum
+//! file also records the code file's identity when it was last verified
+//! (device, inode, size, modification and change times): while that is
+//! unchanged the file has not been written since, and the hash is skipped.
+//! Any write to the file (even one that restores its times, which moves the
+//! change time) makes the next run hash it in full. Both files are written to
+//! a temporary name and renamed into place, and a lock file keeps concurrent
+//! runs from compiling the same guest twice.
 
 use std::fs::{self, File};
 use std::hash::{Hash, Hasher};
@@ -93,6 +99,33 @@ struct Check {
     wasmtime: String,
     len: u64,
     xxh3_128: String,
+    /// The code file's identity when its hash last matched.
+    #[serde(default)]
+    verified: Option<FileStamp>,
+}
+
+/// What changes whenever a file is written, replaced or truncated.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileStamp {
+    fn of(metadata: &fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt as _;
+        let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        FileStamp {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            len: metadata.len(),
+            mtime_ns: ns(metadata.mtime(), metadata.mtime_nsec()),
+            ctime_ns: ns(metadata.ctime(), metadata.ctime_nsec()),
+        }
+    }
 }
 
 impl ComponentCache {
@@ -146,10 +179,11 @@ impl ComponentCache {
             wasmtime: wasmtime_version().to_owned(),
             len: 0,
             xxh3_128: String::new(),
+            verified: None,
         };
         let existed = code_path.exists() || check_path.exists();
         if existed {
-            match verify(&code_path, &check_path, &expected) {
+            match verify(&self.dir, &code_path, &check_path, &expected) {
                 Ok(()) => {
                     // SAFETY: the file was written by `store` below from
                     // `Engine::precompile_component` output of an engine with
@@ -170,20 +204,64 @@ impl ComponentCache {
         } else {
             CacheEvent::Compiling
         });
-        let code = engine
-            .precompile_component(source.bytes())
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("compiling guest `{}`", source.name()))?;
+        let code = compile_for_cache(engine, source)?;
         if let Err(err) = store(&self.dir, &code_path, &check_path, &code, expected) {
             tracing::warn!("cannot store compiled guest: {err:#}");
         }
         drop(lock);
+        self.prune(source.name(), &stem);
         // SAFETY: `code` is what `precompile_component` just produced with
         // this engine.
         let component = unsafe { Component::deserialize(engine, &code) }
             .map_err(anyhow::Error::from)
             .context("loading the freshly compiled guest")?;
         Ok(component)
+    }
+
+    /// How many entries of one guest to keep: each is tens of megabytes, and
+    /// every new build of the guest (or of wasmtime) makes another.
+    const KEEP_PER_GUEST: usize = 3;
+
+    /// Removes all but the most recently used entries of guest `name`; `keep`
+    /// (the entry just written) always stays. An entry's lock file is
+    /// rewritten on every use, so its modification time is its last use.
+    fn prune(&self, name: &str, keep: &str) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let prefix = format!("{name}-");
+        let mut stems: Vec<(std::time::SystemTime, String)> = entries
+            .flatten()
+            .filter_map(|entry| {
+                let file_name = entry.file_name().into_string().ok()?;
+                let stem = file_name.strip_suffix(".lock")?;
+                let rest = stem.strip_prefix(&prefix)?;
+                // Only `{name}-{key}`: another guest's name may extend ours.
+                if rest.contains('-') || stem == keep {
+                    return None;
+                }
+                let used = entry.metadata().and_then(|m| m.modified()).ok()?;
+                Some((used, stem.to_owned()))
+            })
+            .collect();
+        stems.sort_by_key(|(used, _)| std::cmp::Reverse(*used));
+        for (_, stem) in stems.into_iter().skip(Self::KEEP_PER_GUEST - 1) {
+            // Under the entry's lock, so that a run using it is not pulled
+            // from under; an entry in use elsewhere is skipped.
+            let Ok(lock) = File::options()
+                .write(true)
+                .open(self.dir.join(format!("{stem}.lock")))
+            else {
+                continue;
+            };
+            if lock.try_lock().is_err() {
+                continue;
+            }
+            for ext in ["cwasm", "check", "lock"] {
+                let _ = fs::remove_file(self.dir.join(format!("{stem}.{ext}")));
+            }
+            tracing::debug!("pruned cache entry {stem}");
+        }
     }
 
     fn lock(&self, stem: &str) -> Result<File> {
@@ -198,7 +276,25 @@ impl ComponentCache {
 }
 
 fn compile(engine: &Engine, source: &ComponentSource) -> Result<Component> {
-    Component::new(engine, source.bytes())
+    let code = compile_for_cache(engine, source)?;
+    // SAFETY: `code` is what `precompile_component` just produced with this
+    // engine.
+    unsafe { Component::deserialize(engine, &code) }
+        .map_err(anyhow::Error::from)
+        .context("loading the freshly compiled guest")
+}
+
+/// The guest, pre-initialised when it offers to be, compiled by `engine`.
+fn compile_for_cache(engine: &Engine, source: &ComponentSource) -> Result<Vec<u8>> {
+    let snapshot;
+    let wasm = if crate::preinit::wants_preinit(source.bytes()) {
+        snapshot = crate::preinit::preinitialize(source.bytes())?;
+        &snapshot[..]
+    } else {
+        source.bytes()
+    };
+    engine
+        .precompile_component(wasm)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("compiling guest `{}`", source.name()))
 }
@@ -230,22 +326,37 @@ fn checksum(bytes: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
-fn verify(code_path: &Path, check_path: &Path, expected: &Check) -> Result<()> {
+/// Checks the code file against its checksum file: in full, unless the file
+/// is provably unchanged since it last passed.
+fn verify(dir: &Path, code_path: &Path, check_path: &Path, expected: &Check) -> Result<()> {
     let check = fs::read(check_path).context("reading the checksum file")?;
-    let check: Check = serde_json::from_slice(&check).context("parsing the checksum file")?;
+    let mut check: Check = serde_json::from_slice(&check).context("parsing the checksum file")?;
     if check.guest_digest != expected.guest_digest || check.wasmtime != expected.wasmtime {
         bail!("entry is for another guest or wasmtime");
     }
     let file = File::open(code_path).context("opening the compiled guest")?;
-    let len = file.metadata()?.len();
-    if len != check.len {
-        bail!("compiled guest is {len} bytes, expected {}", check.len);
+    let stamp = FileStamp::of(&file.metadata()?);
+    if stamp.len != check.len {
+        bail!(
+            "compiled guest is {} bytes, expected {}",
+            stamp.len,
+            check.len
+        );
     }
+    if check.verified == Some(stamp) {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
     // SAFETY: the map is read-only and dropped before returning; a concurrent
     // writer would have to bypass the lock we hold.
     let map = unsafe { memmap2::Mmap::map(&file) }.context("mapping the compiled guest")?;
     if checksum(&map) != check.xxh3_128 {
         bail!("compiled guest does not match its checksum");
+    }
+    tracing::debug!("compiled guest hashed in {:?}", started.elapsed());
+    check.verified = Some(stamp);
+    if let Err(err) = write_atomically(dir, check_path, &serde_json::to_vec_pretty(&check)?) {
+        tracing::debug!("cannot record the verification: {err:#}");
     }
     Ok(())
 }
@@ -263,6 +374,8 @@ fn store(
     // a matching checksum and is compiled again.
     let _ = fs::remove_file(check_path);
     write_atomically(dir, code_path, code)?;
+    // Stamped after the rename, which itself moves the change time.
+    check.verified = Some(FileStamp::of(&fs::metadata(code_path)?));
     write_atomically(dir, check_path, &serde_json::to_vec_pretty(&check)?)?;
     Ok(())
 }

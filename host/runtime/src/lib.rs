@@ -34,6 +34,7 @@
 
 mod cache;
 mod limits;
+mod preinit;
 mod run;
 mod sandbox;
 

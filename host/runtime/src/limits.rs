@@ -108,7 +108,7 @@ impl fmt::Display for Bytes {
         const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
         let mut value = self.0;
         for unit in &UNITS[..3] {
-            if value < 1024 || value % 1024 != 0 {
+            if value < 1024 || !value.is_multiple_of(1024) {
                 return write!(f, "{value} {unit}");
             }
             value /= 1024;
@@ -119,13 +119,13 @@ impl fmt::Display for Bytes {
 
 fn humanize(duration: Duration) -> String {
     let ms = duration.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         format!("{ms}ms")
     } else {
         let secs = duration.as_secs();
         match secs {
-            s if s % 3600 == 0 => format!("{}h", s / 3600),
-            s if s % 60 == 0 => format!("{}m", s / 60),
+            s if s.is_multiple_of(3600) => format!("{}h", s / 3600),
+            s if s.is_multiple_of(60) => format!("{}m", s / 60),
             s => format!("{s}s"),
         }
     }

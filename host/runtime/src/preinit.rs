@@ -1,0 +1,151 @@
+//! Pre-initialisation: run a component's `wizer-initialize` once and snapshot
+//! the result (wasmtime's wizer), so that every later run starts from an
+//! initialised guest instead of initialising it again.
+//!
+//! For the Python guest this moves the VM's start-up (building the
+//! interpreter, importing `site` and friends) out of every run.
+//!
+//! The initialisation sees a WASI world with nothing in it: no arguments, no
+//! environment, no directories, and clocks and randomness fixed at zero and a
+//! constant seed. So the snapshot depends only on the component's bytes, and
+//! two machines pre-initialising the same guest get the same snapshot, which
+//! deterministic re-execution relies on.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use rand::SeedableRng as _;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Config, Engine, OptLevel, Store};
+use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// The export a component offers to be pre-initialised.
+pub(crate) const INIT_EXPORT: &str = "wizer-initialize";
+
+/// Whether `wasm` is a component exporting [`INIT_EXPORT`] at its top level.
+pub(crate) fn wants_preinit(wasm: &[u8]) -> bool {
+    use wasmparser::{Parser, Payload};
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload {
+            Ok(Payload::ModuleSection { .. } | Payload::ComponentSection { .. }) => depth += 1,
+            Ok(Payload::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Payload::ComponentExportSection(exports)) if depth == 0 => {
+                for export in exports.into_iter().flatten() {
+                    if export.name.name == INIT_EXPORT {
+                        return true;
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Runs `wasm`'s `wizer-initialize` and returns the snapshot: a component
+/// that starts where initialisation left off.
+pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    // This engine compiles code that runs once: compile it fast. Floats stay
+    // deterministic, since their results may end up in the snapshot.
+    config.cranelift_opt_level(OptLevel::None);
+    config.cranelift_nan_canonicalization(true);
+    config.relaxed_simd_deterministic(true);
+    let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
+    let mut linker = Linker::<InitState>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+
+    let wasi = WasiCtxBuilder::new()
+        .wall_clock(FixedClock)
+        .monotonic_clock(FixedClock)
+        .secure_random(rand::rngs::StdRng::seed_from_u64(0))
+        .insecure_random(rand::rngs::StdRng::seed_from_u64(0))
+        .insecure_random_seed(0)
+        .build();
+    let mut store = Store::new(
+        &engine,
+        InitState {
+            wasi,
+            table: ResourceTable::new(),
+        },
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the pre-initialisation runtime")?;
+    let mut wizer = wasmtime_wizer::Wizer::new();
+    // The component's own lift of the export refers to it: keep it (calling
+    // it again would only rebuild what is already there).
+    wizer.keep_init_func(true);
+    let (snapshot, _results) = runtime
+        .block_on(
+            wizer.run_component(&mut store, wasm, async |store, component| {
+                linker.instantiate_async(store, component).await
+            }),
+        )
+        .map_err(anyhow::Error::from)
+        .context("pre-initialising the guest")?;
+    Ok(snapshot)
+}
+
+struct InitState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for InitState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A clock stopped at zero: what initialisation reads of time must not
+/// depend on when it ran.
+struct FixedClock;
+
+impl HostWallClock for FixedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for FixedClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_python_guest_asks_for_preinitialisation() {
+        assert!(wants_preinit(rewind_guests::PYTHON.wasm));
+        assert!(!wants_preinit(b"\0asm\x01\0\0\0"));
+        assert!(!wants_preinit(b"not wasm at all"));
+    }
+
+    #[test]
+    fn the_snapshot_depends_only_on_the_guest() {
+        // Re-execution on another machine relies on getting the same
+        // pre-initialised guest there.
+        let first = preinitialize(rewind_guests::PYTHON.wasm).unwrap();
+        let second = preinitialize(rewind_guests::PYTHON.wasm).unwrap();
+        assert!(first == second, "two pre-initialisations differ");
+    }
+}
