@@ -15,12 +15,16 @@ use rewind_runtime::{
 
 use crate::{UsageError, status};
 
-/// Run a Python script in the sandbox, as `python3` would.
+/// Run a Python script (or a WebAssembly component) in the sandbox.
 ///
-/// The script sees `sys.argv` as `[SCRIPT, ARGS...]`, the process's stdin,
+/// A Python script runs as `python3` would run it. The script sees `sys.argv` as `[SCRIPT, ARGS...]`, the process's stdin,
 /// stdout and stderr, and its own directory (read-only, so modules beside it
 /// import). Nothing else of the host is visible unless granted: no other
 /// files, no environment variables, no network.
+///
+/// A SCRIPT ending in `.wasm` is a WASI command component: it runs with argv
+/// `[SCRIPT, ARGS...]` under the same grants and limits (its own directory
+/// is not granted).
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_STATUS_HELP)]
 pub struct RunArgs {
@@ -83,6 +87,11 @@ enum Main {
     /// An absolute path to the script (as CPython makes `__file__`).
     Script(String),
     Command(String),
+    /// A WASI command component, and its bytes.
+    Component {
+        name: String,
+        wasm: Vec<u8>,
+    },
 }
 
 pub fn main(args: RunArgs) -> Result<ExitCode> {
@@ -90,16 +99,25 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
     let config = RunConfig::from_args(args)?;
     let runtime = Runtime::new()?;
     tracing::debug!("engine ready after {:?}", start.elapsed());
-    let guest = rewind_guests::PYTHON;
-    let source = ComponentSource::with_digest(guest.name, guest.wasm, guest.digest);
-    let component = load_guest(&runtime, &source)?;
+    let (source, what) = match &config.main {
+        Main::Component { name, wasm } => {
+            let source = ComponentSource::from_bytes(name, wasm.clone());
+            (source, format!("{name}.wasm"))
+        }
+        Main::Script(_) | Main::Command(_) => {
+            let guest = rewind_guests::PYTHON;
+            let source = ComponentSource::with_digest(guest.name, guest.wasm, guest.digest);
+            (source, "the Python guest".to_owned())
+        }
+    };
+    let component = load_guest(&runtime, &source, &what)?;
     tracing::debug!(
         "guest {} loaded after {:?}",
         source.digest(),
         start.elapsed()
     );
 
-    let mut sandbox = Sandbox::new(config.launch_args());
+    let mut sandbox = Sandbox::new(config.guest_args());
     for (key, value) in &config.env {
         sandbox.env(key, value);
     }
@@ -138,25 +156,42 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
 
 /// The compiled Python guest, from the cache when possible. Compiling takes
 /// seconds, so the user is told when it happens.
-fn load_guest(runtime: &Runtime, source: &ComponentSource) -> Result<Component> {
+fn load_guest(runtime: &Runtime, source: &ComponentSource, what: &str) -> Result<Component> {
+    let bytes = source.bytes();
+    if bytes.starts_with(b"\0asm\x01\0\0\0") {
+        return Err(UsageError(format!(
+            "{what} is a core WebAssembly module; rewind runs components (wasm32-wasip2)"
+        ))
+        .into());
+    }
+    if !bytes.starts_with(b"\0asm") {
+        return Err(UsageError(format!("{what} is not a WebAssembly component")).into());
+    }
     let dir = ComponentCache::default_dir()
         .context("no cache directory: set REWIND_CACHE_DIR or HOME")?;
     let cache = ComponentCache::new(dir);
-    let mut progress = |event| {
-        let what = match event {
-            CacheEvent::Compiling => {
-                "compiling the Python guest for this machine (first run only, about 20 s)"
-            }
-            CacheEvent::Recompiling => {
-                "the cached Python guest failed its check; compiling it again (about 20 s)"
-            }
-            CacheEvent::Uncached => {
-                "the cache directory is not writable; compiling the Python guest (about 20 s)"
-            }
-        };
-        eprintln!("rewind: {what}...");
+    // Small components compile in an instant: only big ones are announced.
+    let announce = bytes.len() > 1 << 20;
+    let how_long = if bytes.len() > 8 << 20 {
+        ", about 20 s"
+    } else {
+        ""
     };
-    cache.load_or_compile(runtime.engine(), source, &mut progress)
+    let mut progress = |event| match event {
+        _ if !announce => {}
+        CacheEvent::Compiling => {
+            eprintln!("rewind: compiling {what} for this machine (first run only{how_long})...")
+        }
+        CacheEvent::Recompiling => {
+            eprintln!("rewind: the cached {what} failed its check; compiling it again{how_long}...")
+        }
+        CacheEvent::Uncached => {
+            eprintln!("rewind: the cache directory is not writable; compiling {what}{how_long}...")
+        }
+    };
+    cache
+        .load_or_compile(runtime.engine(), source, &mut progress)
+        .with_context(|| format!("{what} cannot be loaded"))
 }
 
 impl RunConfig {
@@ -191,16 +226,34 @@ impl RunConfig {
                     );
                 };
                 let script = script?;
-                let path = script_path(&script)?;
-                if !grants.iter().any(|grant| covers(grant, &path)) {
-                    let dir = Path::new(&path).parent().unwrap_or(Path::new("/"));
-                    grants.push(DirGrant {
-                        host: dir.to_owned(),
-                        guest: dir.to_string_lossy().into_owned(),
-                        writable: false,
-                    });
+                if script.ends_with(".wasm") {
+                    let path = script_path(&script)?;
+                    let wasm = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+                    let name: String = Path::new(&path)
+                        .file_stem()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    let name = if name.is_empty() {
+                        "component".to_owned()
+                    } else {
+                        name
+                    };
+                    (Main::Component { name, wasm }, script)
+                } else {
+                    let path = script_path(&script)?;
+                    if !grants.iter().any(|grant| covers(grant, &path)) {
+                        let dir = Path::new(&path).parent().unwrap_or(Path::new("/"));
+                        grants.push(DirGrant {
+                            host: dir.to_owned(),
+                            guest: dir.to_string_lossy().into_owned(),
+                            writable: false,
+                        });
+                    }
+                    (Main::Script(path), script)
                 }
-                (Main::Script(path), script)
             }
         };
         let mut argv = vec![argv0];
@@ -220,9 +273,9 @@ impl RunConfig {
         })
     }
 
-    /// The guest's argv in the Python guest's launch protocol (see
-    /// `guest/python/src/main.rs`).
-    fn launch_args(&self) -> Vec<String> {
+    /// The guest's argv: for Python, the launch protocol of
+    /// `guest/python/src/main.rs`.
+    fn guest_args(&self) -> Vec<String> {
         let mut args = vec!["python".to_owned()];
         if let Some(cwd) = &self.cwd {
             args.extend(["--cwd".to_owned(), cwd.clone()]);
@@ -230,6 +283,8 @@ impl RunConfig {
         match &self.main {
             Main::Script(path) => args.extend(["--script".to_owned(), path.clone()]),
             Main::Command(code) => args.extend(["--command".to_owned(), code.clone()]),
+            // A component gets its argv as it is.
+            Main::Component { .. } => return self.argv.clone(),
         }
         args.push("--".to_owned());
         args.extend(self.argv.iter().cloned());

@@ -2,6 +2,7 @@
 
 mod cache;
 mod cli;
+mod components;
 mod limits;
 mod run;
 mod sandbox;

@@ -211,6 +211,13 @@ fn outcome(result: wasmtime::Result<Result<(), ()>>, timeout: Option<Duration>) 
             Outcome::LimitExceeded(Limit::Time { timeout })
         }
         Some(Trap::StackOverflow) => Outcome::LimitExceeded(Limit::Stack),
-        _ => Outcome::Trapped(format!("{err:#}")),
+        Some(trap) => {
+            tracing::debug!("guest trapped: {err:?}");
+            Outcome::Trapped(trap.to_string())
+        }
+        None => {
+            tracing::debug!("guest failed: {err:?}");
+            Outcome::Trapped(err.root_cause().to_string())
+        }
     }
 }
