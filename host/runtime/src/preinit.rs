@@ -17,8 +17,11 @@ use anyhow::{Context as _, Result};
 use rand::SeedableRng as _;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, OptLevel, Store};
+use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::limits::{Limiter, Limits};
+use crate::run::GuestState;
 
 /// The export a component offers to be pre-initialised.
 pub(crate) const INIT_EXPORT: &str = "wizer-initialize";
@@ -56,7 +59,7 @@ pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
     config.cranelift_nan_canonicalization(true);
     config.relaxed_simd_deterministic(true);
     let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
-    let mut linker = Linker::<InitState>::new(&engine);
+    let mut linker = Linker::<GuestState>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
 
     let wasi = WasiCtxBuilder::new()
@@ -68,11 +71,13 @@ pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
         .build();
     let mut store = Store::new(
         &engine,
-        InitState {
+        GuestState {
             wasi,
             table: ResourceTable::new(),
+            limiter: Limiter::new(Limits::DEFAULT_MAX_MEMORY),
         },
     );
+    store.limiter(|state| &mut state.limiter);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -91,20 +96,6 @@ pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
         .map_err(anyhow::Error::from)
         .context("pre-initialising the guest")?;
     Ok(snapshot)
-}
-
-struct InitState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for InitState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
 }
 
 /// A clock stopped at zero: what initialisation reads of time must not

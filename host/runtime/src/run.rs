@@ -66,10 +66,10 @@ impl fmt::Display for Outcome {
 }
 
 /// The state a guest's store carries.
-struct GuestState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limiter: Limiter,
+pub(crate) struct GuestState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: Limiter,
 }
 
 impl WasiView for GuestState {
