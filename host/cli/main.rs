@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod dump;
 mod run;
 
 /// Rewind runs programs in a WebAssembly sandbox with a flight recorder.
@@ -26,6 +27,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Run(run::RunArgs),
+    Dump(dump::DumpArgs),
 }
 
 /// Exit statuses of `rewind` itself, documented in `rewind run --help`.
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Run(args) => run::main(args),
+        Command::Dump(args) => dump::main(args),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 mod cache;
 mod cli;
 mod components;
+mod dump;
 mod limits;
 mod run;
 mod sandbox;

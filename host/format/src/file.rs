@@ -1,0 +1,935 @@
+//! The writer and the reader, side by side so that they stay in step.
+//! `docs/recording-format.md` is the normative description of these bytes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+
+use crate::encoding::{Cursor, put_bytes, put_i64, put_u64};
+use crate::model::*;
+use crate::{FormatError, MAGIC, VERSION};
+
+/// Chunk kinds. Kinds from 0x80 up may be skipped by a reader that does not
+/// know them; an unknown kind below 0x80 is an error.
+mod kind {
+    pub const HEADER: u8 = 0x01;
+    pub const STRINGS: u8 = 0x02;
+    pub const SOURCE: u8 = 0x03;
+    pub const INPUTS: u8 = 0x04;
+    pub const MARKERS: u8 = 0x05;
+    pub const CRASH: u8 = 0x06;
+    pub const EVENTS: u8 = 0x07;
+    pub const END: u8 = 0x7f;
+    pub const FIRST_SKIPPABLE: u8 = 0x80;
+}
+
+/// The largest payload a chunk may have: a writer splits its batches well
+/// below this, and a reader takes a larger length for corruption.
+pub const MAX_CHUNK: u32 = 64 << 20;
+
+/// Bytes before the first chunk: magic and version.
+const PREAMBLE: usize = MAGIC.len() + 2;
+
+/// Chunk framing: kind, payload length, and after the payload a CRC-32.
+const CHUNK_HEAD: usize = 1 + 4;
+const CHUNK_TAIL: usize = 4;
+
+/// Writes a recording as a sequence of self-checking chunks. Every method
+/// appends whole chunks, so whatever has been written so far is a valid
+/// recording up to its last chunk: a stream and a file are the same bytes.
+#[derive(Debug)]
+pub struct Writer<W: Write> {
+    out: W,
+    /// Interned strings and their ids, in order of first use.
+    strings: HashMap<String, u64>,
+    /// Bytes written so far.
+    written: u64,
+}
+
+impl<W: Write> Writer<W> {
+    /// Starts a recording: the preamble and the header chunk.
+    pub fn new(mut out: W, header: &Header) -> io::Result<Writer<W>> {
+        out.write_all(&MAGIC)?;
+        out.write_all(&VERSION.to_le_bytes())?;
+        let mut writer = Writer {
+            out,
+            strings: HashMap::new(),
+            written: PREAMBLE as u64,
+        };
+        let mut payload = Vec::new();
+        payload.extend_from_slice(&header.recording_id);
+        put_u64(&mut payload, header.created_unix_ms);
+        put_bytes(&mut payload, header.guest_name.as_bytes());
+        put_bytes(&mut payload, header.guest_digest.as_bytes());
+        payload.push(mode_code(header.mode));
+        put_u64(&mut payload, header.settings.len() as u64);
+        for (key, value) in &header.settings {
+            put_bytes(&mut payload, key.as_bytes());
+            put_bytes(&mut payload, value.as_bytes());
+        }
+        writer.chunk(kind::HEADER, &payload)?;
+        Ok(writer)
+    }
+
+    /// Bytes written so far, preamble included.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The text of a source file the guest ran.
+    pub fn source(&mut self, source: &Source) -> io::Result<()> {
+        let mut enc = self.encoder();
+        enc.string(&source.path);
+        put_bytes(&mut enc.out, source.text.as_bytes());
+        let (fresh, out) = enc.finish();
+        self.emit(kind::SOURCE, fresh, out)
+    }
+
+    /// Inputs `first_seq..` of `thread`.
+    pub fn inputs(&mut self, thread: ThreadId, first_seq: u64, inputs: &[Input]) -> io::Result<()> {
+        let mut enc = self.encoder();
+        put_u64(&mut enc.out, thread.into());
+        put_u64(&mut enc.out, first_seq);
+        put_u64(&mut enc.out, inputs.len() as u64);
+        for input in inputs {
+            enc.input(input);
+        }
+        let (fresh, out) = enc.finish();
+        self.emit(kind::INPUTS, fresh, out)
+    }
+
+    /// Markers of `thread`.
+    pub fn markers(&mut self, thread: ThreadId, markers: &[Marker]) -> io::Result<()> {
+        let mut enc = self.encoder();
+        put_u64(&mut enc.out, thread.into());
+        put_u64(&mut enc.out, markers.len() as u64);
+        for marker in markers {
+            enc.marker(marker);
+        }
+        let (fresh, out) = enc.finish();
+        self.emit(kind::MARKERS, fresh, out)
+    }
+
+    /// A crash capture.
+    pub fn crash(&mut self, crash: &Crash) -> io::Result<()> {
+        let mut enc = self.encoder();
+        enc.crash(crash);
+        let (fresh, out) = enc.finish();
+        self.emit(kind::CRASH, fresh, out)
+    }
+
+    /// Events `first_index..` of `thread`.
+    pub fn events(
+        &mut self,
+        thread: ThreadId,
+        first_index: u64,
+        events: &[Event],
+    ) -> io::Result<()> {
+        let mut enc = self.encoder();
+        put_u64(&mut enc.out, thread.into());
+        put_u64(&mut enc.out, first_index);
+        put_u64(&mut enc.out, events.len() as u64);
+        for event in events {
+            enc.event(event);
+        }
+        let (fresh, out) = enc.finish();
+        self.emit(kind::EVENTS, fresh, out)
+    }
+
+    /// Closes the recording: a reader then knows nothing was cut.
+    pub fn end(mut self, end: &End) -> io::Result<W> {
+        let mut payload = Vec::new();
+        match end.exit_code {
+            Some(code) => {
+                payload.push(1);
+                put_i64(&mut payload, code.into());
+            }
+            None => payload.push(0),
+        }
+        self.chunk(kind::END, &payload)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    /// Flushes the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn encoder(&self) -> Encoder<'_> {
+        Encoder {
+            known: &self.strings,
+            fresh: Vec::new(),
+            fresh_ids: HashMap::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Writes the strings a payload introduced, then the payload: a reader
+    /// always meets a string before its first use.
+    fn emit(&mut self, kind: u8, fresh: Vec<String>, out: Vec<u8>) -> io::Result<()> {
+        if !fresh.is_empty() {
+            let mut strings = Vec::new();
+            put_u64(&mut strings, self.strings.len() as u64);
+            put_u64(&mut strings, fresh.len() as u64);
+            for string in &fresh {
+                put_bytes(&mut strings, string.as_bytes());
+            }
+            self.chunk(kind::STRINGS, &strings)?;
+            for string in fresh {
+                let id = self.strings.len() as u64;
+                self.strings.insert(string, id);
+            }
+        }
+        self.chunk(kind, &out)
+    }
+
+    fn chunk(&mut self, kind: u8, payload: &[u8]) -> io::Result<()> {
+        let len = u32::try_from(payload.len())
+            .ok()
+            .filter(|len| *len <= MAX_CHUNK)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "chunk larger than 64 MiB: write smaller batches",
+                )
+            })?;
+        let mut head = [0u8; CHUNK_HEAD];
+        head[0] = kind;
+        head[1..].copy_from_slice(&len.to_le_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&head);
+        crc.update(payload);
+        self.out.write_all(&head)?;
+        self.out.write_all(payload)?;
+        self.out.write_all(&crc.finalize().to_le_bytes())?;
+        self.written += (CHUNK_HEAD + payload.len() + CHUNK_TAIL) as u64;
+        Ok(())
+    }
+}
+
+/// Encodes one payload, interning strings: those already written get their
+/// id, new ones get the next ids and are written just before the payload.
+struct Encoder<'a> {
+    known: &'a HashMap<String, u64>,
+    fresh: Vec<String>,
+    fresh_ids: HashMap<String, u64>,
+    out: Vec<u8>,
+}
+
+impl Encoder<'_> {
+    fn finish(self) -> (Vec<String>, Vec<u8>) {
+        (self.fresh, self.out)
+    }
+
+    fn string(&mut self, string: &str) {
+        let id = match self
+            .known
+            .get(string)
+            .or_else(|| self.fresh_ids.get(string))
+        {
+            Some(id) => *id,
+            None => {
+                let id = (self.known.len() + self.fresh.len()) as u64;
+                self.fresh.push(string.to_owned());
+                self.fresh_ids.insert(string.to_owned(), id);
+                id
+            }
+        };
+        put_u64(&mut self.out, id);
+    }
+
+    fn pairs(&mut self, pairs: &[(String, String)]) {
+        put_u64(&mut self.out, pairs.len() as u64);
+        for (name, value) in pairs {
+            self.string(name);
+            self.string(value);
+        }
+    }
+
+    fn input(&mut self, input: &Input) {
+        match input {
+            Input::Args { args } => {
+                self.out.push(0);
+                put_u64(&mut self.out, args.len() as u64);
+                for arg in args {
+                    self.string(arg);
+                }
+            }
+            Input::Env { vars } => {
+                self.out.push(1);
+                self.pairs(vars);
+            }
+            Input::Cwd { path } => {
+                self.out.push(2);
+                self.string(path);
+            }
+            Input::Stdin { data } => {
+                self.out.push(3);
+                put_bytes(&mut self.out, &data.0);
+            }
+            Input::WallClock { secs, nanos } => {
+                self.out.push(4);
+                put_u64(&mut self.out, *secs);
+                put_u64(&mut self.out, (*nanos).into());
+            }
+            Input::MonotonicClock { nanos } => {
+                self.out.push(5);
+                put_u64(&mut self.out, *nanos);
+            }
+            Input::Random { data } => {
+                self.out.push(6);
+                put_bytes(&mut self.out, &data.0);
+            }
+            Input::InsecureRandom { data } => {
+                self.out.push(7);
+                put_bytes(&mut self.out, &data.0);
+            }
+            Input::FileRead { path, offset, data } => {
+                self.out.push(8);
+                self.string(path);
+                put_u64(&mut self.out, *offset);
+                put_bytes(&mut self.out, &data.0);
+            }
+            Input::Other { name, data } => {
+                self.out.push(9);
+                self.string(name);
+                put_bytes(&mut self.out, &data.0);
+            }
+        }
+    }
+
+    fn marker(&mut self, marker: &Marker) {
+        put_u64(&mut self.out, marker.seq);
+        put_u64(&mut self.out, marker.input_pos);
+        match &marker.kind {
+            MarkerKind::Snapshot { name, all } => {
+                self.out.push(0);
+                self.string(name);
+                self.out.push((*all).into());
+            }
+            MarkerKind::Clear { all, flush } => {
+                self.out.extend([1, (*all).into(), (*flush).into()]);
+            }
+            MarkerKind::Block { block, clear } => {
+                self.out.push(2);
+                put_u64(&mut self.out, *block);
+                self.out.push((*clear).into());
+            }
+            MarkerKind::ModeChange {
+                requested,
+                effective,
+            } => {
+                self.out
+                    .extend([3, mode_code(*requested), mode_code(*effective)]);
+            }
+            MarkerKind::Flush => self.out.push(4),
+            MarkerKind::Rule { target, record } => {
+                self.out.push(5);
+                self.string(target);
+                self.out.push((*record).into());
+            }
+            MarkerKind::Crash { crash } => {
+                self.out.push(6);
+                put_u64(&mut self.out, *crash);
+            }
+            MarkerKind::Exit { code } => {
+                self.out.push(7);
+                put_i64(&mut self.out, (*code).into());
+            }
+        }
+    }
+
+    fn crash(&mut self, crash: &Crash) {
+        put_u64(&mut self.out, crash.id);
+        put_u64(&mut self.out, crash.thread.into());
+        match &crash.reason {
+            CrashReason::Unhandled => self.out.push(0),
+            CrashReason::Reported => self.out.push(1),
+            CrashReason::Trap(detail) => {
+                self.out.push(2);
+                self.string(detail);
+            }
+            CrashReason::Limit(detail) => {
+                self.out.push(3);
+                self.string(detail);
+            }
+        }
+        match &crash.exception {
+            Some(exception) => {
+                self.out.push(1);
+                self.string(&exception.type_name);
+                self.string(&exception.message);
+            }
+            None => self.out.push(0),
+        }
+        put_u64(&mut self.out, crash.frames.len() as u64);
+        for frame in &crash.frames {
+            self.string(&frame.function);
+            self.string(&frame.file);
+            put_u64(&mut self.out, frame.line.into());
+            self.pairs(&frame.locals);
+        }
+        put_u64(&mut self.out, crash.notes.len() as u64);
+        for note in &crash.notes {
+            self.string(note);
+        }
+    }
+
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::Call {
+                function,
+                file,
+                line,
+                args,
+            } => {
+                self.out.push(0);
+                self.string(function);
+                self.string(file);
+                put_u64(&mut self.out, (*line).into());
+                self.pairs(args);
+            }
+            Event::Line { line, changed } => {
+                self.out.push(1);
+                put_u64(&mut self.out, (*line).into());
+                self.pairs(changed);
+            }
+            Event::Return { value } => {
+                self.out.push(2);
+                self.string(value);
+            }
+            Event::Exception {
+                stage,
+                type_name,
+                message,
+            } => {
+                self.out.push(3);
+                self.out.push(match stage {
+                    ExceptionStage::Raised => 0,
+                    ExceptionStage::Caught => 1,
+                    ExceptionStage::Unhandled => 2,
+                });
+                self.string(type_name);
+                self.string(message);
+            }
+        }
+    }
+}
+
+fn mode_code(mode: Mode) -> u8 {
+    match mode {
+        Mode::Off => 0,
+        Mode::OnEvent => 1,
+        Mode::Continuous => 2,
+    }
+}
+
+/// A recording, decoded as far as it could be.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Recording {
+    pub version: u16,
+    pub header: Header,
+    pub sources: Vec<Source>,
+    pub threads: BTreeMap<ThreadId, Thread>,
+    pub crashes: Vec<Crash>,
+    /// Present when the recording was closed properly.
+    pub end: Option<End>,
+    /// Present when the bytes stopped making sense before their end: what was
+    /// read up to there is kept, the rest is described here.
+    pub cut: Option<Cut>,
+}
+
+/// One logical thread's log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Thread {
+    pub inputs: Vec<Input>,
+    pub markers: Vec<Marker>,
+    /// Runs of consecutive events; a gap between runs is a deliberate hole
+    /// (`clear(flush=False)`) or events never materialized.
+    pub events: Vec<EventRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventRun {
+    /// Index of the first event in the thread's whole event sequence.
+    pub first: u64,
+    pub events: Vec<Event>,
+}
+
+/// Where and why reading stopped early.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Cut {
+    /// File offset of the first byte not used.
+    pub offset: u64,
+    /// Whole chunks read before it.
+    pub chunks: u64,
+    pub reason: String,
+}
+
+impl Recording {
+    /// Reads a recording. The preamble and header must be whole; after them,
+    /// a truncated or corrupt chunk ends the reading and is reported in
+    /// [`Recording::cut`], keeping everything before it.
+    pub fn read(bytes: &[u8]) -> Result<Recording, FormatError> {
+        if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
+            return Err(FormatError::NotARecording);
+        }
+        if bytes.len() < PREAMBLE {
+            return Err(FormatError::Truncated {
+                offset: bytes.len() as u64,
+                what: "format version".into(),
+            });
+        }
+        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if version != VERSION {
+            return Err(FormatError::Version { found: version });
+        }
+
+        let mut chunks = Chunks {
+            bytes,
+            pos: PREAMBLE,
+        };
+        let header = match chunks.next() {
+            Some(Ok(chunk)) if chunk.kind == kind::HEADER => {
+                decode_header(&mut Cursor::new(chunk.payload, chunk.payload_offset))?
+            }
+            Some(Ok(chunk)) => {
+                return Err(FormatError::Corrupt {
+                    offset: chunk.offset,
+                    what: format!("first chunk has kind {:#04x}, not a header", chunk.kind),
+                });
+            }
+            Some(Err(err)) => return Err(err),
+            None => {
+                return Err(FormatError::Truncated {
+                    offset: bytes.len() as u64,
+                    what: "header chunk".into(),
+                });
+            }
+        };
+
+        let mut reader = Reader {
+            strings: Vec::new(),
+            recording: Recording {
+                version,
+                header,
+                sources: Vec::new(),
+                threads: BTreeMap::new(),
+                crashes: Vec::new(),
+                end: None,
+                cut: None,
+            },
+        };
+        let mut whole = 1u64;
+        for chunk in chunks {
+            let result = chunk.and_then(|chunk| reader.chunk(&chunk).map(|()| chunk.offset));
+            match result {
+                // Nothing follows the end chunk of a recording.
+                Ok(_) if reader.recording.end.is_some() => break,
+                Ok(_) => whole += 1,
+                Err(err) => {
+                    reader.recording.cut = Some(Cut {
+                        offset: err.offset().unwrap_or(bytes.len() as u64),
+                        chunks: whole,
+                        reason: err.to_string(),
+                    });
+                    break;
+                }
+            }
+        }
+        Ok(reader.recording)
+    }
+}
+
+struct Chunk<'a> {
+    kind: u8,
+    offset: u64,
+    payload_offset: u64,
+    payload: &'a [u8],
+}
+
+/// Splits the bytes after the preamble into checked chunks.
+struct Chunks<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Chunks<'a> {
+    type Item = Result<Chunk<'a>, FormatError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = &self.bytes[self.pos..];
+        if rest.is_empty() {
+            return None;
+        }
+        let offset = self.pos as u64;
+        let fail = |err| {
+            // Nothing after a bad chunk can be trusted to be framed right.
+            Some(Err(err))
+        };
+        if rest.len() < CHUNK_HEAD {
+            self.pos = self.bytes.len();
+            return fail(FormatError::Truncated {
+                offset,
+                what: "chunk header".into(),
+            });
+        }
+        let kind = rest[0];
+        let len = u32::from_le_bytes([rest[1], rest[2], rest[3], rest[4]]);
+        if len > MAX_CHUNK {
+            self.pos = self.bytes.len();
+            return fail(FormatError::Corrupt {
+                offset,
+                what: format!("chunk length {len} exceeds the 64 MiB limit"),
+            });
+        }
+        let total = CHUNK_HEAD + len as usize + CHUNK_TAIL;
+        if rest.len() < total {
+            self.pos = self.bytes.len();
+            return fail(FormatError::Truncated {
+                offset,
+                what: format!("chunk of {total} bytes, {} present", rest.len()),
+            });
+        }
+        let payload = &rest[CHUNK_HEAD..CHUNK_HEAD + len as usize];
+        let stored = &rest[total - CHUNK_TAIL..total];
+        let stored = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&rest[..CHUNK_HEAD + len as usize]);
+        if crc.finalize() != stored {
+            self.pos = self.bytes.len();
+            return fail(FormatError::Corrupt {
+                offset,
+                what: "chunk checksum does not match".into(),
+            });
+        }
+        self.pos += total;
+        Some(Ok(Chunk {
+            kind,
+            offset,
+            payload_offset: offset + CHUNK_HEAD as u64,
+            payload,
+        }))
+    }
+}
+
+fn decode_header(cur: &mut Cursor<'_>) -> Result<Header, FormatError> {
+    let id = cur.take(16)?;
+    let mut recording_id = [0u8; 16];
+    recording_id.copy_from_slice(id);
+    let created_unix_ms = cur.u64()?;
+    let guest_name = raw_string(cur)?;
+    let guest_digest = raw_string(cur)?;
+    let mode = decode_mode(cur)?;
+    let count = cur.count()?;
+    let mut settings = Vec::with_capacity(count);
+    for _ in 0..count {
+        settings.push((raw_string(cur)?, raw_string(cur)?));
+    }
+    end_of_chunk(cur)?;
+    Ok(Header {
+        recording_id,
+        created_unix_ms,
+        guest_name,
+        guest_digest,
+        mode,
+        settings,
+    })
+}
+
+fn raw_string(cur: &mut Cursor<'_>) -> Result<String, FormatError> {
+    let at = cur.offset();
+    let bytes = cur.bytes()?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| FormatError::Corrupt {
+        offset: at,
+        what: "string is not UTF-8".into(),
+    })
+}
+
+fn decode_mode(cur: &mut Cursor<'_>) -> Result<Mode, FormatError> {
+    match cur.u8()? {
+        0 => Ok(Mode::Off),
+        1 => Ok(Mode::OnEvent),
+        2 => Ok(Mode::Continuous),
+        other => Err(cur.error(format!("{other} is not a recording mode"))),
+    }
+}
+
+fn end_of_chunk(cur: &Cursor<'_>) -> Result<(), FormatError> {
+    if cur.is_empty() {
+        Ok(())
+    } else {
+        Err(cur.error(format!(
+            "{} unexpected bytes at the end of the chunk",
+            cur.remaining()
+        )))
+    }
+}
+
+struct Reader {
+    strings: Vec<String>,
+    recording: Recording,
+}
+
+impl Reader {
+    fn chunk(&mut self, chunk: &Chunk<'_>) -> Result<(), FormatError> {
+        let cur = &mut Cursor::new(chunk.payload, chunk.payload_offset);
+        match chunk.kind {
+            kind::STRINGS => {
+                let at = cur.offset();
+                let first = cur.u64()?;
+                if first != self.strings.len() as u64 {
+                    return Err(FormatError::Corrupt {
+                        offset: at,
+                        what: format!(
+                            "strings start at id {first}, expected {}",
+                            self.strings.len()
+                        ),
+                    });
+                }
+                for _ in 0..cur.count()? {
+                    self.strings.push(raw_string(cur)?);
+                }
+            }
+            kind::SOURCE => {
+                let path = self.string(cur)?;
+                let text = raw_string(cur)?;
+                self.recording.sources.push(Source { path, text });
+            }
+            kind::INPUTS => {
+                let thread = cur.u32()?;
+                let at = cur.offset();
+                let first = cur.u64()?;
+                let count = cur.count()?;
+                let log = self.recording.threads.entry(thread).or_default();
+                if first != log.inputs.len() as u64 {
+                    return Err(FormatError::Corrupt {
+                        offset: at,
+                        what: format!(
+                            "thread {thread}'s inputs resume at {first}, expected {}",
+                            log.inputs.len()
+                        ),
+                    });
+                }
+                let mut inputs = Vec::with_capacity(count);
+                for _ in 0..count {
+                    inputs.push(self.input(cur)?);
+                }
+                self.thread(thread).inputs.extend(inputs);
+            }
+            kind::MARKERS => {
+                let thread = cur.u32()?;
+                let count = cur.count()?;
+                let mut markers = Vec::with_capacity(count);
+                for _ in 0..count {
+                    markers.push(self.marker(cur)?);
+                }
+                self.thread(thread).markers.extend(markers);
+            }
+            kind::CRASH => {
+                let crash = self.crash(cur)?;
+                self.recording.crashes.push(crash);
+            }
+            kind::EVENTS => {
+                let thread = cur.u32()?;
+                let first = cur.u64()?;
+                let count = cur.count()?;
+                let mut events = Vec::with_capacity(count);
+                for _ in 0..count {
+                    events.push(self.event(cur)?);
+                }
+                let runs = &mut self.thread(thread).events;
+                match runs.last_mut() {
+                    Some(run) if run.first + run.events.len() as u64 == first => {
+                        run.events.extend(events)
+                    }
+                    _ => runs.push(EventRun { first, events }),
+                }
+            }
+            kind::END => {
+                let exit_code = match cur.bool()? {
+                    true => Some(cur.i32()?),
+                    false => None,
+                };
+                self.recording.end = Some(End { exit_code });
+            }
+            kind::HEADER => return Err(cur.error("a second header chunk")),
+            other if other >= kind::FIRST_SKIPPABLE => return Ok(()),
+            other => return Err(cur.error(format!("unknown chunk kind {other:#04x}"))),
+        }
+        end_of_chunk(cur)
+    }
+
+    fn thread(&mut self, thread: ThreadId) -> &mut Thread {
+        self.recording.threads.entry(thread).or_default()
+    }
+
+    fn string(&self, cur: &mut Cursor<'_>) -> Result<String, FormatError> {
+        let at = cur.offset();
+        let id = cur.u64()?;
+        self.strings
+            .get(id as usize)
+            .cloned()
+            .ok_or_else(|| FormatError::Corrupt {
+                offset: at,
+                what: format!("string id {id} used before it was defined"),
+            })
+    }
+
+    fn pairs(&self, cur: &mut Cursor<'_>) -> Result<Vec<(String, String)>, FormatError> {
+        let count = cur.count()?;
+        let mut pairs = Vec::with_capacity(count);
+        for _ in 0..count {
+            pairs.push((self.string(cur)?, self.string(cur)?));
+        }
+        Ok(pairs)
+    }
+
+    fn input(&self, cur: &mut Cursor<'_>) -> Result<Input, FormatError> {
+        let bytes = |cur: &mut Cursor<'_>| cur.bytes().map(Bytes::from);
+        Ok(match cur.u8()? {
+            0 => {
+                let count = cur.count()?;
+                let mut args = Vec::with_capacity(count);
+                for _ in 0..count {
+                    args.push(self.string(cur)?);
+                }
+                Input::Args { args }
+            }
+            1 => Input::Env {
+                vars: self.pairs(cur)?,
+            },
+            2 => Input::Cwd {
+                path: self.string(cur)?,
+            },
+            3 => Input::Stdin { data: bytes(cur)? },
+            4 => Input::WallClock {
+                secs: cur.u64()?,
+                nanos: cur.u32()?,
+            },
+            5 => Input::MonotonicClock { nanos: cur.u64()? },
+            6 => Input::Random { data: bytes(cur)? },
+            7 => Input::InsecureRandom { data: bytes(cur)? },
+            8 => Input::FileRead {
+                path: self.string(cur)?,
+                offset: cur.u64()?,
+                data: bytes(cur)?,
+            },
+            9 => Input::Other {
+                name: self.string(cur)?,
+                data: bytes(cur)?,
+            },
+            other => return Err(cur.error(format!("unknown input tag {other}"))),
+        })
+    }
+
+    fn marker(&self, cur: &mut Cursor<'_>) -> Result<Marker, FormatError> {
+        let seq = cur.u64()?;
+        let input_pos = cur.u64()?;
+        let kind = match cur.u8()? {
+            0 => MarkerKind::Snapshot {
+                name: self.string(cur)?,
+                all: cur.bool()?,
+            },
+            1 => MarkerKind::Clear {
+                all: cur.bool()?,
+                flush: cur.bool()?,
+            },
+            2 => MarkerKind::Block {
+                block: cur.u64()?,
+                clear: cur.bool()?,
+            },
+            3 => MarkerKind::ModeChange {
+                requested: decode_mode(cur)?,
+                effective: decode_mode(cur)?,
+            },
+            4 => MarkerKind::Flush,
+            5 => MarkerKind::Rule {
+                target: self.string(cur)?,
+                record: cur.bool()?,
+            },
+            6 => MarkerKind::Crash { crash: cur.u64()? },
+            7 => MarkerKind::Exit { code: cur.i32()? },
+            other => return Err(cur.error(format!("unknown marker tag {other}"))),
+        };
+        Ok(Marker {
+            seq,
+            input_pos,
+            kind,
+        })
+    }
+
+    fn crash(&self, cur: &mut Cursor<'_>) -> Result<Crash, FormatError> {
+        let id = cur.u64()?;
+        let thread = cur.u32()?;
+        let reason = match cur.u8()? {
+            0 => CrashReason::Unhandled,
+            1 => CrashReason::Reported,
+            2 => CrashReason::Trap(self.string(cur)?),
+            3 => CrashReason::Limit(self.string(cur)?),
+            other => return Err(cur.error(format!("unknown crash reason {other}"))),
+        };
+        let exception = match cur.bool()? {
+            true => Some(ExceptionInfo {
+                type_name: self.string(cur)?,
+                message: self.string(cur)?,
+            }),
+            false => None,
+        };
+        let count = cur.count()?;
+        let mut frames = Vec::with_capacity(count);
+        for _ in 0..count {
+            frames.push(Frame {
+                function: self.string(cur)?,
+                file: self.string(cur)?,
+                line: cur.u32()?,
+                locals: self.pairs(cur)?,
+            });
+        }
+        let count = cur.count()?;
+        let mut notes = Vec::with_capacity(count);
+        for _ in 0..count {
+            notes.push(self.string(cur)?);
+        }
+        Ok(Crash {
+            id,
+            thread,
+            reason,
+            exception,
+            frames,
+            notes,
+        })
+    }
+
+    fn event(&self, cur: &mut Cursor<'_>) -> Result<Event, FormatError> {
+        Ok(match cur.u8()? {
+            0 => Event::Call {
+                function: self.string(cur)?,
+                file: self.string(cur)?,
+                line: cur.u32()?,
+                args: self.pairs(cur)?,
+            },
+            1 => Event::Line {
+                line: cur.u32()?,
+                changed: self.pairs(cur)?,
+            },
+            2 => Event::Return {
+                value: self.string(cur)?,
+            },
+            3 => {
+                let stage = match cur.u8()? {
+                    0 => ExceptionStage::Raised,
+                    1 => ExceptionStage::Caught,
+                    2 => ExceptionStage::Unhandled,
+                    other => return Err(cur.error(format!("unknown exception stage {other}"))),
+                };
+                Event::Exception {
+                    stage,
+                    type_name: self.string(cur)?,
+                    message: self.string(cur)?,
+                }
+            }
+            other => return Err(cur.error(format!("unknown event tag {other}"))),
+        })
+    }
+}

@@ -1,0 +1,402 @@
+//! Recordings written by `Writer` read back exactly, and damaged ones read
+//! back as far as they are whole.
+
+use rewind_format::model::*;
+use rewind_format::{FormatError, Recording, Writer};
+
+fn header() -> Header {
+    Header {
+        recording_id: *b"0123456789abcdef",
+        created_unix_ms: 1_795_000_000_000,
+        guest_name: "python".into(),
+        guest_digest: "sha256:4242".into(),
+        mode: Mode::Continuous,
+        settings: vec![
+            ("hash-seed".into(), "0".into()),
+            ("max-memory".into(), "2147483648".into()),
+        ],
+    }
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// A recording with every kind of record, written in two threads.
+fn sample() -> (Vec<u8>, Vec<usize>) {
+    let mut boundaries = Vec::new();
+    let mut writer = Writer::new(Vec::new(), &header()).unwrap();
+    boundaries.push(writer.written() as usize);
+    writer
+        .source(&Source {
+            path: "/app/main.py".into(),
+            text: "print('hi')\n".into(),
+        })
+        .unwrap();
+    boundaries.push(writer.written() as usize);
+    writer
+        .inputs(
+            0,
+            0,
+            &[
+                Input::Args {
+                    args: vec!["main.py".into(), "--flag".into()],
+                },
+                Input::Env {
+                    vars: pairs(&[("HOME", "/home/x")]),
+                },
+                Input::Cwd {
+                    path: "/app".into(),
+                },
+                Input::Stdin {
+                    data: b"line\n".as_slice().into(),
+                },
+                Input::WallClock {
+                    secs: 1_795_000_000,
+                    nanos: 999_999_999,
+                },
+                Input::MonotonicClock { nanos: 123_456_789 },
+                Input::Random {
+                    data: vec![0, 255, 7].as_slice().into(),
+                },
+                Input::InsecureRandom {
+                    data: vec![1; 16].as_slice().into(),
+                },
+                Input::FileRead {
+                    path: "/app/data.txt".into(),
+                    offset: 4096,
+                    data: b"payload".as_slice().into(),
+                },
+                Input::Other {
+                    name: "future-input".into(),
+                    data: b"?".as_slice().into(),
+                },
+            ],
+        )
+        .unwrap();
+    boundaries.push(writer.written() as usize);
+    writer
+        .markers(
+            0,
+            &[
+                Marker {
+                    seq: 0,
+                    input_pos: 3,
+                    kind: MarkerKind::ModeChange {
+                        requested: Mode::Continuous,
+                        effective: Mode::OnEvent,
+                    },
+                },
+                Marker {
+                    seq: 1,
+                    input_pos: 3,
+                    kind: MarkerKind::Snapshot {
+                        name: "snapshot-1".into(),
+                        all: false,
+                    },
+                },
+                Marker {
+                    seq: 2,
+                    input_pos: 5,
+                    kind: MarkerKind::Clear {
+                        all: true,
+                        flush: false,
+                    },
+                },
+                Marker {
+                    seq: 3,
+                    input_pos: 5,
+                    kind: MarkerKind::Block {
+                        block: 9,
+                        clear: true,
+                    },
+                },
+                Marker {
+                    seq: 4,
+                    input_pos: 6,
+                    kind: MarkerKind::Flush,
+                },
+                Marker {
+                    seq: 5,
+                    input_pos: 6,
+                    kind: MarkerKind::Rule {
+                        target: "/app/lib".into(),
+                        record: false,
+                    },
+                },
+                Marker {
+                    seq: 6,
+                    input_pos: 10,
+                    kind: MarkerKind::Crash { crash: 0 },
+                },
+                Marker {
+                    seq: 7,
+                    input_pos: 10,
+                    kind: MarkerKind::Exit { code: -3 },
+                },
+            ],
+        )
+        .unwrap();
+    boundaries.push(writer.written() as usize);
+    writer
+        .events(
+            1,
+            0,
+            &[
+                Event::Call {
+                    function: "main".into(),
+                    file: "/app/main.py".into(),
+                    line: 1,
+                    args: pairs(&[("n", "3")]),
+                },
+                Event::Line {
+                    line: 2,
+                    changed: pairs(&[("x", "[1, 2]")]),
+                },
+                Event::Exception {
+                    stage: ExceptionStage::Raised,
+                    type_name: "ValueError".into(),
+                    message: "bad".into(),
+                },
+                Event::Exception {
+                    stage: ExceptionStage::Caught,
+                    type_name: "ValueError".into(),
+                    message: "bad".into(),
+                },
+                Event::Return {
+                    value: "None".into(),
+                },
+            ],
+        )
+        .unwrap();
+    boundaries.push(writer.written() as usize);
+    // A second batch continues the run; a third after a gap starts another.
+    writer
+        .events(
+            1,
+            5,
+            &[Event::Line {
+                line: 3,
+                changed: vec![],
+            }],
+        )
+        .unwrap();
+    boundaries.push(writer.written() as usize);
+    writer
+        .events(
+            1,
+            100,
+            &[Event::Exception {
+                stage: ExceptionStage::Unhandled,
+                type_name: "KeyError".into(),
+                message: "'k'".into(),
+            }],
+        )
+        .unwrap();
+    boundaries.push(writer.written() as usize);
+    writer
+        .crash(&Crash {
+            id: 0,
+            thread: 0,
+            reason: CrashReason::Unhandled,
+            exception: Some(ExceptionInfo {
+                type_name: "KeyError".into(),
+                message: "'k'".into(),
+            }),
+            frames: vec![
+                Frame {
+                    function: "<module>".into(),
+                    file: "/app/main.py".into(),
+                    line: 9,
+                    locals: pairs(&[("__name__", "'__main__'")]),
+                },
+                Frame {
+                    function: "lookup".into(),
+                    file: "/app/main.py".into(),
+                    line: 4,
+                    locals: pairs(&[("table", "{}"), ("key", "'k'")]),
+                },
+            ],
+            notes: vec!["repr of Weird raised RuntimeError".into()],
+        })
+        .unwrap();
+    boundaries.push(writer.written() as usize);
+    let bytes = writer.end(&End { exit_code: Some(1) }).unwrap();
+    boundaries.push(bytes.len());
+    (bytes, boundaries)
+}
+
+#[test]
+fn everything_written_reads_back() {
+    let (bytes, _) = sample();
+    let recording = Recording::read(&bytes).unwrap();
+    assert_eq!(recording.header, header());
+    assert_eq!(recording.version, 1);
+    assert_eq!(
+        recording.sources,
+        [Source {
+            path: "/app/main.py".into(),
+            text: "print('hi')\n".into()
+        }]
+    );
+    assert_eq!(recording.threads[&0].inputs.len(), 10);
+    assert_eq!(
+        recording.threads[&0].inputs[8],
+        Input::FileRead {
+            path: "/app/data.txt".into(),
+            offset: 4096,
+            data: b"payload".as_slice().into()
+        }
+    );
+    assert_eq!(recording.threads[&0].markers.len(), 8);
+    assert_eq!(
+        recording.threads[&0].markers[7].kind,
+        MarkerKind::Exit { code: -3 }
+    );
+    let runs = &recording.threads[&1].events;
+    assert_eq!(
+        runs.len(),
+        2,
+        "contiguous batches merge, a gap starts a new run"
+    );
+    assert_eq!((runs[0].first, runs[0].events.len()), (0, 6));
+    assert_eq!((runs[1].first, runs[1].events.len()), (100, 1));
+    assert_eq!(
+        recording.crashes[0].frames[1].locals,
+        pairs(&[("table", "{}"), ("key", "'k'")])
+    );
+    assert_eq!(recording.end, Some(End { exit_code: Some(1) }));
+    assert_eq!(recording.cut, None);
+}
+
+#[test]
+fn strings_are_written_once() {
+    let mut writer = Writer::new(Vec::new(), &header()).unwrap();
+    let line = Event::Line {
+        line: 7,
+        changed: pairs(&[("counter", "12345678901234567890")]),
+    };
+    writer.events(0, 0, &vec![line.clone(); 1000]).unwrap();
+    let bytes = writer.end(&End { exit_code: None }).unwrap();
+    assert!(
+        bytes.len() < 1000 * 6,
+        "{} bytes for 1000 repeated events",
+        bytes.len()
+    );
+    let recording = Recording::read(&bytes).unwrap();
+    assert_eq!(recording.threads[&0].events[0].events, vec![line; 1000]);
+}
+
+/// Where each chunk ends, from the framing (kind, u32 length, payload, CRC).
+fn chunk_ends(bytes: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut pos = 10;
+    while pos < bytes.len() {
+        let len = u32::from_le_bytes(bytes[pos + 1..pos + 5].try_into().unwrap()) as usize;
+        pos += 5 + len + 4;
+        ends.push(pos);
+    }
+    ends
+}
+
+#[test]
+fn every_truncation_opens_up_to_the_last_whole_chunk() {
+    let (bytes, batches) = sample();
+    let ends = chunk_ends(&bytes);
+    assert!(
+        batches.iter().all(|b| ends.contains(b)),
+        "batches end on chunk ends"
+    );
+    let header_end = ends[0];
+    for len in 0..bytes.len() {
+        let result = Recording::read(&bytes[..len]);
+        if len < header_end {
+            assert!(
+                result.is_err(),
+                "a cut inside the header is an error (len {len})"
+            );
+            continue;
+        }
+        let recording = result.unwrap_or_else(|err| panic!("len {len}: {err}"));
+        assert_eq!(recording.end, None, "len {len}");
+        let whole: Vec<_> = ends.iter().filter(|end| **end <= len).collect();
+        if ends.contains(&len) {
+            assert_eq!(recording.cut, None, "len {len} ends on a chunk boundary");
+        } else {
+            let cut = recording
+                .cut
+                .as_ref()
+                .unwrap_or_else(|| panic!("len {len} not reported cut"));
+            assert_eq!(cut.offset, *whole[whole.len() - 1] as u64, "len {len}");
+            assert_eq!(cut.chunks, whole.len() as u64, "len {len}");
+            assert!(
+                cut.reason.contains("truncated"),
+                "len {len}: {}",
+                cut.reason
+            );
+        }
+    }
+}
+
+#[test]
+fn a_damaged_byte_cuts_the_recording_there() {
+    let (bytes, boundaries) = sample();
+    for at in boundaries[0]..bytes.len() {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x55;
+        let recording = Recording::read(&damaged).unwrap_or_else(|err| panic!("byte {at}: {err}"));
+        let cut = recording
+            .cut
+            .unwrap_or_else(|| panic!("damage at {at} went unnoticed"));
+        assert!(cut.offset <= at as u64, "byte {at}: cut at {}", cut.offset);
+    }
+}
+
+#[test]
+fn bad_starts_are_errors_not_panics() {
+    assert_eq!(Recording::read(b""), Err(FormatError::NotARecording));
+    assert_eq!(
+        Recording::read(b"#!/usr/bin/env python3\n"),
+        Err(FormatError::NotARecording)
+    );
+    let (mut bytes, _) = sample();
+    bytes[8] = 9;
+    assert_eq!(
+        Recording::read(&bytes),
+        Err(FormatError::Version { found: 9 })
+    );
+}
+
+#[test]
+fn json_has_the_documented_shape() {
+    let (bytes, _) = sample();
+    let recording = Recording::read(&bytes).unwrap();
+    let json = serde_json::to_value(&recording).unwrap();
+    assert_eq!(json["header"]["guest_digest"], "sha256:4242");
+    assert_eq!(json["header"]["mode"], "continuous");
+    assert_eq!(
+        json["threads"]["0"]["inputs"][3],
+        serde_json::json!({"kind": "stdin", "data": {"text": "line\n"}})
+    );
+    assert_eq!(
+        json["threads"]["0"]["inputs"][6]["data"],
+        serde_json::json!({"hex": "00ff07"})
+    );
+    assert_eq!(
+        json["threads"]["0"]["markers"][1],
+        serde_json::json!({"seq": 1, "input_pos": 3, "marker": "snapshot", "name": "snapshot-1", "all": false})
+    );
+    assert_eq!(
+        json["threads"]["1"]["events"][0]["events"][1],
+        serde_json::json!({"event": "line", "line": 2, "changed": [["x", "[1, 2]"]]})
+    );
+    assert_eq!(
+        json["crashes"][0]["reason"],
+        serde_json::json!({"reason": "unhandled"})
+    );
+    assert_eq!(json["end"], serde_json::json!({"exit_code": 1}));
+    assert_eq!(json["cut"], serde_json::Value::Null);
+}

@@ -1,0 +1,189 @@
+//! `rewind dump` prints recordings, whole, cut or damaged, without panicking.
+
+use rewind_format::Writer;
+use rewind_format::model::*;
+
+use crate::{Scripts, rewind};
+
+fn recording() -> Vec<u8> {
+    let header = Header {
+        recording_id: [0xab; 16],
+        created_unix_ms: 1_795_000_000_000,
+        guest_name: "python".into(),
+        guest_digest: "sha256:feed".into(),
+        mode: Mode::OnEvent,
+        settings: vec![("hash-seed".into(), "0".into())],
+    };
+    let mut writer = Writer::new(Vec::new(), &header).unwrap();
+    writer
+        .source(&Source {
+            path: "/app/job.py".into(),
+            text: "x = 1\nprint(x)\n".into(),
+        })
+        .unwrap();
+    writer
+        .inputs(
+            0,
+            0,
+            &[
+                Input::Stdin {
+                    data: b"hello\n".as_slice().into(),
+                },
+                Input::Random {
+                    data: vec![0xde, 0xad].as_slice().into(),
+                },
+            ],
+        )
+        .unwrap();
+    writer
+        .markers(
+            0,
+            &[Marker {
+                seq: 0,
+                input_pos: 1,
+                kind: MarkerKind::Snapshot {
+                    name: "before-save".into(),
+                    all: false,
+                },
+            }],
+        )
+        .unwrap();
+    writer
+        .events(
+            0,
+            0,
+            &[
+                Event::Call {
+                    function: "save".into(),
+                    file: "/app/job.py".into(),
+                    line: 3,
+                    args: vec![("path".into(), "'/tmp/x'".into())],
+                },
+                Event::Line {
+                    line: 4,
+                    changed: vec![("n".into(), "2".into())],
+                },
+            ],
+        )
+        .unwrap();
+    writer
+        .crash(&Crash {
+            id: 0,
+            thread: 0,
+            reason: CrashReason::Unhandled,
+            exception: Some(ExceptionInfo {
+                type_name: "OSError".into(),
+                message: "disk full".into(),
+            }),
+            frames: vec![Frame {
+                function: "save".into(),
+                file: "/app/job.py".into(),
+                line: 4,
+                locals: vec![("n".into(), "2".into())],
+            }],
+            notes: vec![],
+        })
+        .unwrap();
+    writer.end(&End { exit_code: Some(1) }).unwrap()
+}
+
+#[test]
+fn dump_prints_a_recording_readably() {
+    let scripts = Scripts::new();
+    let file = scripts.path("crash.rwd");
+    std::fs::write(&file, recording()).unwrap();
+    let run = crate::run(rewind().arg("dump").arg(&file));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stderr, "");
+    for needle in [
+        "guest       python sha256:feed",
+        "mode        on-event",
+        "setting     hash-seed = 0",
+        "source      /app/job.py (2 lines)",
+        "thread 0: 2 inputs, 1 markers, 2 events",
+        "input      0  stdin \"hello\\n\"",
+        "input      1  random 0xdead (2 bytes)",
+        "marker     0  after input 1: snapshot \"before-save\"",
+        "event      0  call save(path='/tmp/x') /app/job.py:3",
+        "event      1  line 4  n=2",
+        "crash 0 in thread 0: unhandled exception",
+        "  File \"/app/job.py\", line 4, in save",
+        "      n = 2",
+        "  OSError: disk full",
+        "end: the guest exited with status 1",
+    ] {
+        assert!(
+            run.stdout.contains(needle),
+            "missing {needle:?} in\n{}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn dump_json_is_the_documented_schema() {
+    let scripts = Scripts::new();
+    let file = scripts.path("crash.rwd");
+    std::fs::write(&file, recording()).unwrap();
+    let run = crate::run(rewind().args(["dump", "--json"]).arg(&file));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["header"]["mode"], "on-event");
+    assert_eq!(
+        json["threads"]["0"]["inputs"][0],
+        serde_json::json!({"kind": "stdin", "data": {"text": "hello\n"}})
+    );
+    assert_eq!(json["crashes"][0]["exception"]["message"], "disk full");
+    assert_eq!(json["end"]["exit_code"], 1);
+    assert!(json["cut"].is_null());
+}
+
+#[test]
+fn a_truncated_recording_prints_what_it_holds_and_where_it_stops() {
+    let scripts = Scripts::new();
+    let bytes = recording();
+    let file = scripts.path("cut.rwd");
+    std::fs::write(&file, &bytes[..bytes.len() - 30]).unwrap();
+    let run = crate::run(rewind().arg("dump").arg(&file));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout.contains("source      /app/job.py"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("cut at offset "), "{}", run.stdout);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("truncated"), "{}", run.stderr);
+}
+
+#[test]
+fn files_that_are_not_recordings_get_one_line() {
+    let scripts = Scripts::new();
+    let check = |name: &str, bytes: Option<&[u8]>, message: &str| {
+        let file = scripts.path(name);
+        if let Some(bytes) = bytes {
+            std::fs::write(&file, bytes).unwrap();
+        }
+        let run = crate::run(rewind().arg("dump").arg(&file));
+        assert_eq!(run.code, Some(2), "{name}: {run:?}");
+        assert_eq!(run.stdout, "", "{name}");
+        assert_eq!(run.stderr.lines().count(), 1, "{name}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{name}: {}", run.stderr);
+    };
+    check("missing.rwd", None, "No such file or directory");
+    check(
+        "script.py",
+        Some(b"print('not a recording')\n"),
+        "not a Rewind recording",
+    );
+    let bytes = recording();
+    check(
+        "header-cut.rwd",
+        Some(&bytes[..20]),
+        "truncated at offset 10",
+    );
+    let mut future = bytes.clone();
+    future[8] = 2;
+    check("future.rwd", Some(&future), "version 2 is not supported");
+}
