@@ -88,6 +88,11 @@ fn main() {
     for file in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
         println!("cargo::rerun-if-changed={}", guest_dir.join(file).display());
     }
+    // The guests read their WIT worlds from the top-level `wit/`.
+    println!(
+        "cargo::rerun-if-changed={}",
+        guest_dir.join("../wit").display()
+    );
     println!("cargo::rerun-if-changed=build.rs");
 }
 

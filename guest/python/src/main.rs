@@ -180,9 +180,7 @@ fn set_argv(vm: &VirtualMachine, argv: &[String]) -> PyResult<()> {
 
 #[cfg(target_os = "wasi")]
 mod preinit {
-    wit_bindgen::generate!({
-        inline: "package rewind:python; world preinit { export wizer-initialize: func(); }",
-    });
+    wit_bindgen::generate!({ path: "../../wit/python.wit", world: "preinit" });
 
     struct Preinit;
 
