@@ -90,7 +90,7 @@ fn render(recording: &Recording) -> String {
         "created     {} ms after the Unix epoch",
         header.created_unix_ms
     );
-    let _ = writeln!(out, "mode        {}", mode(header.mode));
+    let _ = writeln!(out, "mode        {}", header.mode);
     for (key, value) in &header.settings {
         let _ = writeln!(out, "setting     {key} = {value}");
     }
@@ -194,14 +194,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn mode(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Off => "off",
-        Mode::OnEvent => "on-event",
-        Mode::Continuous => "continuous",
-    }
-}
-
 /// Bytes as text when they are text, as hex otherwise.
 fn data(bytes: &Bytes) -> String {
     data_as(bytes, true)
@@ -278,11 +270,7 @@ fn describe_marker(marker: &MarkerKind) -> String {
             requested,
             effective,
         } => {
-            format!(
-                "mode {} requested, {} in effect",
-                mode(*requested),
-                mode(*effective)
-            )
+            format!("mode {requested} requested, {effective} in effect")
         }
         MarkerKind::Flush => "flush".to_owned(),
         MarkerKind::Rule { target, record } => {

@@ -33,6 +33,23 @@ pub enum Mode {
     Continuous,
 }
 
+impl Mode {
+    /// The mode's name as the CLI and the JSON spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::OnEvent => "on-event",
+            Mode::Continuous => "continuous",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The text of a source file the guest ran, so the recording replays where
 /// the file is not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -400,3 +400,11 @@ fn json_has_the_documented_shape() {
     assert_eq!(json["end"], serde_json::json!({"exit_code": 1}));
     assert_eq!(json["cut"], serde_json::Value::Null);
 }
+
+#[test]
+fn mode_names_match_their_json() {
+    for mode in [Mode::Off, Mode::OnEvent, Mode::Continuous] {
+        assert_eq!(serde_json::to_value(mode).unwrap(), mode.name());
+        assert_eq!(mode.to_string(), mode.name());
+    }
+}
