@@ -280,3 +280,35 @@ fn relative_paths_resolve_from_the_working_directory_inside_grants() {
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "payload\n");
 }
+
+#[test]
+fn the_readme_example_runs() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello.py");
+    let run = rewind_run([example.as_os_str(), "Ada".as_ref(), "Grace".as_ref()]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Hello, Ada, from Python in a WebAssembly sandbox!"
+    );
+    assert_eq!(
+        lines[1],
+        "Hello, Grace, from Python in a WebAssembly sandbox!"
+    );
+    assert!(
+        lines[2].starts_with("greeting.py has 2 lines; it is "),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[3], "/etc/passwd is out of reach: FileNotFoundError");
+
+    let crash = rewind_run([example.as_os_str(), "--crash".as_ref()]);
+    assert_eq!(crash.code, Some(1), "{crash:?}");
+    assert!(
+        crash
+            .stderr
+            .ends_with("ZeroDivisionError: division by zero\n"),
+        "{}",
+        crash.stderr
+    );
+}
