@@ -154,8 +154,8 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
-/// The compiled Python guest, from the cache when possible. Compiling takes
-/// seconds, so the user is told when it happens.
+/// The compiled guest, from the cache when possible. Compiling the Python
+/// guest takes seconds, so the user is told when it happens.
 fn load_guest(runtime: &Runtime, source: &ComponentSource, what: &str) -> Result<Component> {
     let bytes = source.bytes();
     if bytes.starts_with(b"\0asm\x01\0\0\0") {
