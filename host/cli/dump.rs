@@ -11,10 +11,10 @@ use rewind_format::model::*;
 
 use crate::UsageError;
 
-/// Print a recording without replaying it: header, sources, each thread's
-/// inputs, markers and events, crash captures.
+/// Print a recording without replaying it.
 ///
-/// A recording that was cut short (a killed process, a damaged file) is
+/// Shows the header, the sources, each thread's inputs, markers and events,
+/// and the crash captures. A recording that was cut short (a killed process, a damaged file) is
 /// printed up to its last whole chunk, followed by where and why it stops.
 #[derive(Debug, Args)]
 pub struct DumpArgs {
