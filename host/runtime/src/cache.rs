@@ -210,12 +210,7 @@ impl ComponentCache {
         }
         drop(lock);
         self.prune(source.name(), &stem);
-        // SAFETY: `code` is what `precompile_component` just produced with
-        // this engine.
-        let component = unsafe { Component::deserialize(engine, &code) }
-            .map_err(anyhow::Error::from)
-            .context("loading the freshly compiled guest")?;
-        Ok(component)
+        load_fresh(engine, &code)
     }
 
     /// How many entries of one guest to keep: each is tens of megabytes, and
@@ -276,10 +271,14 @@ impl ComponentCache {
 }
 
 fn compile(engine: &Engine, source: &ComponentSource) -> Result<Component> {
-    let code = compile_for_cache(engine, source)?;
-    // SAFETY: `code` is what `precompile_component` just produced with this
-    // engine.
-    unsafe { Component::deserialize(engine, &code) }
+    load_fresh(engine, &compile_for_cache(engine, source)?)
+}
+
+/// Loads what [`compile_for_cache`] just produced.
+fn load_fresh(engine: &Engine, code: &[u8]) -> Result<Component> {
+    // SAFETY: `code` is `precompile_component` output of this very engine,
+    // produced in this process a moment ago.
+    unsafe { Component::deserialize(engine, code) }
         .map_err(anyhow::Error::from)
         .context("loading the freshly compiled guest")
 }

@@ -53,11 +53,9 @@ pub(crate) fn wants_preinit(wasm: &[u8]) -> bool {
 pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
     let mut config = Config::new();
     config.wasm_component_model(true);
-    // This engine compiles code that runs once: compile it fast. Floats stay
-    // deterministic, since their results may end up in the snapshot.
+    // This engine compiles code that runs once: compile it fast.
     config.cranelift_opt_level(OptLevel::None);
-    config.cranelift_nan_canonicalization(true);
-    config.relaxed_simd_deterministic(true);
+    crate::run::deterministic_floats(&mut config);
     let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
     let mut linker = Linker::<GuestState>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;

@@ -161,12 +161,17 @@ fn engine_config() -> Config {
     // Guests run on fibers when called asynchronously; their stacks must hold
     // the same wasm stack plus the host's frames.
     config.async_stack_size(GUEST_THREAD_STACK);
-    // Re-execution must compute bit-identical results on every machine:
-    // canonical NaNs and deterministic relaxed SIMD take away the two
-    // sources of float nondeterminism wasm allows.
+    deterministic_floats(&mut config);
+    config
+}
+
+/// Re-execution must compute bit-identical results on every machine:
+/// canonical NaNs and deterministic relaxed SIMD take away the two sources of
+/// float nondeterminism wasm allows. Every engine that runs guest code sets
+/// them, pre-initialisation's included (its results end up in the snapshot).
+pub(crate) fn deterministic_floats(config: &mut Config) {
     config.cranelift_nan_canonicalization(true);
     config.relaxed_simd_deterministic(true);
-    config
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the
