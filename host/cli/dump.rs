@@ -9,7 +9,7 @@ use clap::Args;
 use rewind_format::Recording;
 use rewind_format::model::*;
 
-use crate::UsageError;
+use crate::{UsageError, io_message};
 
 /// Print a recording without replaying it.
 ///
@@ -32,7 +32,7 @@ pub fn main(args: DumpArgs) -> Result<ExitCode> {
         UsageError(format!(
             "cannot read {}: {}",
             args.file.display(),
-            plain(&err)
+            io_message(&err)
         ))
     })?;
     let recording = Recording::read(&bytes)
@@ -64,11 +64,6 @@ fn print_all(text: &str) -> Result<()> {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("writing to stdout"),
     }
-}
-
-fn plain(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    text.split(" (os error").next().unwrap_or(&text).to_owned()
 }
 
 fn render(recording: &Recording) -> String {

@@ -70,6 +70,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// An I/O error as a person reads it: "No such file or directory", without
+/// Rust's " (os error 2)" suffix.
+pub fn io_message(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.split_once(" (os error") {
+        Some((message, _)) => message.to_owned(),
+        None => text,
+    }
+}
+
 /// Errors the user can fix by changing the command line.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -13,7 +13,7 @@ use rewind_runtime::{
     Runtime, Sandbox,
 };
 
-use crate::{UsageError, status};
+use crate::{UsageError, io_message, status};
 
 /// Run a Python script (or a WebAssembly component) in the sandbox.
 ///
@@ -87,11 +87,8 @@ enum Main {
     /// An absolute path to the script (as CPython makes `__file__`).
     Script(String),
     Command(String),
-    /// A WASI command component, and its bytes.
-    Component {
-        name: String,
-        wasm: Vec<u8>,
-    },
+    /// A WASI command component.
+    Component(ComponentSource),
 }
 
 pub fn main(args: RunArgs) -> Result<ExitCode> {
@@ -99,18 +96,16 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
     let config = RunConfig::from_args(args)?;
     let runtime = Runtime::new()?;
     tracing::debug!("engine ready after {:?}", start.elapsed());
+    let python;
     let (source, what) = match &config.main {
-        Main::Component { name, wasm } => {
-            let source = ComponentSource::from_bytes(name, wasm.clone());
-            (source, format!("{name}.wasm"))
-        }
+        Main::Component(source) => (source, format!("{}.wasm", source.name())),
         Main::Script(_) | Main::Command(_) => {
             let guest = rewind_guests::PYTHON;
-            let source = ComponentSource::with_digest(guest.name, guest.wasm, guest.digest);
-            (source, "the Python guest".to_owned())
+            python = ComponentSource::with_digest(guest.name, guest.wasm, guest.digest);
+            (&python, "the Python guest".to_owned())
         }
     };
-    let component = load_guest(&runtime, &source, &what)?;
+    let component = load_guest(&runtime, source, &what)?;
     tracing::debug!(
         "guest {} loaded after {:?}",
         source.digest(),
@@ -241,7 +236,10 @@ impl RunConfig {
                     } else {
                         name
                     };
-                    (Main::Component { name, wasm }, script)
+                    (
+                        Main::Component(ComponentSource::from_bytes(&name, wasm)),
+                        script,
+                    )
                 } else {
                     let path = script_path(&script)?;
                     if !grants.iter().any(|grant| covers(grant, &path)) {
@@ -277,15 +275,16 @@ impl RunConfig {
     /// `guest/python/src/main.rs`.
     fn guest_args(&self) -> Vec<String> {
         let mut args = vec!["python".to_owned()];
+        let main = match &self.main {
+            Main::Script(path) => ["--script".to_owned(), path.clone()],
+            Main::Command(code) => ["--command".to_owned(), code.clone()],
+            // A component gets its argv as it is.
+            Main::Component(_) => return self.argv.clone(),
+        };
         if let Some(cwd) = &self.cwd {
             args.extend(["--cwd".to_owned(), cwd.clone()]);
         }
-        match &self.main {
-            Main::Script(path) => args.extend(["--script".to_owned(), path.clone()]),
-            Main::Command(code) => args.extend(["--command".to_owned(), code.clone()]),
-            // A component gets its argv as it is.
-            Main::Component { .. } => return self.argv.clone(),
-        }
+        args.extend(main);
         args.push("--".to_owned());
         args.extend(self.argv.iter().cloned());
         args
@@ -298,12 +297,7 @@ fn script_path(script: &str) -> Result<String> {
     let absolute = std::path::absolute(script).unwrap_or_else(|_| PathBuf::from(script));
     let cant_open = |err: std::io::Error| {
         let errno = err.raw_os_error().unwrap_or(2);
-        let message = std::io::Error::from_raw_os_error(errno).to_string();
-        let message = message
-            .split(" (os error")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
+        let message = io_message(&std::io::Error::from_raw_os_error(errno));
         UsageError(format!(
             "can't open file {:?}: [Errno {errno}] {message}",
             absolute.display().to_string()
