@@ -140,9 +140,10 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
             std::process::exit(code.into());
         }
         Outcome::Trapped(message) => {
+            // The runtime logs the whole error at debug level; the user gets
+            // one line.
             let first = message.lines().next().unwrap_or("trap");
             eprintln!("rewind: the guest crashed: {first}");
-            tracing::debug!("{message}");
             status::GUEST_CRASH
         }
     };
