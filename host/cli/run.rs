@@ -4,13 +4,14 @@ use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
 use rewind_runtime::{
-    CacheEvent, Component, ComponentCache, ComponentSource, DirGrant, Limit, Limits, Outcome,
-    Runtime, Sandbox,
+    CacheEvent, Component, ComponentCache, ComponentSource, DirGrant, Limit, Limits, Mode, Outcome,
+    Recorder, RecorderEvent, RecordingConfig, Runtime, Sandbox, Written,
 };
 
 use crate::{UsageError, io_message, status};
@@ -54,6 +55,32 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     timeout: String,
 
+    /// The recording mode: `off` records nothing; `on-event` (RevDeBug's
+    /// Crash) keeps the log in memory and writes a recording on a crash or a
+    /// snapshot; `continuous` (Live) streams the log to a file as it grows.
+    #[arg(long, value_name = "MODE", default_value = "on-event", value_parser = parse_mode)]
+    mode: Mode,
+
+    /// The highest mode the run may use, even when the script asks for more
+    /// with `revdebug.setrecmode`.
+    #[arg(long, value_name = "MODE", default_value = "continuous", value_parser = parse_mode)]
+    max_mode: Mode,
+
+    /// How many live-traced events each thread's buffer keeps: a crash or a
+    /// snapshot carries the last N.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    buffer_events: usize,
+
+    /// Where recordings are written (created when the first one is).
+    #[arg(long, value_name = "DIR", default_value = "rewind-recordings")]
+    out: PathBuf,
+
+    /// Trace calls, lines, returns and exceptions live, with argument, local
+    /// and return values. Costs 5-40x; without it the same events are
+    /// materialized later by re-executing the recording.
+    #[arg(long)]
+    trace: bool,
+
     /// The script to run, then the arguments it receives in `sys.argv[1:]`.
     #[arg(
         value_name = "SCRIPT [ARGS]",
@@ -64,6 +91,13 @@ pub struct RunArgs {
 }
 
 const EXIT_STATUS_HELP: &str = "\
+Recording:
+  By default (--mode on-event) the run keeps a log of everything it receives
+  (clock, random, stdin, files read, argv, env) in memory, and writes a
+  recording into --out when the script crashes or calls revdebug.snapshot(),
+  printing its path on stderr. A recording holds what the program read,
+  secrets included: keep recordings as you would keep its inputs.
+
 Exit status:
   The script's own status (0, sys.exit(n), 1 for an unhandled exception), or:
     2    bad flags or a script that cannot be opened, as python3
@@ -81,6 +115,16 @@ struct RunConfig {
     env: Vec<(String, String)>,
     cwd: Option<String>,
     limits: Limits,
+    recording: Recording,
+}
+
+/// How the run is recorded, as the flags say.
+struct Recording {
+    mode: Mode,
+    max_mode: Mode,
+    buffer_events: usize,
+    out: PathBuf,
+    trace: bool,
 }
 
 enum Main {
@@ -113,6 +157,10 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
     );
 
     let mut sandbox = Sandbox::new(config.guest_args());
+    let crashes = Arc::new(Mutex::new(Vec::new()));
+    if let Some(recorder) = config.recorder(source, crashes.clone()) {
+        sandbox.record(recorder);
+    }
     for (key, value) in &config.env {
         sandbox.env(key, value);
     }
@@ -124,6 +172,10 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
     }
 
     let outcome = runtime.run(&component, sandbox, &config.limits)?;
+    // Where a crash went is said last, after the guest's own traceback.
+    for line in crashes.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        eprintln!("{line}");
+    }
     tracing::debug!("guest {outcome} after {:?}", start.elapsed());
     let _ = std::io::stdout().flush();
     let code = match outcome {
@@ -191,6 +243,62 @@ fn load_guest(runtime: &Runtime, source: &ComponentSource, what: &str) -> Result
 }
 
 impl RunConfig {
+    /// The run's recorder, unless the run may not record at all.
+    fn recorder(
+        &self,
+        guest: &ComponentSource,
+        crashes: Arc<Mutex<Vec<String>>>,
+    ) -> Option<Recorder> {
+        let recording = &self.recording;
+        if recording.max_mode == Mode::Off {
+            return None;
+        }
+        let name = match &self.main {
+            Main::Script(path) => Path::new(path)
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "script".to_owned()),
+            Main::Command(_) => "command".to_owned(),
+            Main::Component(source) => source.name().to_owned(),
+        };
+        let timeout = match self.limits.timeout {
+            Some(timeout) => humantime::format_duration(timeout).to_string(),
+            None => "none".to_owned(),
+        };
+        let mut settings = vec![
+            ("max-memory".to_owned(), self.limits.max_memory.to_string()),
+            ("timeout".to_owned(), timeout),
+        ];
+        if !matches!(self.main, Main::Component(_)) {
+            settings.push(("hash-seed".to_owned(), "0".to_owned()));
+        }
+        let config = RecordingConfig {
+            mode: recording.mode,
+            max_mode: recording.max_mode,
+            buffer_events: recording.buffer_events,
+            trace: recording.trace,
+            out_dir: recording.out.clone(),
+            name,
+            guest_name: guest.name().to_owned(),
+            guest_digest: guest.digest().to_owned(),
+            settings,
+        };
+        let recorder = Recorder::new(config, move |event| match event {
+            RecorderEvent::Written {
+                path,
+                what: Written::Crash,
+            } => {
+                let line = format!("rewind: crash recorded in {}", path.display());
+                crashes.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+            event => report(event),
+        });
+        if let Main::Command(code) = &self.main {
+            recorder.add_source("<string>", code);
+        }
+        Some(recorder)
+    }
+
     fn from_args(args: RunArgs) -> Result<RunConfig> {
         let limits = Limits {
             max_memory: parse_size(&args.max_memory)?,
@@ -262,6 +370,18 @@ impl RunConfig {
         let cwd = std::env::current_dir()
             .ok()
             .and_then(|dir| dir.into_os_string().into_string().ok());
+        if args.buffer_events == 0 {
+            return Err(
+                UsageError("--buffer-events 0: a buffer keeps at least one event".into()).into(),
+            );
+        }
+        let recording = Recording {
+            mode: args.mode,
+            max_mode: args.max_mode,
+            buffer_events: args.buffer_events,
+            out: args.out,
+            trace: args.trace,
+        };
         Ok(RunConfig {
             main,
             argv,
@@ -269,6 +389,7 @@ impl RunConfig {
             env,
             cwd,
             limits,
+            recording,
         })
     }
 
@@ -289,6 +410,35 @@ impl RunConfig {
         args.push("--".to_owned());
         args.extend(self.argv.iter().cloned());
         args
+    }
+}
+
+/// Tells the user where each recording went, on stderr.
+fn report(event: &RecorderEvent) {
+    match event {
+        RecorderEvent::Written { path, what } => {
+            let path = path.display();
+            match what {
+                Written::Crash => eprintln!("rewind: crash recorded in {path}"),
+                Written::Snapshot(name) => {
+                    eprintln!("rewind: snapshot {name:?} recorded in {path}")
+                }
+                Written::Stream => eprintln!("rewind: recording live to {path}"),
+            }
+        }
+        RecorderEvent::Failed(failure) => eprintln!("rewind: recording failed: {failure}"),
+    }
+}
+
+/// A recording mode by its CLI name or RevDeBug's.
+fn parse_mode(name: &str) -> Result<Mode, String> {
+    match name.to_ascii_lowercase().as_str() {
+        "off" => Ok(Mode::Off),
+        "on-event" | "onevent" | "crash" => Ok(Mode::OnEvent),
+        "continuous" | "live" => Ok(Mode::Continuous),
+        _ => Err(format!(
+            "{name:?} is not a recording mode (off, on-event, continuous)"
+        )),
     }
 }
 

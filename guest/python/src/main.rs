@@ -28,6 +28,10 @@ use std::process::ExitCode;
 
 use rustpython_vm::{AsObject as _, Interpreter, PyResult, Settings, VirtualMachine};
 
+mod host;
+mod recorder;
+mod tracer;
+
 /// What to run, parsed from the launch protocol above.
 struct Launch {
     cwd: Option<String>,
@@ -113,7 +117,10 @@ fn main() -> ExitCode {
         if resync {
             resync_with_process(vm)?;
         }
-        run_main(vm, &launch.main)
+        recorder::start(vm, &user_root(&launch))?;
+        let result = run_main(vm, &launch.main);
+        recorder::finish(vm, result.as_ref().err());
+        result
     });
     exit(code)
 }
@@ -168,6 +175,21 @@ fn warm_up(vm: &VirtualMachine) {
         // As in CPython, a module missing here is not fatal.
         let _ = vm.import(module, 0);
     }
+    if let Err(err) = recorder::install(vm) {
+        vm.print_exception(&err);
+    }
+}
+
+/// Where the user's own code lives, recorded unless a rule says otherwise:
+/// the script's directory, or the working directory for `--command`.
+fn user_root(launch: &Launch) -> String {
+    match &launch.main {
+        Main::Script(path) => match path.rfind('/') {
+            Some(0) | None => "/".to_owned(),
+            Some(end) => path[..end].to_owned(),
+        },
+        Main::Command(_) => launch.cwd.clone().unwrap_or_else(|| "/".to_owned()),
+    }
 }
 
 fn set_argv(vm: &VirtualMachine, argv: &[String]) -> PyResult<()> {
@@ -178,9 +200,11 @@ fn set_argv(vm: &VirtualMachine, argv: &[String]) -> PyResult<()> {
     vm.sys_module.set_attr("argv", vm.ctx.new_list(argv), vm)
 }
 
+/// The component's WIT world: the recorder's imports (used by [`host`]) and
+/// the pre-initialisation export.
 #[cfg(target_os = "wasi")]
-mod preinit {
-    wit_bindgen::generate!({ path: "../../wit/python.wit", world: "preinit" });
+mod wasi {
+    wit_bindgen::generate!({ path: "../../wit", world: "python" });
 
     struct Preinit;
 
@@ -220,7 +244,8 @@ fn interpreter(hash_seed: Option<u32>) -> Interpreter {
     settings.user_site_directory = false;
 
     let builder = Interpreter::builder(settings);
-    let modules = rustpython_stdlib::stdlib_module_defs(&builder.ctx);
+    let mut modules = rustpython_stdlib::stdlib_module_defs(&builder.ctx);
+    modules.push(recorder::_rewind::module_def(&builder.ctx));
     builder
         .add_native_modules(&modules)
         .add_frozen_modules(rustpython_pylib::FROZEN_STDLIB)

@@ -75,6 +75,23 @@ impl<W: Write> Writer<W> {
         self.written
     }
 
+    /// What the recording is being written to.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
+    /// A writer that goes on from where this one is, into `out`, which must
+    /// already hold every byte this one wrote: a copy of the recording so far
+    /// (a snapshot), or a stream that has been sent it (going live). The two
+    /// writers then continue independently.
+    pub fn fork<O: Write>(&self, out: O) -> Writer<O> {
+        Writer {
+            out,
+            strings: self.strings.clone(),
+            written: self.written,
+        }
+    }
+
     /// The text of a source file the guest ran.
     pub fn source(&mut self, source: &Source) -> io::Result<()> {
         let mut enc = self.encoder();
@@ -199,9 +216,13 @@ impl<W: Write> Writer<W> {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&head);
         crc.update(payload);
-        self.out.write_all(&head)?;
-        self.out.write_all(payload)?;
-        self.out.write_all(&crc.finalize().to_le_bytes())?;
+        // One write per chunk: a stream cut by a killed writer ends at a
+        // chunk boundary more often than not.
+        let mut chunk = Vec::with_capacity(CHUNK_HEAD + payload.len() + CHUNK_TAIL);
+        chunk.extend_from_slice(&head);
+        chunk.extend_from_slice(payload);
+        chunk.extend_from_slice(&crc.finalize().to_le_bytes());
+        self.out.write_all(&chunk)?;
         self.written += (CHUNK_HEAD + payload.len() + CHUNK_TAIL) as u64;
         Ok(())
     }

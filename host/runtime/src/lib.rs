@@ -35,11 +35,14 @@
 mod cache;
 mod limits;
 mod preinit;
+mod recorder;
 mod run;
 mod sandbox;
 
 pub use cache::{CacheEvent, ComponentCache, ComponentSource};
 pub use limits::{Limit, Limits};
+pub use recorder::{Recorder, RecorderEvent, RecordingConfig, ThreadRecorder, Written};
+pub use rewind_format::model::Mode;
 pub use run::{Outcome, Runtime};
 pub use sandbox::{DirGrant, Sandbox};
 pub use wasmtime::component::Component;

@@ -15,12 +15,13 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use rand::SeedableRng as _;
-use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, OptLevel, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
 
 use crate::limits::{Limiter, Limits};
+use crate::recorder::ThreadRecorder;
 use crate::run::GuestState;
 
 /// The export a component offers to be pre-initialised.
@@ -59,6 +60,8 @@ pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
     let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
     let mut linker = Linker::<GuestState>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+    // The guest imports the recorder; pre-initialisation records nothing.
+    crate::recorder::wit::add_to_linker(&mut linker, |state: &mut GuestState| &mut state.recorder)?;
 
     let wasi = WasiCtxBuilder::new()
         .wall_clock(FixedClock)
@@ -69,11 +72,11 @@ pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
         .build();
     let mut store = Store::new(
         &engine,
-        GuestState {
+        GuestState::new(
             wasi,
-            table: ResourceTable::new(),
-            limiter: Limiter::new(Limits::DEFAULT_MAX_MEMORY),
-        },
+            Limiter::new(Limits::DEFAULT_MAX_MEMORY),
+            ThreadRecorder::detached(),
+        ),
     );
     store.limiter(|state| &mut state.limiter);
 

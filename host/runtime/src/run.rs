@@ -11,7 +11,9 @@ use wasmtime_wasi::p2::bindings::sync::{Command, CommandPre};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::limits::{Limit, LimitError, Limiter, Limits};
+use crate::recorder::{ThreadEnd, ThreadRecorder, hooks};
 use crate::sandbox::Sandbox;
+use rewind_format::model::CrashReason;
 
 /// How long the wasm stack of a guest may grow. RustPython recurses through
 /// many wasm frames per Python call; 64 MiB keeps CPython's default recursion
@@ -70,6 +72,22 @@ pub(crate) struct GuestState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limiter: Limiter,
+    /// This guest thread's handle on the run's recorder.
+    pub(crate) recorder: ThreadRecorder,
+    /// The paths of open descriptors, for logging file reads.
+    pub(crate) paths: hooks::Paths,
+}
+
+impl GuestState {
+    pub(crate) fn new(wasi: WasiCtx, limiter: Limiter, recorder: ThreadRecorder) -> GuestState {
+        GuestState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter,
+            recorder,
+            paths: hooks::Paths::default(),
+        }
+    }
 }
 
 impl WasiView for GuestState {
@@ -89,6 +107,10 @@ impl Runtime {
         // WASI 0.2.12's `exit-with-code`, which the Python guest uses for
         // `sys.exit(n)`, is part of the default link.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
+        hooks::add_file_reads_to_linker(&mut linker)?;
+        crate::recorder::wit::add_to_linker(&mut linker, |state: &mut GuestState| {
+            &mut state.recorder
+        })?;
         start_epoch_ticker(&engine);
         Ok(Runtime { engine, linker })
     }
@@ -109,14 +131,14 @@ impl Runtime {
             .map_err(anyhow::Error::from)
             .context("the guest's imports cannot be satisfied")?;
         let pre = CommandPre::new(pre).map_err(anyhow::Error::from)?;
-        let wasi = sandbox.build()?;
+        let recorder = match sandbox.recorder() {
+            Some(recorder) => recorder.thread(),
+            None => ThreadRecorder::detached(),
+        };
+        let wasi = sandbox.build(&recorder)?;
         let mut store = Store::new(
             &self.engine,
-            GuestState {
-                wasi,
-                table: ResourceTable::new(),
-                limiter: Limiter::new(limits.max_memory),
-            },
+            GuestState::new(wasi, Limiter::new(limits.max_memory), recorder.clone()),
         );
         store.limiter(|state| &mut state.limiter);
         let deadline = match limits.timeout {
@@ -133,23 +155,38 @@ impl Runtime {
             .stack_size(GUEST_THREAD_STACK)
             .spawn(move || {
                 let result = call_run(&mut store, &pre);
-                let _ = done.send(outcome(result, timeout));
+                let wasm_frames = backtrace(&result);
+                let _ = done.send((outcome(result, timeout), wasm_frames));
             })
             .context("starting the guest thread")?;
 
-        let Some(timeout) = timeout else {
-            return finished.recv().context("the guest thread died");
+        let (outcome, wasm_frames) = match timeout {
+            None => finished.recv().context("the guest thread died")?,
+            Some(timeout) => match finished.recv_timeout(timeout + TIMEOUT_GRACE) {
+                Ok(ended) => ended,
+                // The epoch did not stop the guest in time: it is blocked in
+                // a host call. Its thread is abandoned; the caller decides
+                // whether to end the process.
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    (Outcome::LimitExceeded(Limit::Time { timeout }), Vec::new())
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    anyhow::bail!("the guest thread died")
+                }
+            },
         };
-        match finished.recv_timeout(timeout + TIMEOUT_GRACE) {
-            Ok(outcome) => Ok(outcome),
-            // The epoch did not stop the guest in time: it is blocked in a
-            // host call. Its thread is abandoned; the caller decides whether
-            // to end the process.
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                Ok(Outcome::LimitExceeded(Limit::Time { timeout }))
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => anyhow::bail!("the guest thread died"),
-        }
+        recorder.finish(match &outcome {
+            Outcome::Exited(code) => ThreadEnd::Exited(*code),
+            Outcome::LimitExceeded(limit) => ThreadEnd::Crashed {
+                reason: CrashReason::Limit(limit.to_string()),
+                wasm_frames,
+            },
+            Outcome::Trapped(message) => ThreadEnd::Crashed {
+                reason: CrashReason::Trap(message.clone()),
+                wasm_frames,
+            },
+        });
+        Ok(outcome)
     }
 }
 
@@ -195,6 +232,29 @@ fn call_run(
 ) -> wasmtime::Result<Result<(), ()>> {
     let command: Command = pre.instantiate(&mut *store)?;
     command.wasi_cli_run().call_run(&mut *store)
+}
+
+/// The most wasm frames a VM crash keeps, innermost first.
+const MAX_WASM_FRAMES: usize = 64;
+
+/// The names of the wasm functions on the stack when the guest trapped.
+fn backtrace(result: &wasmtime::Result<Result<(), ()>>) -> Vec<String> {
+    let Err(err) = result else {
+        return Vec::new();
+    };
+    let Some(trace) = err.downcast_ref::<wasmtime::WasmBacktrace>() else {
+        return Vec::new();
+    };
+    trace
+        .frames()
+        .iter()
+        .take(MAX_WASM_FRAMES)
+        .map(|frame| match frame.func_name() {
+            // The guest's Rust names, without their hashes.
+            Some(name) => format!("{:#}", rustc_demangle::demangle(name)),
+            None => format!("<wasm function {}>", frame.func_index()),
+        })
+        .collect()
 }
 
 fn outcome(result: wasmtime::Result<Result<(), ()>>, timeout: Option<Duration>) -> Outcome {

@@ -8,7 +8,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
+use rewind_format::model::Input;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+use crate::recorder::{Recorder, ThreadRecorder, hooks};
 
 /// The guest's view of the world.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +20,7 @@ pub struct Sandbox {
     env: Vec<(String, String)>,
     dirs: Vec<DirGrant>,
     cwd: Option<String>,
+    recorder: Option<Recorder>,
 }
 
 /// One host directory made visible to the guest.
@@ -73,11 +77,70 @@ impl Sandbox {
         &self.args
     }
 
-    pub(crate) fn build(&self) -> Result<WasiCtx> {
+    /// Records the guest: everything nondeterministic it receives passes
+    /// through `recorder`'s input log on the way in.
+    pub fn record(&mut self, recorder: Recorder) -> &mut Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    pub(crate) fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_ref()
+    }
+
+    /// The guest's WASI context; with `log` attached, every input is logged,
+    /// starting with argv, environment and working directory.
+    pub(crate) fn build(&self, log: &ThreadRecorder) -> Result<WasiCtx> {
         let mut builder = WasiCtxBuilder::new();
-        builder.inherit_stdio().args(&self.args).envs(&self.env);
+        builder
+            .inherit_stdout()
+            .inherit_stderr()
+            .args(&self.args)
+            .envs(&self.env);
         if let Some(cwd) = &self.cwd {
             builder.initial_cwd(cwd);
+        }
+        if log.recorder().is_some() {
+            log.input(Input::Args {
+                args: self.args.clone(),
+            });
+            log.input(Input::Env {
+                vars: self.env.clone(),
+            });
+            if let Some(cwd) = &self.cwd {
+                log.input(Input::Cwd { path: cwd.clone() });
+            }
+            let seed: u128 = rand::random();
+            log.input(Input::Other {
+                name: "insecure-seed".to_owned(),
+                data: seed.to_le_bytes()[..].into(),
+            });
+            builder
+                .insecure_random_seed(seed)
+                .stdin(hooks::Stdin {
+                    inner: wasmtime_wasi::cli::stdin(),
+                    log: log.clone(),
+                })
+                .wall_clock(hooks::WallClock {
+                    inner: Box::new(wasmtime_wasi::clocks::WallClock::new()),
+                    log: log.clone(),
+                })
+                .monotonic_clock(hooks::MonotonicClock {
+                    inner: Box::new(wasmtime_wasi::clocks::MonotonicClock::new()),
+                    log: log.clone(),
+                })
+                .secure_random(hooks::Random {
+                    inner: wasmtime_wasi::thread_rng(),
+                    log: log.clone(),
+                    secure: true,
+                })
+                .insecure_random(hooks::Random {
+                    inner: wasmtime_wasi::thread_rng(),
+                    log: log.clone(),
+                    secure: false,
+                });
+        } else {
+            builder.inherit_stdin();
         }
         for grant in &self.dirs {
             let perms = if grant.writable {

@@ -1,0 +1,213 @@
+//! The recorder's WIT imports (`wit/recorder.wit`), and stand-ins for them
+//! when the guest is built natively (for benchmarks), where there is no host
+//! recorder: the mode is `Off` and nothing is recorded.
+
+/// A recording mode as the WIT numbers it: 0 off, 1 on-event, 2 continuous.
+pub type Mode = u8;
+
+/// A crash capture, in the guest's own types.
+pub struct Crash {
+    pub reported: bool,
+    pub exception: Option<(String, String)>,
+    pub frames: Vec<Frame>,
+    pub notes: Vec<String>,
+}
+
+pub struct Frame {
+    pub function: String,
+    pub file: String,
+    pub line: u32,
+    pub locals: Vec<(String, String)>,
+}
+
+/// A live trace event, in the guest's own types.
+pub enum Event {
+    Call {
+        function: String,
+        file: String,
+        line: u32,
+        args: Vec<(String, String)>,
+    },
+    Line {
+        line: u32,
+        changed: Vec<(String, String)>,
+    },
+    Return(String),
+    Exception {
+        stage: Stage,
+        type_name: String,
+        message: String,
+    },
+}
+
+/// Where an exception is: just raised in a frame, caught there, or ending
+/// the run.
+#[derive(Clone, Copy)]
+pub enum Stage {
+    Raised,
+    Caught,
+    Unhandled,
+}
+
+#[cfg(target_os = "wasi")]
+mod imp {
+    use super::{Crash, Event, Mode};
+    use crate::wasi::rewind::recorder::{capture, control, trace};
+
+    fn from_mode(mode: control::Mode) -> Mode {
+        match mode {
+            control::Mode::Off => 0,
+            control::Mode::OnEvent => 1,
+            control::Mode::Continuous => 2,
+        }
+    }
+
+    fn to_mode(mode: Mode) -> control::Mode {
+        match mode {
+            0 => control::Mode::Off,
+            1 => control::Mode::OnEvent,
+            _ => control::Mode::Continuous,
+        }
+    }
+
+    pub fn get_mode() -> Mode {
+        from_mode(control::get_mode())
+    }
+
+    pub fn set_mode(mode: Mode) -> Mode {
+        from_mode(control::set_mode(to_mode(mode)))
+    }
+
+    pub fn max_mode() -> Mode {
+        from_mode(control::max_mode())
+    }
+
+    pub fn tracing() -> bool {
+        control::tracing()
+    }
+
+    pub fn snapshot(name: Option<&str>, all: bool) -> String {
+        control::snapshot(name, all)
+    }
+
+    pub fn clear(all: bool, flush: bool) {
+        control::clear(all, flush)
+    }
+
+    pub fn flush() {
+        control::flush()
+    }
+
+    pub fn block(task: u64, clear: bool) -> u64 {
+        control::block(task, clear)
+    }
+
+    pub fn rule(target: &str, record: bool) {
+        control::rule(target, record)
+    }
+
+    pub fn crash(crash: Crash) -> Option<String> {
+        let crash = capture::Crash {
+            kind: if crash.reported {
+                capture::CrashKind::Reported
+            } else {
+                capture::CrashKind::Unhandled
+            },
+            exception: crash
+                .exception
+                .map(|(type_name, message)| capture::ExceptionInfo { type_name, message }),
+            frames: crash
+                .frames
+                .into_iter()
+                .map(|frame| capture::Frame {
+                    function: frame.function,
+                    file: frame.file,
+                    line: frame.line,
+                    locals: frame.locals,
+                })
+                .collect(),
+            notes: crash.notes,
+        };
+        capture::report(&crash)
+    }
+
+    pub fn events(batch: Vec<Event>) {
+        let batch: Vec<trace::Event> = batch
+            .into_iter()
+            .map(|event| match event {
+                Event::Call {
+                    function,
+                    file,
+                    line,
+                    args,
+                } => trace::Event::Call(trace::CallEvent {
+                    function,
+                    file,
+                    line,
+                    args,
+                }),
+                Event::Line { line, changed } => {
+                    trace::Event::Line(trace::LineEvent { line, changed })
+                }
+                Event::Return(value) => trace::Event::Return(value),
+                Event::Exception {
+                    stage,
+                    type_name,
+                    message,
+                } => trace::Event::Exception(trace::ExceptionEvent {
+                    stage: match stage {
+                        super::Stage::Raised => trace::ExceptionStage::Raised,
+                        super::Stage::Caught => trace::ExceptionStage::Caught,
+                        super::Stage::Unhandled => trace::ExceptionStage::Unhandled,
+                    },
+                    type_name,
+                    message,
+                }),
+            })
+            .collect();
+        trace::events(&batch)
+    }
+}
+
+#[cfg(not(target_os = "wasi"))]
+mod imp {
+    use super::{Crash, Event, Mode};
+
+    pub fn get_mode() -> Mode {
+        0
+    }
+
+    pub fn set_mode(_mode: Mode) -> Mode {
+        0
+    }
+
+    pub fn max_mode() -> Mode {
+        0
+    }
+
+    pub fn tracing() -> bool {
+        false
+    }
+
+    pub fn snapshot(name: Option<&str>, _all: bool) -> String {
+        name.unwrap_or("snapshot-1").to_owned()
+    }
+
+    pub fn clear(_all: bool, _flush: bool) {}
+
+    pub fn flush() {}
+
+    pub fn block(task: u64, _clear: bool) -> u64 {
+        task
+    }
+
+    pub fn rule(_target: &str, _record: bool) {}
+
+    pub fn crash(_crash: Crash) -> Option<String> {
+        None
+    }
+
+    pub fn events(_batch: Vec<Event>) {}
+}
+
+pub use imp::*;

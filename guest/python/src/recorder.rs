@@ -1,0 +1,202 @@
+//! The guest's side of the recorder: the native `_rewind` module, which
+//! `revdebug.py` (RevDeBug's agent API) calls, the crash capture of an
+//! unhandled exception, and setting up live tracing.
+
+use rustpython_vm::builtins::PyBaseExceptionRef;
+use rustpython_vm::{AsObject as _, PyObjectRef, PyResult, VirtualMachine};
+
+use crate::host;
+use crate::tracer;
+
+/// The agent API's source, compiled into the snapshot at pre-initialisation.
+const REVDEBUG: &str = include_str!("revdebug.py");
+
+/// Makes `import revdebug` work: compiles the module from its source and
+/// puts it in `sys.modules`. It calls nothing of the host until used.
+pub fn install(vm: &VirtualMachine) -> PyResult<()> {
+    let code = vm
+        .compile_with_opts(
+            REVDEBUG,
+            rustpython_vm::compiler::Mode::Exec,
+            "<revdebug>",
+            vm.compile_opts(),
+        )
+        .map_err(|err| err.into_pyexception(vm, Some(REVDEBUG)))?;
+    rustpython_vm::import::import_code_obj(vm, "revdebug", code, false)?;
+    Ok(())
+}
+
+/// Tells `revdebug` where the user's code lives (recorded by default), and
+/// starts live tracing when the host asks for it.
+pub fn start(vm: &VirtualMachine, user_root: &str) -> PyResult<()> {
+    let revdebug = vm.import("revdebug", 0)?;
+    let start = revdebug.get_attr("_start", vm)?;
+    start.call((vm.ctx.new_str(user_root),), vm)?;
+    if host::tracing() {
+        tracer::start(vm, revdebug)?;
+    }
+    Ok(())
+}
+
+/// The run is over: stop tracing and hand over what is still batched; for
+/// an exception nothing handled, capture the crash first.
+pub fn finish(vm: &VirtualMachine, unhandled: Option<&PyBaseExceptionRef>) {
+    tracer::stop(vm);
+    let Some(exc) = unhandled else {
+        tracer::flush();
+        return;
+    };
+    if exc.fast_isinstance(vm.ctx.exceptions.system_exit) {
+        tracer::flush();
+        return;
+    }
+    tracer::unhandled(exc, vm);
+    tracer::flush();
+    let capture = || -> PyResult<()> {
+        let revdebug = vm.import("revdebug", 0)?;
+        let capture = revdebug.get_attr("_capture", vm)?;
+        let tb: PyObjectRef = match exc.__traceback__() {
+            Some(tb) => tb.into(),
+            None => vm.ctx.none(),
+        };
+        capture.call(
+            (exc.clone(), tb, vm.ctx.new_str("unhandled"), vm.ctx.none()),
+            vm,
+        )?;
+        Ok(())
+    };
+    if let Err(err) = capture() {
+        // The capture itself failed: the host still has the input log and
+        // the exit, so the run can be re-executed; say why on stderr.
+        let message = err
+            .as_object()
+            .str(vm)
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        eprintln!(
+            "rewind: capturing the crash failed: {}: {message}",
+            err.class().name()
+        );
+    }
+}
+
+#[rustpython_vm::pymodule]
+pub mod _rewind {
+    use rustpython_vm::builtins::PyStrRef;
+    use rustpython_vm::{PyObjectRef, PyResult, VirtualMachine};
+
+    use crate::host;
+    use crate::tracer;
+
+    #[pyfunction]
+    fn get_mode() -> u8 {
+        host::get_mode()
+    }
+
+    #[pyfunction]
+    fn set_mode(mode: u8) -> u8 {
+        tracer::flush();
+        host::set_mode(mode)
+    }
+
+    #[pyfunction]
+    fn max_mode() -> u8 {
+        host::max_mode()
+    }
+
+    #[pyfunction]
+    fn tracing() -> bool {
+        host::tracing()
+    }
+
+    #[pyfunction]
+    fn snapshot(name: Option<PyStrRef>, all: bool) -> String {
+        tracer::flush();
+        let name = name.map(|name| name.to_string_lossy().into_owned());
+        host::snapshot(name.as_deref(), all)
+    }
+
+    #[pyfunction]
+    fn clear(all: bool, flush: bool) {
+        tracer::flush();
+        host::clear(all, flush)
+    }
+
+    #[pyfunction]
+    fn flush() {
+        tracer::flush();
+        host::flush()
+    }
+
+    #[pyfunction]
+    fn block(task: u64, clear: bool) -> u64 {
+        tracer::flush();
+        host::block(task, clear)
+    }
+
+    #[pyfunction]
+    fn rule(target: PyStrRef, record: bool) {
+        tracer::flush();
+        host::rule(&target.to_string_lossy(), record)
+    }
+
+    /// Code already decided is decided again at its next call.
+    #[pyfunction]
+    fn rules_changed() {
+        tracer::forget_decisions();
+    }
+
+    #[pyfunction]
+    fn set_fast_repr(on: bool) {
+        tracer::set_fast_repr(on);
+    }
+
+    /// `crash(kind, (type, message) | None, [(function, file, line,
+    /// [(name, value)])], [note])`, as `revdebug._capture` builds it.
+    #[pyfunction]
+    fn crash(
+        kind: PyStrRef,
+        exception: PyObjectRef,
+        frames: PyObjectRef,
+        notes: PyObjectRef,
+        vm: &VirtualMachine,
+    ) -> PyResult<Option<String>> {
+        let exception = match vm.is_none(&exception) {
+            true => None,
+            false => {
+                let [type_name, message] = fields(&exception, vm)?;
+                Some((type_name.try_into_value(vm)?, message.try_into_value(vm)?))
+            }
+        };
+        let frames = vm.extract_elements_with(&frames, |frame| {
+            let [function, file, line, locals] = fields(&frame, vm)?;
+            Ok(host::Frame {
+                function: function.try_into_value(vm)?,
+                file: file.try_into_value(vm)?,
+                line: line.try_into_value(vm)?,
+                locals: vm.extract_elements_with(&locals, |pair| {
+                    let [name, value] = fields(&pair, vm)?;
+                    Ok((name.try_into_value(vm)?, value.try_into_value(vm)?))
+                })?,
+            })
+        })?;
+        let notes = vm.extract_elements_with(&notes, |note| note.try_into_value(vm))?;
+        tracer::flush();
+        Ok(host::crash(host::Crash {
+            reported: kind.to_string_lossy() == "reported",
+            exception,
+            frames,
+            notes,
+        }))
+    }
+
+    /// The `N` items of a tuple `revdebug` built.
+    fn fields<const N: usize>(
+        obj: &PyObjectRef,
+        vm: &VirtualMachine,
+    ) -> PyResult<[PyObjectRef; N]> {
+        let items = vm.extract_elements_with(obj, Ok)?;
+        <[PyObjectRef; N]>::try_from(items)
+            .map_err(|items| vm.new_type_error(format!("expected {N} items, got {}", items.len())))
+    }
+}
