@@ -72,7 +72,12 @@ pub struct RunArgs {
     buffer_events: usize,
 
     /// Where recordings are written (created when the first one is).
-    #[arg(long, value_name = "DIR", default_value = "rewind-recordings")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "REWIND_OUT",
+        default_value = "rewind-recordings"
+    )]
     out: PathBuf,
 
     /// Trace calls, lines, returns and exceptions live, with argument, local
@@ -172,14 +177,10 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
     }
 
     let outcome = runtime.run(&component, sandbox, &config.limits)?;
-    // Where a crash went is said last, after the guest's own traceback.
-    for line in crashes.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
-        eprintln!("{line}");
-    }
     tracing::debug!("guest {outcome} after {:?}", start.elapsed());
     let _ = std::io::stdout().flush();
-    let code = match outcome {
-        Outcome::Exited(code) => u8::try_from(code).unwrap_or(1),
+    let (code, exit_now) = match outcome {
+        Outcome::Exited(code) => (u8::try_from(code).unwrap_or(1), false),
         Outcome::LimitExceeded(limit) => {
             eprintln!("rewind: {limit}");
             let code = match limit {
@@ -189,16 +190,23 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
             };
             // A guest stuck in a host call past its timeout is still running
             // on its own thread: end the process rather than wait for it.
-            std::process::exit(code.into());
+            (code, true)
         }
         Outcome::Trapped(message) => {
             // The runtime logs the whole error at debug level; the user gets
             // one line.
             let first = message.lines().next().unwrap_or("trap");
             eprintln!("rewind: the guest crashed: {first}");
-            status::GUEST_CRASH
+            (status::GUEST_CRASH, false)
         }
     };
+    // Where a crash went is said last, after the traceback or the reason.
+    for line in crashes.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        eprintln!("{line}");
+    }
+    if exit_now {
+        std::process::exit(code.into());
+    }
     Ok(ExitCode::from(code))
 }
 

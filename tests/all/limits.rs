@@ -13,6 +13,9 @@ fn memory_limit() {
     assert_eq!(run.code, Some(125), "{run:?}");
     assert_eq!(run.stdout, "");
     assert_eq!(run.stderr, "rewind: memory limit of 64 MiB exceeded\n");
+    // The flight recorder kept the run, stopped VM and all.
+    assert_eq!(run.recorded.len(), 1, "{run:?}");
+    assert!(run.recorded[0].is_file());
 }
 
 #[test]
@@ -57,12 +60,11 @@ fn time_limit_while_blocked_reading_stdin() {
         .spawn()
         .unwrap();
     let _stdin = child.stdin.take(); // kept open: the guest never sees EOF
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(124));
-    assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
-        "rewind: time limit of 500ms exceeded\n"
-    );
+    let run = crate::Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, Some(124), "{run:?}");
+    assert_eq!(run.stderr, "rewind: time limit of 500ms exceeded\n");
+    // The recorder is not stuck behind the blocked guest.
+    assert_eq!(run.recorded.len(), 1, "{run:?}");
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod cli;
 mod components;
 mod dump;
 mod limits;
+mod recording;
 mod run;
 mod sandbox;
 
@@ -28,8 +29,14 @@ pub fn rewind() -> Command {
 
 fn bare_rewind() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rewind"));
+    // Recordings of crashing test scripts land out of the source tree;
+    // tests that read them pass `--out` themselves.
     command
         .env("REWIND_CACHE_DIR", shared_cache_dir())
+        .env(
+            "REWIND_OUT",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("recordings"),
+        )
         .env_remove("REWIND_LOG")
         .stdin(Stdio::null());
     command
@@ -80,15 +87,29 @@ impl Scripts {
 pub struct Run {
     pub code: Option<i32>,
     pub stdout: String,
+    /// stderr, without rewind's closing `crash recorded in PATH` lines,
+    /// which are in `recorded`: the rest is what python3 would print.
     pub stderr: String,
+    /// The crash recordings the run said it wrote.
+    pub recorded: Vec<PathBuf>,
 }
 
 impl From<Output> for Run {
     fn from(output: Output) -> Run {
+        const RECORDED: &str = "rewind: crash recorded in ";
+        let mut stderr = String::new();
+        let mut recorded = Vec::new();
+        for line in String::from_utf8_lossy(&output.stderr).split_inclusive('\n') {
+            match line.strip_prefix(RECORDED) {
+                Some(path) => recorded.push(PathBuf::from(path.trim_end())),
+                None => stderr.push_str(line),
+            }
+        }
         Run {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            stderr,
+            recorded,
         }
     }
 }

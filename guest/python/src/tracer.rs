@@ -361,10 +361,11 @@ fn stringify(value: &PyObject, vm: &VirtualMachine) -> String {
         || class.is(types.str_type)
         || class.is(types.bool_type)
         || class.is(types.none_type);
-    if scalar && !slow {
-        if let Ok(text) = value.repr(vm) {
-            return cap(&text.to_string_lossy());
-        }
+    if scalar
+        && !slow
+        && let Ok(text) = value.repr(vm)
+    {
+        return cap(&text.to_string_lossy());
     }
     let revdebug = TRACER.with(|tracer| tracer.borrow().revdebug.clone());
     let text = revdebug

@@ -6,7 +6,9 @@
 //!   its own start-up to every run);
 //! - `native`: the Python guest crate built for the host, the same VM without
 //!   WebAssembly: the limit the wasm build can reach;
-//! - `rewind`: `rewind run`, the wasm guest in the sandbox.
+//! - `rewind`: `rewind run`, the wasm guest in the sandbox, in each
+//!   recording mode: `off`, the default `on-event`, `continuous` (whose
+//!   stream gives the log's size), and live tracing (`--trace`).
 //!
 //! Every runner's output is compared with CPython's, so a runner that
 //! computes a wrong result is reported rather than timed.
@@ -37,6 +39,10 @@ struct Args {
     /// Only the workloads whose file name contains one of these.
     #[arg(long = "only", value_name = "NAME")]
     only: Vec<String>,
+
+    /// Runs of each workload with live tracing, which is 5-40x slower.
+    #[arg(long, default_value_t = 3)]
+    trace_runs: usize,
 }
 
 /// A way to run a Python script.
@@ -46,24 +52,59 @@ struct Runner {
     prefix: Vec<String>,
     /// Arguments after the script path.
     suffix: fn(&Path) -> Vec<String>,
+    /// Where the runner's recordings go: their size is measured, then they
+    /// are deleted.
+    out: Option<PathBuf>,
+    /// Runs per workload, when not `--runs`.
+    runs: Option<usize>,
+}
+
+/// One timed run.
+struct Timed {
+    elapsed: Duration,
+    stdout: String,
+    /// Bytes of recordings the run wrote.
+    recorded: u64,
 }
 
 impl Runner {
     fn command(&self, script: &Path) -> Command {
         let mut command = Command::new(&self.program);
-        command.args(&self.prefix).args((self.suffix)(script));
+        command.args(&self.prefix);
+        if let Some(out) = &self.out {
+            command.arg("--out").arg(out);
+        }
+        command.args((self.suffix)(script));
         command.stdin(Stdio::null());
         command
     }
 
-    /// One timed run: wall time and stdout.
-    fn time(&self, script: &Path) -> Result<(Duration, String)> {
+    /// A `rewind run` runner with extra flags.
+    fn rewind_with(&self, name: &'static str, flags: &[&str], scratch: &Path) -> Runner {
+        let mut prefix = self.prefix.clone();
+        prefix.extend(flags.iter().map(|flag| flag.to_string()));
+        Runner {
+            name,
+            program: self.program.clone(),
+            prefix,
+            suffix: self.suffix,
+            out: Some(scratch.join(name.replace(' ', "-"))),
+            runs: None,
+        }
+    }
+
+    /// One timed run: wall time, stdout, and bytes recorded.
+    fn time(&self, script: &Path) -> Result<Timed> {
         let start = Instant::now();
         let output = self
             .command(script)
             .output()
             .with_context(|| format!("starting {}", self.name))?;
         let elapsed = start.elapsed();
+        let recorded = match &self.out {
+            Some(out) => take_recordings(out)?,
+            None => 0,
+        };
         if !output.status.success() {
             bail!(
                 "{} failed on {}: {}\n{}",
@@ -73,11 +114,26 @@ impl Runner {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        Ok((
+        Ok(Timed {
             elapsed,
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        ))
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            recorded,
+        })
     }
+}
+
+/// The size of the recordings in `dir`, which are then removed.
+fn take_recordings(dir: &Path) -> Result<u64> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    let mut bytes = 0;
+    for entry in entries {
+        let path = entry?.path();
+        bytes += std::fs::metadata(&path)?.len();
+        std::fs::remove_file(&path)?;
+    }
+    Ok(bytes)
 }
 
 fn main() -> Result<()> {
@@ -101,8 +157,23 @@ fn main() -> Result<()> {
         bail!("no workloads in {}", workloads_dir.display());
     }
 
-    let runners = [cpython()?, native(&root)?, rewind(&root)?];
     let scratch = tempdir()?;
+    let rewind = rewind(&root)?;
+    let mut traced = rewind.rewind_with("rewind --trace", &["--trace"], &scratch);
+    traced.runs = Some(args.trace_runs);
+    // The order matters to the report: see `print_report`.
+    let runners = [
+        cpython()?,
+        native(&root)?,
+        rewind.rewind_with("rewind --mode off", &["--mode", "off"], &scratch),
+        rewind.rewind_with("rewind (on-event)", &[], &scratch),
+        rewind.rewind_with(
+            "rewind --mode continuous",
+            &["--mode", "continuous"],
+            &scratch,
+        ),
+        traced,
+    ];
     let hello = scratch.join("hello.py");
     std::fs::write(&hello, "print('hi')\n")?;
     // Warm every runner (rewind's compiled-guest cache above all).
@@ -111,7 +182,10 @@ fn main() -> Result<()> {
     }
 
     eprintln!("measuring start-up ({} runs each)", args.startup_runs);
-    let startup = measure(&runners, &hello, args.startup_runs)?;
+    let startup: Vec<Duration> = measure(&runners, &hello, args.startup_runs)?
+        .into_iter()
+        .map(|m| m.elapsed)
+        .collect();
 
     let mut rows = Vec::new();
     for workload in &workloads {
@@ -125,27 +199,50 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// A runner's medians on one script.
+#[derive(Clone, Copy)]
+struct Measured {
+    elapsed: Duration,
+    recorded: u64,
+}
+
 /// Median wall time of each runner on `script`, runs interleaved so that a
 /// noisy moment of the machine does not fall on one runner only.
-fn measure(runners: &[Runner], script: &Path, runs: usize) -> Result<Vec<Duration>> {
+fn measure(runners: &[Runner], script: &Path, runs: usize) -> Result<Vec<Measured>> {
     let mut times = vec![Vec::with_capacity(runs); runners.len()];
+    let mut recorded = vec![Vec::with_capacity(runs); runners.len()];
     let mut expected = None;
-    for _ in 0..runs {
-        for (runner, times) in runners.iter().zip(&mut times) {
-            let (elapsed, stdout) = runner.time(script)?;
+    for run in 0..runs {
+        for (i, runner) in runners.iter().enumerate() {
+            if run >= runner.runs.unwrap_or(runs).max(1).min(runs) {
+                continue;
+            }
+            let timed = runner.time(script)?;
             match &expected {
-                None => expected = Some(stdout),
-                Some(expected) if *expected != stdout => bail!(
-                    "{} printed {stdout:?} on {}, CPython printed {expected:?}",
+                None => expected = Some(timed.stdout),
+                Some(expected) if *expected != timed.stdout => bail!(
+                    "{} printed {:?} on {}, CPython printed {expected:?}",
                     runner.name,
+                    timed.stdout,
                     script.display()
                 ),
                 Some(_) => {}
             }
-            times.push(elapsed);
+            times[i].push(timed.elapsed);
+            recorded[i].push(timed.recorded);
         }
     }
-    Ok(times.into_iter().map(median).collect())
+    Ok(times
+        .into_iter()
+        .zip(recorded)
+        .map(|(times, mut recorded)| {
+            recorded.sort();
+            Measured {
+                elapsed: median(times),
+                recorded: recorded[recorded.len() / 2],
+            }
+        })
+        .collect())
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -166,19 +263,27 @@ fn median_f64(mut values: Vec<f64>) -> f64 {
 fn print_report(
     runners: &[Runner],
     startup: &[Duration],
-    rows: &[(String, Vec<Duration>)],
+    rows: &[(String, Vec<Measured>)],
     args: &Args,
 ) {
     let secs = |d: Duration| format!("{:.3}", d.as_secs_f64());
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     // The VM's speed alone: each runner's start-up taken off its time.
     let compute = |time: Duration, runner: usize| time.saturating_sub(startup[runner]);
-    // Columns: cpython, native, rewind (in that order, see `main`).
+    // Runners, in the order of `main`.
+    const CPYTHON: usize = 0;
+    const NATIVE: usize = 1;
+    const OFF: usize = 2;
+    const ON_EVENT: usize = 3;
+    const CONTINUOUS: usize = 4;
+    const TRACE: usize = 5;
+
     println!(
-        "Medians of {} runs, interleaved; wall time in seconds. \
+        "Medians of {} runs ({} with --trace), interleaved; wall time in seconds. \
          \"compute\" takes each runner's start-up (below) off its time.\n",
-        args.runs
+        args.runs, args.trace_runs
     );
+    println!("## The VM: `rewind run --mode off` against CPython and native RustPython\n");
     println!(
         "| workload | CPython | native RustPython | rewind run | rewind / native | rewind / native, compute | rewind / CPython | native / CPython |"
     );
@@ -187,9 +292,9 @@ fn print_report(
     let mut by_native_compute = Vec::new();
     let mut by_cpython = Vec::new();
     let mut native_by_cpython = Vec::new();
-    for (name, times) in rows {
-        let (cpython, native, rewind) = (times[0], times[1], times[2]);
-        let compute_ratio = ratio(compute(rewind, 2), compute(native, 1));
+    for (name, m) in rows {
+        let (cpython, native, rewind) = (m[CPYTHON].elapsed, m[NATIVE].elapsed, m[OFF].elapsed);
+        let compute_ratio = ratio(compute(rewind, OFF), compute(native, NATIVE));
         by_native.push(ratio(rewind, native));
         by_native_compute.push(compute_ratio);
         by_cpython.push(ratio(rewind, cpython));
@@ -214,6 +319,43 @@ fn print_report(
         median_f64(native_by_cpython)
     );
     println!("\nWorst rewind / native: {worst:.2}x (compute: {worst_compute:.2}x).\n");
+
+    println!("## Recording cost: each mode against `--mode off`\n");
+    println!(
+        "| workload | off | on-event | on-event / off | continuous | continuous / off | log bytes/s | --trace | --trace / off |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut on_event = Vec::new();
+    let mut continuous = Vec::new();
+    let mut traced = Vec::new();
+    for (name, m) in rows {
+        let off = m[OFF].elapsed;
+        on_event.push(ratio(m[ON_EVENT].elapsed, off));
+        continuous.push(ratio(m[CONTINUOUS].elapsed, off));
+        traced.push(ratio(m[TRACE].elapsed, off));
+        let rate = m[CONTINUOUS].recorded as f64 / m[CONTINUOUS].elapsed.as_secs_f64();
+        println!(
+            "| {name} | {} | {} | {:.3}x | {} | {:.3}x | {} | {} | {:.1}x |",
+            secs(off),
+            secs(m[ON_EVENT].elapsed),
+            ratio(m[ON_EVENT].elapsed, off),
+            secs(m[CONTINUOUS].elapsed),
+            ratio(m[CONTINUOUS].elapsed, off),
+            bytes_per_sec(rate),
+            secs(m[TRACE].elapsed),
+            ratio(m[TRACE].elapsed, off),
+        );
+    }
+    println!(
+        "| **median** | | | **{:.3}x** | | **{:.3}x** | | | **{:.1}x** |",
+        median_f64(on_event),
+        median_f64(continuous),
+        median_f64(traced)
+    );
+    println!(
+        "\nLog bytes/s: the continuous stream's size (the whole input log and markers) over the run's wall time.\n"
+    );
+
     println!(
         "Start-up, `print('hi')`, median of {} runs:\n",
         args.startup_runs
@@ -226,6 +368,16 @@ fn print_report(
             runner.name,
             time.as_secs_f64() * 1000.0
         );
+    }
+}
+
+fn bytes_per_sec(rate: f64) -> String {
+    if rate >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB/s", rate / (1024.0 * 1024.0))
+    } else if rate >= 1024.0 {
+        format!("{:.1} KiB/s", rate / 1024.0)
+    } else {
+        format!("{rate:.0} B/s")
     }
 }
 
@@ -244,6 +396,8 @@ fn cpython() -> Result<Runner> {
         program,
         prefix: vec![],
         suffix: |script| vec![script.display().to_string()],
+        out: None,
+        runs: None,
     })
 }
 
@@ -275,6 +429,8 @@ fn native(root: &Path) -> Result<Runner> {
             let path = script.display().to_string();
             vec!["--script".into(), path.clone(), "--".into(), path]
         },
+        out: None,
+        runs: None,
     })
 }
 
@@ -294,6 +450,8 @@ fn rewind(root: &Path) -> Result<Runner> {
         program: root.join("target/release/rewind"),
         prefix: vec!["run".into(), "--timeout".into(), "none".into()],
         suffix: |script| vec![script.display().to_string()],
+        out: None,
+        runs: None,
     })
 }
 
