@@ -291,7 +291,9 @@ _MAX_LEN = 256
 _MAX_DEPTH = 3
 _MAX_ITEMS = 32
 _reprs = {}
-_FAST_TYPES = (int, float, str, bool, type(None))
+# The types the tracer stringifies natively (and `object`, whose
+# stringifier would apply to them all).
+_FAST_TYPES = (int, float, str, bool, type(None), list, tuple, dict, object)
 
 
 def recrepr(typ, func):
@@ -304,8 +306,8 @@ def recrepr(typ, func):
     previous = _reprs.pop(typ, None)
     if func is not None:
         _reprs[typ] = func
-    # The tracer stringifies a few builtin types natively, unless one of
-    # them has a stringifier of its own.
+    # The tracer stringifies builtin scalars and containers natively, unless
+    # one of them has a stringifier of its own.
     _rewind.set_fast_repr(not any(t in _reprs for t in _FAST_TYPES))
     return previous
 

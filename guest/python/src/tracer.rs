@@ -55,8 +55,8 @@ struct FrameValues {
 
 struct Value {
     name: String,
-    /// The object the text was made from, when it cannot change.
-    immutable: Option<usize>,
+    /// The fingerprint of the value the text was made from, if it has one.
+    fingerprint: Option<u64>,
     text: String,
 }
 
@@ -167,7 +167,7 @@ fn trace(
                 };
                 values.push(Value {
                     name: name.to_owned(),
-                    immutable: immutable(&value, vm),
+                    fingerprint: fingerprint(&value, vm),
                     text: stringify(&value, vm),
                 });
             }
@@ -286,10 +286,10 @@ fn changed_locals(
             .iter()
             .position(|v| v.name == name)
             .map(|at| previous.swap_remove(at));
-        let identity = immutable(&value, vm);
+        let identity = fingerprint(&value, vm);
         let value = match before {
-            // The same object of an immutable type: the same text.
-            Some(before) if identity.is_some() && before.immutable == identity => before,
+            // The same fingerprint: the same text.
+            Some(before) if identity.is_some() && before.fingerprint == identity => before,
             before => {
                 let text = stringify(&value, vm);
                 if before.as_ref().is_none_or(|b| b.text != text) {
@@ -297,7 +297,7 @@ fn changed_locals(
                 }
                 Value {
                     name: name.into_owned(),
-                    immutable: identity,
+                    fingerprint: identity,
                     text,
                 }
             }
@@ -336,36 +336,70 @@ fn should_record(code: &PyObject, vm: &VirtualMachine) -> PyResult<bool> {
     Ok(on)
 }
 
-/// The object's address when its type cannot change in place, so an
-/// unchanged local need not be stringified again.
-fn immutable(value: &PyObject, vm: &VirtualMachine) -> Option<usize> {
+/// A fingerprint of what a value's string form depends on, when that can
+/// be told without stringifying it: the object itself for immutable
+/// scalars; for lists, tuples and dicts, the object and its own items (so a
+/// change of an item of an item goes unseen until the container's own
+/// items change). An unchanged fingerprint means an unchanged local.
+fn fingerprint(value: &PyObject, vm: &VirtualMachine) -> Option<u64> {
+    use rustpython_vm::builtins::{PyDict, PyList, PyTuple};
+    const ITEMS: usize = 32;
+    let mix = |hash: u64, n: usize| (hash ^ n as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    let start = mix(0xcbf2_9ce4_8422_2325, value.get_id());
     let class = value.class();
     let types = &vm.ctx.types;
-    let fixed = class.is(types.int_type)
+    if class.is(types.int_type)
         || class.is(types.float_type)
         || class.is(types.str_type)
         || class.is(types.bool_type)
         || class.is(types.none_type)
-        || class.is(types.bytes_type);
-    fixed.then(|| value.get_id())
+        || class.is(types.bytes_type)
+    {
+        return Some(start);
+    }
+    if class.is(types.list_type) {
+        let list = value.downcast_ref::<PyList>()?;
+        let items = list.borrow_vec();
+        let hash = mix(start, items.len());
+        return Some(
+            items
+                .iter()
+                .take(ITEMS)
+                .fold(hash, |h, item| mix(h, item.get_id())),
+        );
+    }
+    if class.is(types.tuple_type) {
+        let tuple = value.downcast_ref::<PyTuple>()?;
+        let items = tuple.as_slice();
+        let hash = mix(start, items.len());
+        return Some(
+            items
+                .iter()
+                .take(ITEMS)
+                .fold(hash, |h, item| mix(h, item.get_id())),
+        );
+    }
+    if class.is(types.dict_type) {
+        let dict = value.downcast_ref::<PyDict>()?;
+        if dict.__len__() > ITEMS {
+            return None;
+        }
+        let hash = mix(start, dict.__len__());
+        return Some(
+            dict.items_vec()
+                .iter()
+                .fold(hash, |h, (k, v)| mix(mix(h, k.get_id()), v.get_id())),
+        );
+    }
+    None
 }
 
 /// The safe string form of a value: `revdebug._saferepr`, or natively for
-/// plain scalars, with the same result.
+/// plain scalars and containers of them, with the same result.
 fn stringify(value: &PyObject, vm: &VirtualMachine) -> String {
     let slow = TRACER.with(|tracer| tracer.borrow().slow_repr);
-    let class = value.class();
-    let types = &vm.ctx.types;
-    let scalar = class.is(types.int_type)
-        || class.is(types.float_type)
-        || class.is(types.str_type)
-        || class.is(types.bool_type)
-        || class.is(types.none_type);
-    if scalar
-        && !slow
-        && let Ok(text) = value.repr(vm)
-    {
-        return cap(&text.to_string_lossy());
+    if !slow && let Some(text) = native_repr(value, 0, &mut Vec::new(), vm) {
+        return cap(&text);
     }
     let revdebug = TRACER.with(|tracer| tracer.borrow().revdebug.clone());
     let text = revdebug
@@ -374,8 +408,122 @@ fn stringify(value: &PyObject, vm: &VirtualMachine) -> String {
         .and_then(|text| text.str(vm).ok());
     match text {
         Some(text) => text.to_string_lossy().into_owned(),
-        None => format!("<{} object>", class.name()),
+        None => format!("<{} object>", value.class().name()),
     }
+}
+
+/// `revdebug._repr` for exact ints, floats, strs, bools, None, lists,
+/// tuples and dicts made of them; `None` for anything else, which Python
+/// then stringifies (running no user code here keeps the tracer cheap and
+/// safe). The caps are `revdebug`'s: depth 3, 32 items, ~256 characters.
+fn native_repr(
+    value: &PyObject,
+    depth: usize,
+    active: &mut Vec<usize>,
+    vm: &VirtualMachine,
+) -> Option<String> {
+    use rustpython_vm::builtins::{PyDict, PyList, PyTuple};
+    const MAX_DEPTH: usize = 3;
+    const MAX_ITEMS: usize = 32;
+
+    let class = value.class();
+    let types = &vm.ctx.types;
+    if class.is(types.int_type)
+        || class.is(types.float_type)
+        || class.is(types.str_type)
+        || class.is(types.bool_type)
+        || class.is(types.none_type)
+    {
+        return value
+            .repr(vm)
+            .ok()
+            .map(|text| text.to_string_lossy().into_owned());
+    }
+    enum Kind {
+        List,
+        Tuple,
+        Dict,
+    }
+    let (kind, items): (Kind, Vec<(PyObjectRef, Option<PyObjectRef>)>) =
+        if class.is(types.list_type) {
+            let list = value.downcast_ref::<PyList>()?;
+            let items = list
+                .borrow_vec()
+                .iter()
+                .take(MAX_ITEMS + 1)
+                .map(|item| (item.clone(), None))
+                .collect();
+            (Kind::List, items)
+        } else if class.is(types.tuple_type) {
+            let tuple = value.downcast_ref::<PyTuple>()?;
+            let items = tuple
+                .as_slice()
+                .iter()
+                .take(MAX_ITEMS + 1)
+                .map(|item| (item.clone(), None))
+                .collect();
+            (Kind::Tuple, items)
+        } else if class.is(types.dict_type) {
+            let dict = value.downcast_ref::<PyDict>()?;
+            if dict.__len__() > 4 * MAX_ITEMS {
+                // Copying a big dict's items costs more than Python's slicing.
+                return None;
+            }
+            let items = dict
+                .items_vec()
+                .into_iter()
+                .take(MAX_ITEMS + 1)
+                .map(|(k, v)| (k, Some(v)))
+                .collect();
+            (Kind::Dict, items)
+        } else {
+            return None;
+        };
+    let (open, close, recursive) = match kind {
+        Kind::List => ("[", "]", "[...]"),
+        Kind::Tuple => ("(", ")", "(...)"),
+        Kind::Dict => ("{", "}", "{...}"),
+    };
+    let id = value.get_id();
+    if active.contains(&id) {
+        return Some(recursive.to_owned());
+    }
+    if items.is_empty() {
+        return Some(format!("{open}{close}"));
+    }
+    if depth >= MAX_DEPTH {
+        return Some(recursive.to_owned());
+    }
+    active.push(id);
+    let mut parts = Vec::new();
+    let mut size = 0;
+    let mut result = Some(());
+    for (count, (item, dict_value)) in items.iter().enumerate() {
+        if count >= MAX_ITEMS || size > MAX_LEN {
+            parts.push("...".to_owned());
+            break;
+        }
+        let part = match dict_value {
+            Some(dict_value) => native_repr(item, depth + 1, active, vm).and_then(|key| {
+                native_repr(dict_value, depth + 1, active, vm)
+                    .map(|value| format!("{key}: {value}"))
+            }),
+            None => native_repr(item, depth + 1, active, vm),
+        };
+        let Some(part) = part else {
+            result = None;
+            break;
+        };
+        size += part.chars().count() + 2;
+        parts.push(part);
+    }
+    active.pop();
+    result?;
+    let trailing = match kind {
+        Kind::Tuple if items.len() == 1 => ",",
+        _ => "",
+    };
+    Some(format!("{open}{}{trailing}{close}", parts.join(", ")))
 }
 
 /// `revdebug._cap`: at most [`MAX_LEN`] characters.

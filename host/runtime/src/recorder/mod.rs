@@ -42,8 +42,17 @@ const INPUT_BATCH: usize = 256;
 const INPUT_BATCH_BYTES: usize = 64 << 10;
 /// Events gathered before a continuous stream gets them.
 const STREAM_EVENTS: usize = 4096;
-/// Source files kept for the recording are at most this long.
+/// Source files kept for the recording are at most this long...
 const MAX_SOURCE: usize = 4 << 20;
+/// ...and all of them together at most this.
+const MAX_SOURCES: usize = 64 << 20;
+/// The input log kept in memory stops growing here: a guest that reads far
+/// more than this cannot make the host run out of memory. Inputs after it
+/// are not logged, which the log says with a `log-truncated` input.
+const MAX_LOG: u64 = 1 << 30;
+/// At most this many recording files per run: a guest that snapshots in a
+/// loop cannot fill the disk. Later snapshots are markers only.
+const MAX_FILES: usize = 100;
 
 /// How a run is recorded.
 #[derive(Debug, Clone)]
@@ -128,6 +137,10 @@ struct State {
     blocks: HashMap<(ThreadId, u64), u64>,
     /// Whether a write failure was reported already (once is enough).
     failed: bool,
+    /// Recording files written so far.
+    files: usize,
+    /// The input log reached [`MAX_LOG`]: inputs are no longer logged.
+    truncated: bool,
 }
 
 struct Stream {
@@ -205,6 +218,8 @@ impl Recorder {
             next_snapshot: 0,
             blocks: HashMap::new(),
             failed: false,
+            files: 0,
+            truncated: false,
         };
         let listener: Listener = Box::new(listener);
         let mut events = Vec::new();
@@ -312,7 +327,8 @@ impl ThreadRecorder {
     /// are also kept as source text.
     pub(crate) fn file_read(&self, path: &str, offset: u64, data: &[u8]) {
         self.with((), |state, thread, events| {
-            if path.ends_with(".py") {
+            let kept: usize = state.sources.values().map(Vec::len).sum();
+            if path.ends_with(".py") && kept + data.len() <= MAX_SOURCES {
                 // The file as the guest read it: reads may restart at 0 or
                 // overlap (a probe of its first bytes, then the whole).
                 let text = state.sources.entry(path.to_owned()).or_default();
@@ -513,9 +529,28 @@ impl State {
     }
 
     fn input(&mut self, thread: ThreadId, input: Input, events: &mut Vec<RecorderEvent>) {
-        if self.log.is_none() {
+        let Some(writer) = &self.log else {
+            return;
+        };
+        if self.truncated {
             return;
         }
+        let input = if writer.written() > MAX_LOG {
+            self.truncated = true;
+            self.fail(
+                format!(
+                    "the input log passed {} MiB; inputs after this point are not logged",
+                    MAX_LOG >> 20
+                ),
+                events,
+            );
+            Input::Other {
+                name: "log-truncated".to_owned(),
+                data: Default::default(),
+            }
+        } else {
+            input
+        };
         let log = self.threads.entry(thread).or_default();
         log.pending_bytes += input_bytes(&input);
         log.pending.push(input);
@@ -721,6 +756,11 @@ impl State {
         events: &mut Vec<RecorderEvent>,
     ) -> Option<PathBuf> {
         self.commit_all_inputs(events);
+        if self.files >= MAX_FILES {
+            let failure = format!("{MAX_FILES} recordings written; no more from this run");
+            self.fail(failure, events);
+            return None;
+        }
         let log = self.log.as_ref()?;
         let mut writer = log.fork(log.get_ref().clone());
         let result = (|| -> std::io::Result<Vec<u8>> {
@@ -753,6 +793,7 @@ impl State {
         };
         match write_new_file(&self.config.out_dir, &self.config.name, &kind, &bytes) {
             Ok(path) => {
+                self.files += 1;
                 events.push(RecorderEvent::Written {
                     path: path.clone(),
                     what,
@@ -962,4 +1003,163 @@ fn write_new_file(dir: &Path, name: &str, kind: &str, bytes: &[u8]) -> std::io::
     Err(std::io::Error::other(
         "too many recordings with the same name",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rewind_format::Recording;
+
+    fn config(dir: &Path, mode: Mode, max_mode: Mode) -> RecordingConfig {
+        RecordingConfig {
+            mode,
+            max_mode,
+            buffer_events: 3,
+            trace: true,
+            out_dir: dir.to_owned(),
+            name: "test".to_owned(),
+            guest_name: "guest".to_owned(),
+            guest_digest: "sha256:00".to_owned(),
+            settings: vec![("hash-seed".to_owned(), "0".to_owned())],
+        }
+    }
+
+    fn recorder(dir: &Path, mode: Mode, max_mode: Mode) -> (Recorder, Arc<Mutex<Vec<RecorderEvent>>>) {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let sink = heard.clone();
+        let recorder = Recorder::new(config(dir, mode, max_mode), move |event| {
+            sink.lock().unwrap().push(event.clone())
+        });
+        (recorder, heard)
+    }
+
+    fn read(path: &Path) -> Recording {
+        Recording::read(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    fn line(n: u32) -> Event {
+        Event::Line {
+            line: n,
+            changed: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_holds_the_log_and_the_last_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let (recorder, heard) = recorder(dir.path(), Mode::OnEvent, Mode::Continuous);
+        let thread = recorder.thread();
+        thread.input(Input::MonotonicClock { nanos: 7 });
+        thread.events((1..=5).map(line).collect());
+        assert_eq!(thread.snapshot(None, false), "snapshot-1");
+        thread.input(Input::MonotonicClock { nanos: 8 });
+
+        let heard = heard.lock().unwrap();
+        let [RecorderEvent::Written { path, what }] = &heard[..] else {
+            panic!("{heard:?}");
+        };
+        assert_eq!(*what, Written::Snapshot("snapshot-1".to_owned()));
+        let recording = read(path);
+        assert!(recording.cut.is_none() && recording.end.is_some());
+        let log = &recording.threads[&0];
+        assert_eq!(log.inputs, [Input::MonotonicClock { nanos: 7 }]);
+        assert_eq!(log.markers[0].input_pos, 1);
+        // The ring kept the last three events, numbered as in the run.
+        assert_eq!(log.events.len(), 1);
+        assert_eq!(log.events[0].first, 2);
+        assert_eq!(log.events[0].events, [line(3), line(4), line(5)]);
+    }
+
+    #[test]
+    fn modes_are_capped_and_off_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (recorder, heard) = recorder(dir.path(), Mode::Continuous, Mode::OnEvent);
+        assert_eq!(recorder.mode(), Mode::OnEvent);
+        let thread = recorder.thread();
+        assert_eq!(thread.set_mode(Mode::Continuous), Mode::OnEvent);
+        assert_eq!(thread.set_mode(Mode::Off), Mode::Off);
+        thread.snapshot(Some("quiet".to_owned()), false);
+        assert!(thread.crash(crash()).is_none());
+        assert!(heard.lock().unwrap().is_empty());
+    }
+
+    fn crash() -> Crash {
+        Crash {
+            id: 0,
+            thread: 0,
+            reason: CrashReason::Reported,
+            exception: None,
+            frames: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_run_that_starts_off_says_its_log_is_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let (recorder, _) = recorder(dir.path(), Mode::Off, Mode::Continuous);
+        let thread = recorder.thread();
+        thread.input(Input::MonotonicClock { nanos: 1 });
+        thread.set_mode(Mode::OnEvent);
+        thread.input(Input::MonotonicClock { nanos: 2 });
+        let path = thread.crash(crash()).unwrap();
+        let recording = read(&path);
+        assert!(
+            recording
+                .header
+                .settings
+                .contains(&("log-complete".to_owned(), "false".to_owned()))
+        );
+        assert_eq!(
+            recording.threads[&0].inputs,
+            [Input::MonotonicClock { nanos: 2 }]
+        );
+    }
+
+    #[test]
+    fn a_continuous_stream_ends_with_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let (recorder, heard) = recorder(dir.path(), Mode::Continuous, Mode::Continuous);
+        let thread = recorder.thread();
+        thread.input(Input::WallClock { secs: 1, nanos: 2 });
+        thread.events(vec![line(1)]);
+        thread.flush();
+        thread.finish(ThreadEnd::Exited(4));
+        let heard = heard.lock().unwrap();
+        let [RecorderEvent::Written { path, .. }] = &heard[..] else {
+            panic!("{heard:?}");
+        };
+        let recording = read(path);
+        assert_eq!(recording.end.unwrap().exit_code, Some(4));
+        let log = &recording.threads[&0];
+        assert_eq!(log.inputs.len(), 1);
+        assert_eq!(log.events[0].events, [line(1)]);
+        let kinds: Vec<_> = log.markers.iter().map(|m| m.kind.clone()).collect();
+        assert_eq!(kinds, [MarkerKind::Flush, MarkerKind::Exit { code: 4 }]);
+    }
+
+    #[test]
+    fn a_snapshot_loop_cannot_fill_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (recorder, heard) = recorder(dir.path(), Mode::OnEvent, Mode::OnEvent);
+        let thread = recorder.thread();
+        for _ in 0..MAX_FILES + 5 {
+            thread.snapshot(None, false);
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), MAX_FILES);
+        let failures = heard
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|event| matches!(event, RecorderEvent::Failed(_)))
+            .count();
+        assert_eq!(failures, 1);
+    }
+
+    #[test]
+    fn file_names_are_safe() {
+        assert_eq!(file_safe("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(file_safe("a b/c"), "a_b_c");
+        assert_eq!(file_safe(&"x".repeat(100)).len(), 64);
+    }
 }
