@@ -1024,7 +1024,11 @@ mod tests {
         }
     }
 
-    fn recorder(dir: &Path, mode: Mode, max_mode: Mode) -> (Recorder, Arc<Mutex<Vec<RecorderEvent>>>) {
+    fn recorder(
+        dir: &Path,
+        mode: Mode,
+        max_mode: Mode,
+    ) -> (Recorder, Arc<Mutex<Vec<RecorderEvent>>>) {
         let heard = Arc::new(Mutex::new(Vec::new()));
         let sink = heard.clone();
         let recorder = Recorder::new(config(dir, mode, max_mode), move |event| {
