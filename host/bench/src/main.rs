@@ -40,8 +40,9 @@ struct Args {
     #[arg(long = "only", value_name = "NAME")]
     only: Vec<String>,
 
-    /// Runs of each workload with live tracing, which is 5-40x slower.
-    #[arg(long, default_value_t = 3)]
+    /// Runs of each workload with live tracing, which is 3-110x slower;
+    /// 0 leaves tracing out.
+    #[arg(long, default_value_t = 1)]
     trace_runs: usize,
 }
 
@@ -214,7 +215,7 @@ fn measure(runners: &[Runner], script: &Path, runs: usize) -> Result<Vec<Measure
     let mut expected = None;
     for run in 0..runs {
         for (i, runner) in runners.iter().enumerate() {
-            if run >= runner.runs.unwrap_or(runs).max(1).min(runs) {
+            if run >= runner.runs.unwrap_or(runs).min(runs) {
                 continue;
             }
             let timed = runner.time(script)?;
@@ -237,9 +238,16 @@ fn measure(runners: &[Runner], script: &Path, runs: usize) -> Result<Vec<Measure
         .zip(recorded)
         .map(|(times, mut recorded)| {
             recorded.sort();
-            Measured {
-                elapsed: median(times),
-                recorded: recorded[recorded.len() / 2],
+            match times.is_empty() {
+                // A runner left out (`--trace-runs 0`).
+                true => Measured {
+                    elapsed: Duration::ZERO,
+                    recorded: 0,
+                },
+                false => Measured {
+                    elapsed: median(times),
+                    recorded: recorded[recorded.len() / 2],
+                },
             }
         })
         .collect())
@@ -332,25 +340,35 @@ fn print_report(
         let off = m[OFF].elapsed;
         on_event.push(ratio(m[ON_EVENT].elapsed, off));
         continuous.push(ratio(m[CONTINUOUS].elapsed, off));
-        traced.push(ratio(m[TRACE].elapsed, off));
+        let (trace_time, trace_ratio) = match m[TRACE].elapsed.is_zero() {
+            true => ("—".to_owned(), "—".to_owned()),
+            false => {
+                traced.push(ratio(m[TRACE].elapsed, off));
+                (
+                    secs(m[TRACE].elapsed),
+                    format!("{:.1}x", ratio(m[TRACE].elapsed, off)),
+                )
+            }
+        };
         let rate = m[CONTINUOUS].recorded as f64 / m[CONTINUOUS].elapsed.as_secs_f64();
         println!(
-            "| {name} | {} | {} | {:.3}x | {} | {:.3}x | {} | {} | {:.1}x |",
+            "| {name} | {} | {} | {:.3}x | {} | {:.3}x | {} | {trace_time} | {trace_ratio} |",
             secs(off),
             secs(m[ON_EVENT].elapsed),
             ratio(m[ON_EVENT].elapsed, off),
             secs(m[CONTINUOUS].elapsed),
             ratio(m[CONTINUOUS].elapsed, off),
             bytes_per_sec(rate),
-            secs(m[TRACE].elapsed),
-            ratio(m[TRACE].elapsed, off),
         );
     }
+    let traced = match traced.is_empty() {
+        true => "—".to_owned(),
+        false => format!("**{:.1}x**", median_f64(traced)),
+    };
     println!(
-        "| **median** | | | **{:.3}x** | | **{:.3}x** | | | **{:.1}x** |",
+        "| **median** | | | **{:.3}x** | | **{:.3}x** | | | {traced} |",
         median_f64(on_event),
         median_f64(continuous),
-        median_f64(traced)
     );
     println!(
         "\nLog bytes/s: the continuous stream's size (the whole input log and markers) over the run's wall time.\n"
@@ -363,11 +381,13 @@ fn print_report(
     println!("| runner | wall time |");
     println!("|---|---|");
     for (runner, time) in runners.iter().zip(startup) {
-        println!(
-            "| {} | {:.1} ms |",
-            runner.name,
-            time.as_secs_f64() * 1000.0
-        );
+        if !time.is_zero() {
+            println!(
+                "| {} | {:.1} ms |",
+                runner.name,
+                time.as_secs_f64() * 1000.0
+            );
+        }
     }
 }
 

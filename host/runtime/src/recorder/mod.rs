@@ -577,8 +577,13 @@ impl State {
         {
             failures.push(format!("logging inputs: {err}"));
         }
+        // The stream is written out as it grows: each batch reaches the
+        // file at once, so a killed run loses at most the batch in progress.
         if let Some(stream) = &mut self.stream
-            && let Err(err) = stream.writer.inputs(thread, first, &pending)
+            && let Err(err) = stream
+                .writer
+                .inputs(thread, first, &pending)
+                .and_then(|()| stream.writer.flush())
         {
             failures.push(format!("writing {}: {err}", stream.path.display()));
         }
@@ -614,7 +619,10 @@ impl State {
             failures.push(format!("logging a marker: {err}"));
         }
         if let Some(stream) = &mut self.stream
-            && let Err(err) = stream.writer.markers(thread, markers)
+            && let Err(err) = stream
+                .writer
+                .markers(thread, markers)
+                .and_then(|()| stream.writer.flush())
         {
             failures.push(format!("writing {}: {err}", stream.path.display()));
         }
