@@ -81,8 +81,8 @@ pub struct RunArgs {
     out: PathBuf,
 
     /// Trace calls, lines, returns and exceptions live, with argument, local
-    /// and return values. Costs 5-40x; without it the same events are
-    /// materialized later by re-executing the recording.
+    /// and return values. Slow: 3-110x (25x on the median benchmark); without
+    /// it the same events are materialized later from the recording.
     #[arg(long)]
     trace: bool,
 
