@@ -13,6 +13,10 @@
 //!   directories granted to it. Nothing else of the host is visible.
 //! - [`Limits`] bound memory and wall-clock time; [`Runtime::run`] returns an
 //!   [`Outcome`] saying how the guest ended, a tripped limit included.
+//! - [`Recorder`] is the flight recorder ([`Sandbox::record`] attaches it):
+//!   it logs every nondeterministic input the guest receives and every
+//!   control call it makes through the `rewind:recorder` WIT interfaces, and
+//!   writes recordings under the [`Mode`] in effect.
 //!
 //! ```no_run
 //! use rewind_runtime::{ComponentCache, ComponentSource, Limits, Runtime, Sandbox};

@@ -165,7 +165,7 @@ impl LoggedStream {
                 }),
                 Source::File { path, offset } => {
                     self.log.file_read(path, *offset, data);
-                    *offset += data.len() as u64;
+                    *offset = offset.saturating_add(data.len() as u64);
                 }
             },
             Ok(_) => {}

@@ -332,12 +332,13 @@ impl ThreadRecorder {
                 // The file as the guest read it: reads may restart at 0 or
                 // overlap (a probe of its first bytes, then the whole).
                 let text = state.sources.entry(path.to_owned()).or_default();
-                let end = offset as usize + data.len();
-                if offset as usize <= text.len() && end <= MAX_SOURCE {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX);
+                let end = start.saturating_add(data.len());
+                if start <= text.len() && end <= MAX_SOURCE {
                     if text.len() < end {
                         text.resize(end, 0);
                     }
-                    text[offset as usize..end].copy_from_slice(data);
+                    text[start..end].copy_from_slice(data);
                 }
             }
             state.input(
