@@ -1170,6 +1170,62 @@ mod tests {
     }
 
     #[test]
+    fn clear_without_flush_leaves_a_hole_in_the_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let (recorder, heard) = recorder(dir.path(), Mode::Continuous, Mode::Continuous);
+        let thread = recorder.thread();
+        thread.events(vec![line(1)]);
+        thread.clear(false, true);
+        thread.events(vec![line(2)]);
+        thread.clear(false, false);
+        thread.events(vec![line(3)]);
+        thread.finish(ThreadEnd::Exited(0));
+        let heard = heard.lock().unwrap();
+        let [RecorderEvent::Written { path, .. }] = &heard[..] else {
+            panic!("{heard:?}");
+        };
+        let recording = read(path);
+        let runs: Vec<(u64, Vec<Event>)> = recording.threads[&0]
+            .events
+            .iter()
+            .map(|run| (run.first, run.events.clone()))
+            .collect();
+        // Event 1 was flushed before its clear; event 2 was cleared unsent.
+        assert_eq!(runs, [(0, vec![line(1)]), (2, vec![line(3)])]);
+    }
+
+    #[test]
+    fn a_block_keeps_its_number_per_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let (recorder, _) = recorder(dir.path(), Mode::OnEvent, Mode::OnEvent);
+        let thread = recorder.thread();
+        let first = thread.block(7, true);
+        let second = thread.block(9, true);
+        assert_ne!(first, second);
+        assert_eq!(thread.block(7, true), first);
+        let path = thread.crash(crash()).unwrap();
+        let markers = read(&path).threads[&0].markers.clone();
+        let blocks: Vec<_> = markers.iter().map(|m| m.kind.clone()).collect();
+        assert_eq!(
+            blocks[..3],
+            [
+                MarkerKind::Block {
+                    block: first,
+                    clear: false
+                },
+                MarkerKind::Block {
+                    block: second,
+                    clear: false
+                },
+                MarkerKind::Block {
+                    block: first,
+                    clear: true
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn file_names_are_safe() {
         assert_eq!(file_safe("../../etc/passwd"), "_.._etc_passwd");
         assert_eq!(file_safe("a b/c"), "a_b_c");
