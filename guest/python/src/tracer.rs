@@ -257,15 +257,25 @@ fn changed_locals(
     id: usize,
     vm: &VirtualMachine,
 ) -> PyResult<Vec<(String, String)>> {
-    let locals = frame.f_locals(vm)?;
-    let items = vm.call_method(&locals, "items", ())?;
-    let items = vm.extract_elements_with(&items, |pair| {
-        let pair = vm.extract_elements_with(&pair, Ok)?;
-        match <[PyObjectRef; 2]>::try_from(pair) {
-            Ok([name, value]) => Ok(Some((name, value))),
-            Err(_) => Ok(None),
+    // A function's locals come as a dict snapshot of its fast locals: read
+    // its items directly rather than through Python-level iteration.
+    let locals = frame.locals(vm)?;
+    let items: Vec<Option<(PyObjectRef, PyObjectRef)>> = match locals
+        .obj()
+        .downcast_ref::<rustpython_vm::builtins::PyDict>(
+    ) {
+        Some(dict) => dict.items_vec().into_iter().map(Some).collect(),
+        None => {
+            let items = vm.call_method(locals.obj(), "items", ())?;
+            vm.extract_elements_with(&items, |pair| {
+                let pair = vm.extract_elements_with(&pair, Ok)?;
+                match <[PyObjectRef; 2]>::try_from(pair) {
+                    Ok([name, value]) => Ok(Some((name, value))),
+                    Err(_) => Ok(None),
+                }
+            })?
         }
-    })?;
+    };
     // The frame's previous values, taken out while stringifiers run (they
     // may call back into `_rewind`).
     let mut previous = TRACER.with(|tracer| {
