@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use rustpython_vm::builtins::{PyBaseExceptionRef, PyStrRef};
+use rustpython_vm::builtins::{PyBaseExceptionRef, PyStrRef, PyType};
 use rustpython_vm::frame::FrameObject;
 use rustpython_vm::{AsObject as _, Py, PyObject, PyObjectRef, PyResult, VirtualMachine};
 
@@ -75,8 +75,9 @@ pub fn start(vm: &VirtualMachine, revdebug: PyObjectRef) -> PyResult<()> {
 
 /// Removes the tracer.
 pub fn stop(vm: &VirtualMachine) {
-    let tracing = TRACER.with(|tracer| tracer.borrow().callback.is_some());
-    if tracing && let Ok(settrace) = vm.sys_module.get_attr("settrace", vm) {
+    if tracing()
+        && let Ok(settrace) = vm.sys_module.get_attr("settrace", vm)
+    {
         let _ = settrace.call((vm.ctx.none(),), vm);
     }
 }
@@ -92,8 +93,7 @@ pub fn flush() {
 
 /// Records that `exc` ends the run.
 pub fn unhandled(exc: &PyBaseExceptionRef, vm: &VirtualMachine) {
-    let tracing = TRACER.with(|tracer| tracer.borrow().callback.is_some());
-    if tracing {
+    if tracing() {
         let (type_name, message) = describe(exc.as_object(), vm);
         push(Event::Exception {
             stage: Stage::Unhandled,
@@ -101,6 +101,11 @@ pub fn unhandled(exc: &PyBaseExceptionRef, vm: &VirtualMachine) {
             message,
         });
     }
+}
+
+/// Whether the tracer was started.
+fn tracing() -> bool {
+    TRACER.with(|tracer| tracer.borrow().callback.is_some())
 }
 
 pub fn forget_decisions() {
@@ -356,38 +361,23 @@ fn fingerprint(value: &PyObject, vm: &VirtualMachine) -> Option<u64> {
     const ITEMS: usize = 32;
     let mix = |hash: u64, n: usize| (hash ^ n as u64).wrapping_mul(0x0000_0100_0000_01b3);
     let start = mix(0xcbf2_9ce4_8422_2325, value.get_id());
+    let sequence = |items: &[PyObjectRef]| {
+        let hash = mix(start, items.len());
+        items
+            .iter()
+            .take(ITEMS)
+            .fold(hash, |h, item| mix(h, item.get_id()))
+    };
     let class = value.class();
     let types = &vm.ctx.types;
-    if class.is(types.int_type)
-        || class.is(types.float_type)
-        || class.is(types.str_type)
-        || class.is(types.bool_type)
-        || class.is(types.none_type)
-        || class.is(types.bytes_type)
-    {
+    if is_scalar(class, vm) || class.is(types.bytes_type) {
         return Some(start);
     }
     if class.is(types.list_type) {
-        let list = value.downcast_ref::<PyList>()?;
-        let items = list.borrow_vec();
-        let hash = mix(start, items.len());
-        return Some(
-            items
-                .iter()
-                .take(ITEMS)
-                .fold(hash, |h, item| mix(h, item.get_id())),
-        );
+        return Some(sequence(&value.downcast_ref::<PyList>()?.borrow_vec()));
     }
     if class.is(types.tuple_type) {
-        let tuple = value.downcast_ref::<PyTuple>()?;
-        let items = tuple.as_slice();
-        let hash = mix(start, items.len());
-        return Some(
-            items
-                .iter()
-                .take(ITEMS)
-                .fold(hash, |h, item| mix(h, item.get_id())),
-        );
+        return Some(sequence(value.downcast_ref::<PyTuple>()?.as_slice()));
     }
     if class.is(types.dict_type) {
         let dict = value.downcast_ref::<PyDict>()?;
@@ -402,6 +392,17 @@ fn fingerprint(value: &PyObject, vm: &VirtualMachine) -> Option<u64> {
         );
     }
     None
+}
+
+/// Whether `class` is exactly int, float, str, bool or None's type: values
+/// that cannot change, whose `repr` runs no user code.
+fn is_scalar(class: &Py<PyType>, vm: &VirtualMachine) -> bool {
+    let types = &vm.ctx.types;
+    class.is(types.int_type)
+        || class.is(types.float_type)
+        || class.is(types.str_type)
+        || class.is(types.bool_type)
+        || class.is(types.none_type)
 }
 
 /// The safe string form of a value: `revdebug._saferepr`, or natively for
@@ -438,12 +439,7 @@ fn native_repr(
 
     let class = value.class();
     let types = &vm.ctx.types;
-    if class.is(types.int_type)
-        || class.is(types.float_type)
-        || class.is(types.str_type)
-        || class.is(types.bool_type)
-        || class.is(types.none_type)
-    {
+    if is_scalar(class, vm) {
         return value
             .repr(vm)
             .ok()

@@ -327,8 +327,9 @@ impl ThreadRecorder {
     /// are also kept as source text.
     pub(crate) fn file_read(&self, path: &str, offset: u64, data: &[u8]) {
         self.with((), |state, thread, events| {
-            let kept: usize = state.sources.values().map(Vec::len).sum();
-            if path.ends_with(".py") && kept + data.len() <= MAX_SOURCES {
+            if path.ends_with(".py")
+                && state.sources.values().map(Vec::len).sum::<usize>() + data.len() <= MAX_SOURCES
+            {
                 // The file as the guest read it: reads may restart at 0 or
                 // overlap (a probe of its first bytes, then the whole).
                 let text = state.sources.entry(path.to_owned()).or_default();
@@ -394,10 +395,7 @@ impl ThreadRecorder {
                 },
                 events,
             );
-            let threads: Vec<ThreadId> = match all {
-                true => state.threads.keys().copied().collect(),
-                false => vec![thread],
-            };
+            let threads = state.scope(thread, all);
             match state.mode {
                 Mode::Off => {}
                 Mode::OnEvent => {
@@ -415,11 +413,7 @@ impl ThreadRecorder {
             if flush && state.mode == Mode::Continuous {
                 state.flush_stream(events);
             }
-            let threads: Vec<ThreadId> = match all {
-                true => state.threads.keys().copied().collect(),
-                false => vec![thread],
-            };
-            for thread in threads {
+            for thread in state.scope(thread, all) {
                 if let Some(log) = state.threads.get_mut(&thread) {
                     log.events.clear();
                     log.first_event = log.total_events;
@@ -529,6 +523,18 @@ impl State {
         self.mode = mode;
     }
 
+    /// The threads a call acts on: its own, or every thread (`...all`).
+    fn scope(&self, thread: ThreadId, all: bool) -> Vec<ThreadId> {
+        match all {
+            true => self.all_threads(),
+            false => vec![thread],
+        }
+    }
+
+    fn all_threads(&self) -> Vec<ThreadId> {
+        self.threads.keys().copied().collect()
+    }
+
     fn input(&mut self, thread: ThreadId, input: Input, events: &mut Vec<RecorderEvent>) {
         let Some(writer) = &self.log else {
             return;
@@ -572,18 +578,22 @@ impl State {
         let first = log.logged;
         log.logged += pending.len() as u64;
         log.pending_bytes = 0;
+        self.append(Append::Inputs(thread, first, &pending), events);
+    }
+
+    /// Appends to the log and, in continuous mode, to the stream. The stream
+    /// is written out as it grows: each append reaches the file at once, so
+    /// a killed run loses at most the batch in progress.
+    fn append(&mut self, item: Append<'_>, events: &mut Vec<RecorderEvent>) {
         let mut failures = Vec::new();
         if let Some(writer) = &mut self.log
-            && let Err(err) = writer.inputs(thread, first, &pending)
+            && let Err(err) = item.write_to(writer)
         {
-            failures.push(format!("logging inputs: {err}"));
+            failures.push(format!("logging {}: {err}", item.what()));
         }
-        // The stream is written out as it grows: each batch reaches the
-        // file at once, so a killed run loses at most the batch in progress.
         if let Some(stream) = &mut self.stream
-            && let Err(err) = stream
-                .writer
-                .inputs(thread, first, &pending)
+            && let Err(err) = item
+                .write_to(&mut stream.writer)
                 .and_then(|()| stream.writer.flush())
         {
             failures.push(format!("writing {}: {err}", stream.path.display()));
@@ -594,8 +604,7 @@ impl State {
     }
 
     fn commit_all_inputs(&mut self, events: &mut Vec<RecorderEvent>) {
-        let threads: Vec<ThreadId> = self.threads.keys().copied().collect();
-        for thread in threads {
+        for thread in self.all_threads() {
             self.commit_inputs(thread, events);
         }
     }
@@ -612,24 +621,7 @@ impl State {
             kind,
         };
         log.next_marker += 1;
-        let markers = std::slice::from_ref(&marker);
-        let mut failures = Vec::new();
-        if let Some(writer) = &mut self.log
-            && let Err(err) = writer.markers(thread, markers)
-        {
-            failures.push(format!("logging a marker: {err}"));
-        }
-        if let Some(stream) = &mut self.stream
-            && let Err(err) = stream
-                .writer
-                .markers(thread, markers)
-                .and_then(|()| stream.writer.flush())
-        {
-            failures.push(format!("writing {}: {err}", stream.path.display()));
-        }
-        for failure in failures {
-            self.fail(failure, events);
-        }
+        self.append(Append::Marker(thread, &marker), events);
     }
 
     fn events(&mut self, thread: ThreadId, batch: Vec<Event>, events: &mut Vec<RecorderEvent>) {
@@ -677,20 +669,7 @@ impl State {
         let crash = Crash { id, ..crash };
         let thread = crash.thread;
         self.marker(thread, MarkerKind::Crash { crash: id }, events);
-        let mut failures = Vec::new();
-        if let Some(writer) = &mut self.log
-            && let Err(err) = writer.crash(&crash)
-        {
-            failures.push(format!("logging a crash: {err}"));
-        }
-        if let Some(stream) = &mut self.stream
-            && let Err(err) = stream.writer.crash(&crash)
-        {
-            failures.push(format!("writing {}: {err}", stream.path.display()));
-        }
-        for failure in failures {
-            self.fail(failure, events);
-        }
+        self.append(Append::Crash(&crash), events);
         match self.mode {
             Mode::Continuous => {
                 self.flush_stream(events);
@@ -773,12 +752,7 @@ impl State {
         let log = self.log.as_ref()?;
         let mut writer = log.fork(log.get_ref().clone());
         let result = (|| -> std::io::Result<Vec<u8>> {
-            for (path, text) in &self.sources {
-                writer.source(&Source {
-                    path: path.clone(),
-                    text: String::from_utf8_lossy(text).into_owned(),
-                })?;
-            }
+            write_sources(&mut writer, &self.sources)?;
             for thread in threads {
                 if let Some(log) = self.threads.get(thread) {
                     let batch: Vec<Event> = log.events.iter().cloned().collect();
@@ -868,20 +842,14 @@ impl State {
             return;
         }
         self.commit_all_inputs(events);
-        let threads: Vec<ThreadId> = self.threads.keys().copied().collect();
-        for thread in threads {
+        for thread in self.all_threads() {
             self.stream_events(thread, events);
         }
         let Some(stream) = &mut self.stream else {
             return;
         };
         let result = (|| -> std::io::Result<()> {
-            for (path, text) in self.sources.iter().skip(stream.sources) {
-                stream.writer.source(&Source {
-                    path: path.clone(),
-                    text: String::from_utf8_lossy(text).into_owned(),
-                })?;
-            }
+            write_sources(&mut stream.writer, self.sources.iter().skip(stream.sources))?;
             stream.sources = self.sources.len();
             stream.writer.flush()
         })();
@@ -914,6 +882,45 @@ impl State {
             events.push(RecorderEvent::Failed(failure));
         }
     }
+}
+
+/// What [`State::append`] writes to both the log and the stream.
+enum Append<'a> {
+    Inputs(ThreadId, u64, &'a [Input]),
+    Marker(ThreadId, &'a Marker),
+    Crash(&'a Crash),
+}
+
+impl Append<'_> {
+    fn write_to<W: std::io::Write>(&self, writer: &mut Writer<W>) -> std::io::Result<()> {
+        match *self {
+            Append::Inputs(thread, first, inputs) => writer.inputs(thread, first, inputs),
+            Append::Marker(thread, marker) => writer.markers(thread, std::slice::from_ref(marker)),
+            Append::Crash(crash) => writer.crash(crash),
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        match self {
+            Append::Inputs(..) => "inputs",
+            Append::Marker(..) => "a marker",
+            Append::Crash(..) => "a crash",
+        }
+    }
+}
+
+/// Sources, as the format takes them.
+fn write_sources<'a, W: std::io::Write>(
+    writer: &mut Writer<W>,
+    sources: impl IntoIterator<Item = (&'a String, &'a Vec<u8>)>,
+) -> std::io::Result<()> {
+    for (path, text) in sources {
+        writer.source(&Source {
+            path: path.clone(),
+            text: String::from_utf8_lossy(text).into_owned(),
+        })?;
+    }
+    Ok(())
 }
 
 /// Events, in chunks of a size a reader takes in stride.
