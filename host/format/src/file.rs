@@ -530,6 +530,7 @@ impl Recording {
         };
 
         let mut reader = Reader {
+            source_index: HashMap::new(),
             strings: Vec::new(),
             recording: Recording {
                 version,
@@ -690,6 +691,8 @@ fn end_of_chunk(cur: &Cursor<'_>) -> Result<(), FormatError> {
 struct Reader {
     strings: Vec<String>,
     recording: Recording,
+    /// Where each source path is in `recording.sources`.
+    source_index: HashMap<String, usize>,
 }
 
 impl Reader {
@@ -715,7 +718,16 @@ impl Reader {
             kind::SOURCE => {
                 let path = self.string(cur)?;
                 let text = raw_string(cur)?;
-                self.recording.sources.push(Source { path, text });
+                // A stream sends a source again when more of it was read:
+                // the last one counts.
+                let sources = &mut self.recording.sources;
+                match self.source_index.get(&path) {
+                    Some(&at) => sources[at].text = text,
+                    None => {
+                        self.source_index.insert(path.clone(), sources.len());
+                        sources.push(Source { path, text });
+                    }
+                }
             }
             kind::INPUTS => {
                 let thread = cur.u32()?;

@@ -146,8 +146,9 @@ struct State {
 struct Stream {
     writer: Writer<BufWriter<File>>,
     path: PathBuf,
-    /// The sources already sent, by path.
-    sources: usize,
+    /// How much of each source has been sent, by path: a source is sent
+    /// when it first appears and again when the guest has read more of it.
+    sent: BTreeMap<String, usize>,
 }
 
 #[derive(Default)]
@@ -819,7 +820,7 @@ impl State {
                 self.stream = Some(Stream {
                     writer,
                     path,
-                    sources: 0,
+                    sent: BTreeMap::new(),
                 });
                 // Events still in the buffers go out with the stream.
                 for log in self.threads.values_mut() {
@@ -849,8 +850,15 @@ impl State {
             return;
         };
         let result = (|| -> std::io::Result<()> {
-            write_sources(&mut stream.writer, self.sources.iter().skip(stream.sources))?;
-            stream.sources = self.sources.len();
+            let unsent: Vec<_> = self
+                .sources
+                .iter()
+                .filter(|(path, text)| stream.sent.get(*path) != Some(&text.len()))
+                .collect();
+            write_sources(&mut stream.writer, unsent.iter().copied())?;
+            for (path, text) in unsent {
+                stream.sent.insert(path.clone(), text.len());
+            }
             stream.writer.flush()
         })();
         if let Err(err) = result {
@@ -1156,6 +1164,39 @@ mod tests {
         assert_eq!(log.events[0].events, [line(1)]);
         let kinds: Vec<_> = log.markers.iter().map(|m| m.kind.clone()).collect();
         assert_eq!(kinds, [MarkerKind::Flush, MarkerKind::Exit { code: 4 }]);
+    }
+
+    #[test]
+    fn a_stream_gets_every_source_the_guest_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (recorder, heard) = recorder(dir.path(), Mode::Continuous, Mode::Continuous);
+        let thread = recorder.thread();
+        thread.file_read("/app/main.py", 0, b"import lib\n");
+        thread.flush();
+        // Sorts before the source already sent.
+        thread.file_read("/app/lib.py", 0, b"x = 1\n");
+        thread.flush();
+        // Read further after it was sent: sent again, and the reader keeps
+        // the whole.
+        thread.file_read("/app/lib.py", 6, b"y = 2\n");
+        thread.flush();
+        thread.finish(ThreadEnd::Exited(0));
+        let heard = heard.lock().unwrap();
+        let [RecorderEvent::Written { path, .. }] = &heard[..] else {
+            panic!("{heard:?}");
+        };
+        let sources: Vec<(String, String)> = read(path)
+            .sources
+            .into_iter()
+            .map(|source| (source.path, source.text))
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                ("/app/main.py".to_owned(), "import lib\n".to_owned()),
+                ("/app/lib.py".to_owned(), "x = 1\ny = 2\n".to_owned()),
+            ]
+        );
     }
 
     #[test]
