@@ -205,7 +205,7 @@ impl Recorder {
             mode,
             settings,
         };
-        let mut state = State {
+        let state = State {
             config,
             header,
             mode: Mode::Off,
@@ -222,18 +222,14 @@ impl Recorder {
             files: 0,
             truncated: false,
         };
-        let listener: Listener = Box::new(listener);
-        let mut events = Vec::new();
-        state.set_mode(mode, &mut events);
-        for event in &events {
-            listener(event);
-        }
-        Recorder {
+        let recorder = Recorder {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
-                listener,
+                listener: Box::new(listener),
             }),
-        }
+        };
+        recorder.with(|state, events| state.set_mode(mode, events));
+        recorder
     }
 
     /// A handle for a new logical thread of the guest.
