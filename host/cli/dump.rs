@@ -247,6 +247,10 @@ fn describe_input(input: &Input) -> String {
             data: bytes,
         } => format!("read {path} at {offset}: {}", data(bytes)),
         Input::Other { name, data: bytes } => format!("{name} {}", data(bytes)),
+        Input::Fs { op, path, result } => {
+            let outcome = rewind_runtime::describe_fs_outcome(op, &result.0);
+            format!("fs {op} {path} {outcome}").trim_end().to_owned()
+        }
     }
 }
 

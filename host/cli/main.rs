@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod dump;
+mod replay;
 mod run;
 
 /// Rewind runs programs in a WebAssembly sandbox with a flight recorder.
@@ -27,6 +28,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Run(run::RunArgs),
+    Replay(replay::ReplayArgs),
     Dump(dump::DumpArgs),
 }
 
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Run(args) => run::main(args),
+        Command::Replay(args) => replay::main(args),
         Command::Dump(args) => dump::main(args),
     };
     match result {

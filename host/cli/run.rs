@@ -212,7 +212,11 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
 
 /// The compiled guest, from the cache when possible. Compiling the Python
 /// guest takes seconds, so the user is told when it happens.
-fn load_guest(runtime: &Runtime, source: &ComponentSource, what: &str) -> Result<Component> {
+pub(crate) fn load_guest(
+    runtime: &Runtime,
+    source: &ComponentSource,
+    what: &str,
+) -> Result<Component> {
     let bytes = source.bytes();
     if bytes.starts_with(b"\0asm\x01\0\0\0") {
         return Err(UsageError(format!(
@@ -277,8 +281,15 @@ impl RunConfig {
             ("max-memory".to_owned(), self.limits.max_memory.to_string()),
             ("timeout".to_owned(), timeout),
         ];
-        if !matches!(self.main, Main::Component(_)) {
-            settings.push(("hash-seed".to_owned(), "0".to_owned()));
+        match &self.main {
+            // Where the component was, so that replay finds it by itself.
+            Main::Component(_) => {
+                let path = std::path::absolute(&self.argv[0])
+                    .map(|path| path.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| self.argv[0].clone());
+                settings.push(("guest-path".to_owned(), path));
+            }
+            _ => settings.push(("hash-seed".to_owned(), "0".to_owned())),
         }
         let config = RecordingConfig {
             mode: recording.mode,

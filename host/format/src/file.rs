@@ -18,6 +18,7 @@ mod kind {
     pub const MARKERS: u8 = 0x05;
     pub const CRASH: u8 = 0x06;
     pub const EVENTS: u8 = 0x07;
+    pub const MATERIALIZED: u8 = 0x08;
     pub const END: u8 = 0x7f;
     pub const FIRST_SKIPPABLE: u8 = 0x80;
 }
@@ -150,6 +151,25 @@ impl<W: Write> Writer<W> {
         }
         let (fresh, out) = enc.finish();
         self.emit(kind::EVENTS, fresh, out)
+    }
+
+    /// What a re-execution materialized (in a file of materialized events).
+    pub fn materialized(&mut self, materialized: &Materialized) -> io::Result<()> {
+        let mut payload = Vec::new();
+        put_u64(&mut payload, materialized.recording_len);
+        payload.extend_from_slice(&materialized.recording_crc.to_le_bytes());
+        put_u64(&mut payload, materialized.buffer_events);
+        payload.push(materialized.full.into());
+        put_bytes(&mut payload, materialized.outcome.as_bytes());
+        put_u64(&mut payload, materialized.windows.len() as u64);
+        for window in &materialized.windows {
+            put_u64(&mut payload, window.thread.into());
+            put_u64(&mut payload, window.at_thread.into());
+            put_u64(&mut payload, window.marker);
+            put_u64(&mut payload, window.first);
+            put_u64(&mut payload, window.end);
+        }
+        self.chunk(kind::MATERIALIZED, &payload)
     }
 
     /// Closes the recording: a reader then knows nothing was cut.
@@ -316,6 +336,12 @@ impl Encoder<'_> {
                 self.string(name);
                 put_bytes(&mut self.out, &data.0);
             }
+            Input::Fs { op, path, result } => {
+                self.out.push(10);
+                self.string(op);
+                self.string(path);
+                put_bytes(&mut self.out, &result.0);
+            }
         }
     }
 
@@ -453,6 +479,8 @@ pub struct Recording {
     pub sources: Vec<Source>,
     pub threads: BTreeMap<ThreadId, Thread>,
     pub crashes: Vec<Crash>,
+    /// In a file of materialized events: what they were materialized from.
+    pub materialized: Option<Materialized>,
     /// Present when the recording was closed properly.
     pub end: Option<End>,
     /// Present when the bytes stopped making sense before their end: what was
@@ -538,6 +566,7 @@ impl Recording {
                 sources: Vec::new(),
                 threads: BTreeMap::new(),
                 crashes: Vec::new(),
+                materialized: None,
                 end: None,
                 cut: None,
             },
@@ -779,6 +808,33 @@ impl Reader {
                     _ => runs.push(EventRun { first, events }),
                 }
             }
+            kind::MATERIALIZED => {
+                let recording_len = cur.u64()?;
+                let crc = cur.take(4)?;
+                let recording_crc = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
+                let buffer_events = cur.u64()?;
+                let full = cur.bool()?;
+                let outcome = raw_string(cur)?;
+                let count = cur.count()?;
+                let mut windows = Vec::with_capacity(count);
+                for _ in 0..count {
+                    windows.push(Window {
+                        thread: cur.u32()?,
+                        at_thread: cur.u32()?,
+                        marker: cur.u64()?,
+                        first: cur.u64()?,
+                        end: cur.u64()?,
+                    });
+                }
+                self.recording.materialized = Some(Materialized {
+                    recording_len,
+                    recording_crc,
+                    buffer_events,
+                    full,
+                    outcome,
+                    windows,
+                });
+            }
             kind::END => {
                 let exit_code = match cur.bool()? {
                     true => Some(cur.i32()?),
@@ -851,6 +907,11 @@ impl Reader {
             9 => Input::Other {
                 name: self.string(cur)?,
                 data: bytes(cur)?,
+            },
+            10 => Input::Fs {
+                op: self.string(cur)?,
+                path: self.string(cur)?,
+                result: bytes(cur)?,
             },
             other => return Err(cur.error(format!("unknown input tag {other}"))),
         })

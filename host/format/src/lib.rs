@@ -74,3 +74,9 @@ impl FormatError {
         }
     }
 }
+
+/// The CRC-32 of a whole recording's bytes, as a file of materialized events
+/// names the recording it was made from.
+pub fn checksum(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}

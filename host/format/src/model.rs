@@ -92,6 +92,15 @@ pub enum Input {
         offset: u64,
         data: Bytes,
     },
+    /// A filesystem call and what it returned: `op` is the WASI function
+    /// (`open-at`, `stat-at`, `read-directory-entry`...), `path` the guest path
+    /// it concerned, `result` its outcome in the encoding of
+    /// `docs/recording-format.md`.
+    Fs {
+        op: String,
+        path: String,
+        result: Bytes,
+    },
     /// An input of a kind this version does not name (forward compatibility).
     Other {
         name: String,
@@ -258,6 +267,37 @@ pub enum ExceptionStage {
     Raised,
     Caught,
     Unhandled,
+}
+
+/// Events materialized by re-executing a recording, kept in a file beside
+/// it: which recording they came from, and where each snapshot's or crash's
+/// buffer lies in them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Materialized {
+    /// The recording re-executed: its length and the CRC-32 of its bytes, so
+    /// that events of an older state of a growing stream are not mistaken for
+    /// its own.
+    pub recording_len: u64,
+    pub recording_crc: u32,
+    /// The buffer size each window was cut to.
+    pub buffer_events: u64,
+    /// Whether every event of the run was kept, not only the windows.
+    pub full: bool,
+    /// How the re-execution ended, in words.
+    pub outcome: String,
+    pub windows: Vec<Window>,
+}
+
+/// The events a snapshot or a crash carries: events `first..end` of
+/// `thread`, at marker `marker` of thread `at_thread` (a `snapshotall`
+/// has a window for every thread at one marker).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Window {
+    pub thread: ThreadId,
+    pub at_thread: ThreadId,
+    pub marker: u64,
+    pub first: u64,
+    pub end: u64,
 }
 
 /// The last chunk of a recording that was closed properly.

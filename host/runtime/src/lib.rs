@@ -17,6 +17,9 @@
 //!   it logs every nondeterministic input the guest receives and every
 //!   control call it makes through the `rewind:recorder` WIT interfaces, and
 //!   writes recordings under the [`Mode`] in effect.
+//! - [`Runtime::replay`] re-executes a [`RecordingFile`] from its log, with
+//!   no real I/O, checking that the guest does what it did; with tracing on
+//!   it materializes the recording's events.
 //!
 //! ```no_run
 //! use rewind_runtime::{ComponentCache, ComponentSource, Limits, Runtime, Sandbox};
@@ -40,12 +43,18 @@ mod cache;
 mod limits;
 mod preinit;
 mod recorder;
+mod replay;
 mod run;
 mod sandbox;
 
 pub use cache::{CacheEvent, ComponentCache, ComponentSource};
 pub use limits::{Limit, Limits};
+pub use recorder::wire::describe as describe_fs_outcome;
 pub use recorder::{Recorder, RecorderEvent, RecordingConfig, ThreadRecorder, Written};
+pub use replay::{
+    Divergence, Materialize, Progress, RecordingFile, ReplayOptions, Replayed, Stop,
+    materialized_path,
+};
 pub use rewind_format::model::Mode;
 pub use run::{Outcome, Runtime};
 pub use sandbox::{DirGrant, Sandbox};

@@ -37,6 +37,8 @@ const TIMEOUT_GRACE: Duration = Duration::from_millis(500);
 pub struct Runtime {
     engine: Engine,
     linker: Linker<GuestState>,
+    /// The same, with every source of input answered from a log.
+    replay_linker: Linker<GuestState>,
 }
 
 impl fmt::Debug for Runtime {
@@ -103,16 +105,27 @@ impl Runtime {
     /// An engine configured for Rewind's guests, with WASI linked.
     pub fn new() -> Result<Runtime> {
         let engine = Engine::new(&engine_config()).map_err(anyhow::Error::from)?;
-        let mut linker = Linker::new(&engine);
-        // WASI 0.2.12's `exit-with-code`, which the Python guest uses for
-        // `sys.exit(n)`, is part of the default link.
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
-        hooks::add_file_reads_to_linker(&mut linker)?;
-        crate::recorder::wit::add_to_linker(&mut linker, |state: &mut GuestState| {
-            &mut state.recorder
-        })?;
+        let linker = |replay: bool| -> Result<Linker<GuestState>> {
+            let mut linker = Linker::new(&engine);
+            // WASI 0.2.12's `exit-with-code`, which the Python guest uses for
+            // `sys.exit(n)`, is part of the default link.
+            wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
+            match replay {
+                false => hooks::add_to_linker(&mut linker)?,
+                true => crate::replay::feed::add_to_linker(&mut linker)?,
+            }
+            crate::recorder::wit::add_to_linker(&mut linker, |state: &mut GuestState| {
+                &mut state.recorder
+            })?;
+            Ok(linker)
+        };
+        let (linker, replay_linker) = (linker(false)?, linker(true)?);
         start_epoch_ticker(&engine);
-        Ok(Runtime { engine, linker })
+        Ok(Runtime {
+            engine,
+            linker,
+            replay_linker,
+        })
     }
 
     /// The engine, for compiling components with [`crate::ComponentCache`].
@@ -125,17 +138,34 @@ impl Runtime {
     /// host (the component does not link, a granted directory cannot be
     /// opened), never of the guest.
     pub fn run(&self, component: &Component, sandbox: Sandbox, limits: &Limits) -> Result<Outcome> {
-        let pre = self
-            .linker
-            .instantiate_pre(component)
-            .map_err(anyhow::Error::from)
-            .context("the guest's imports cannot be satisfied")?;
-        let pre = CommandPre::new(pre).map_err(anyhow::Error::from)?;
         let recorder = match sandbox.recorder() {
             Some(recorder) => recorder.thread(),
             None => ThreadRecorder::detached(),
         };
         let wasi = sandbox.build(&recorder)?;
+        self.execute(false, component, wasi, recorder, limits)
+    }
+
+    /// Runs `component` on one thread with `wasi` as its view of the world
+    /// and `recorder` as its thread's recorder; `replay` picks the linker
+    /// whose inputs come from the recorder's log.
+    pub(crate) fn execute(
+        &self,
+        replay: bool,
+        component: &Component,
+        wasi: WasiCtx,
+        recorder: ThreadRecorder,
+        limits: &Limits,
+    ) -> Result<Outcome> {
+        let linker = match replay {
+            true => &self.replay_linker,
+            false => &self.linker,
+        };
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(anyhow::Error::from)
+            .context("the guest's imports cannot be satisfied")?;
+        let pre = CommandPre::new(pre).map_err(anyhow::Error::from)?;
         let mut store = Store::new(
             &self.engine,
             GuestState::new(wasi, Limiter::new(limits.max_memory), recorder.clone()),

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use rewind_format::model::Input;
+use wasmtime_wasi::cli::IsTerminal as _;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::recorder::{Recorder, ThreadRecorder, hooks};
@@ -115,10 +116,22 @@ impl Sandbox {
                 name: "insecure-seed".to_owned(),
                 data: seed.to_le_bytes()[..].into(),
             });
+            // Whether stdin, stdout and stderr are terminals changes what a
+            // program does (Python buffers by it): an input like the others.
+            let stdin = wasmtime_wasi::cli::stdin();
+            let terminals = [
+                stdin.is_terminal(),
+                wasmtime_wasi::cli::stdout().is_terminal(),
+                wasmtime_wasi::cli::stderr().is_terminal(),
+            ];
+            log.input(Input::Other {
+                name: "terminals".to_owned(),
+                data: terminals.map(u8::from)[..].into(),
+            });
             builder
                 .insecure_random_seed(seed)
                 .stdin(hooks::Stdin {
-                    inner: wasmtime_wasi::cli::stdin(),
+                    inner: stdin,
                     log: log.clone(),
                 })
                 .wall_clock(hooks::WallClock {
@@ -128,16 +141,6 @@ impl Sandbox {
                 .monotonic_clock(hooks::MonotonicClock {
                     inner: Box::new(wasmtime_wasi::clocks::MonotonicClock::new()),
                     log: log.clone(),
-                })
-                .secure_random(hooks::Random {
-                    inner: wasmtime_wasi::thread_rng(),
-                    log: log.clone(),
-                    secure: true,
-                })
-                .insecure_random(hooks::Random {
-                    inner: wasmtime_wasi::thread_rng(),
-                    log: log.clone(),
-                    secure: false,
                 });
         } else {
             builder.inherit_stdin();

@@ -2,10 +2,12 @@
 //! nondeterministic input a guest can receive passes through one of these
 //! on its way in and is logged, unchanged.
 //!
-//! wasmtime-wasi has hooks for clocks, randomness and stdin (the
-//! `WasiCtxBuilder` takes them as trait objects); file reads have none, so
-//! the filesystem functions that open and read files are shadowed in the
-//! linker by versions that call wasmtime-wasi's own and log what they return.
+//! wasmtime-wasi has hooks for clocks and stdin (the `WasiCtxBuilder` takes
+//! them as trait objects). The filesystem and randomness have none that fit,
+//! so [`add_to_linker`] shadows their functions in the linker by versions that
+//! call wasmtime-wasi's own and log what they return: every filesystem call,
+//! not only reads, since what `stat` or a directory listing says decides what
+//! the guest does next just as much.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,10 +18,14 @@ use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::cli::{IsTerminal, StdinStream};
 use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
 use wasmtime_wasi::filesystem::WasiFilesystemView as _;
+use wasmtime_wasi::p2::bindings::sync::filesystem::types::HostDirectoryEntryStream as _;
 use wasmtime_wasi::p2::bindings::sync::filesystem::types::{self as fs, HostDescriptor as _};
-use wasmtime_wasi::p2::{DynInputStream, InputStream, Pollable, StreamError, StreamResult};
+use wasmtime_wasi::p2::{
+    DynInputStream, FsResult, InputStream, Pollable, StreamError, StreamResult,
+};
 
 use super::ThreadRecorder;
+use super::wire::{self, Wire};
 use crate::run::GuestState;
 
 /// The most one read hands over: a longer read is cut short (which WASI
@@ -75,46 +81,6 @@ impl HostMonotonicClock for MonotonicClock {
     }
 }
 
-/// A random number generator whose every output is logged.
-pub(crate) struct Random {
-    pub(crate) inner: Box<dyn rand::Rng + Send>,
-    pub(crate) log: ThreadRecorder,
-    /// `wasi:random/random` (secure) or `wasi:random/insecure`.
-    pub(crate) secure: bool,
-}
-
-impl Random {
-    fn logged(&self, data: &[u8]) {
-        let data = data.into();
-        self.log.input(match self.secure {
-            true => Input::Random { data },
-            false => Input::InsecureRandom { data },
-        });
-    }
-}
-
-impl rand::TryRng for Random {
-    type Error = std::convert::Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        let value = self.inner.next_u32();
-        self.logged(&value.to_le_bytes());
-        Ok(value)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        let value = self.inner.next_u64();
-        self.logged(&value.to_le_bytes());
-        Ok(value)
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        self.inner.fill_bytes(dst);
-        self.logged(dst);
-        Ok(())
-    }
-}
-
 /// The host's stdin, every byte the guest reads of it logged.
 pub(crate) struct Stdin<S> {
     pub(crate) inner: S,
@@ -144,7 +110,7 @@ impl<S: StdinStream + Sync> StdinStream for Stdin<S> {
 }
 
 /// Where a logged stream's bytes come from.
-enum Source {
+pub(crate) enum Source {
     Stdin,
     File { path: String, offset: u64 },
 }
@@ -169,15 +135,29 @@ impl LoggedStream {
                 }
             },
             Ok(_) => {}
-            Err(StreamError::Closed) => {
-                if let Source::Stdin = self.source {
-                    self.log.input(Input::Other {
-                        name: "stdin-closed".to_owned(),
-                        data: Default::default(),
-                    });
+            // The end of a stream is an input too: re-execution must end it
+            // where it ended.
+            Err(StreamError::Closed) => match &self.source {
+                Source::Stdin => self.log.input(Input::Other {
+                    name: "stdin-closed".to_owned(),
+                    data: Default::default(),
+                }),
+                Source::File { path, .. } => self.log.input(Input::Fs {
+                    op: "stream-closed".to_owned(),
+                    path: path.clone(),
+                    result: Default::default(),
+                }),
+            },
+            Err(StreamError::LastOperationFailed(_)) => {
+                if let Source::File { path, .. } = &self.source {
+                    self.log.input(Input::Fs {
+                        op: "stream-failed".to_owned(),
+                        path: path.clone(),
+                        result: Default::default(),
+                    })
                 }
             }
-            Err(_) => {}
+            Err(StreamError::Trap(_)) => {}
         }
         result
     }
@@ -225,7 +205,11 @@ pub(crate) struct Paths {
 }
 
 impl Paths {
-    fn get(&self, rep: u32) -> String {
+    pub(crate) fn insert(&mut self, rep: u32, path: String) {
+        self.by_rep.insert(rep, path);
+    }
+
+    pub(crate) fn get(&self, rep: u32) -> String {
         self.by_rep
             .get(&rep)
             .cloned()
@@ -234,7 +218,7 @@ impl Paths {
 }
 
 /// `dir/path` as the guest would spell it.
-fn join(dir: &str, path: &str) -> String {
+pub(crate) fn join(dir: &str, path: &str) -> String {
     if path.starts_with('/') || dir.is_empty() {
         path.to_owned()
     } else if dir.ends_with('/') {
@@ -244,61 +228,161 @@ fn join(dir: &str, path: &str) -> String {
     }
 }
 
-/// Shadows the `wasi:filesystem` functions through which a guest finds and
-/// reads files, so that what it reads is logged with its path.
-pub(crate) fn add_file_reads_to_linker(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
+/// The WASI interfaces the hooks shadow.
+pub(crate) const FILESYSTEM_TYPES: &str = "wasi:filesystem/types@0.2.12";
+pub(crate) const FILESYSTEM_PREOPENS: &str = "wasi:filesystem/preopens@0.2.12";
+pub(crate) const RANDOM: &str = "wasi:random/random@0.2.12";
+pub(crate) const INSECURE_RANDOM: &str = "wasi:random/insecure@0.2.12";
+
+/// Shadows the `wasi:filesystem` and `wasi:random` functions in `linker` by
+/// versions that log what they return.
+pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
     linker.allow_shadowing(true);
-    let result = shadow(linker);
+    let result = shadow_random(linker).and_then(|()| shadow_filesystem(linker));
     linker.allow_shadowing(false);
     result
 }
 
-fn shadow(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
-    const TYPES: &str = "wasi:filesystem/types@0.2.12";
-    const PREOPENS: &str = "wasi:filesystem/preopens@0.2.12";
+/// Random bytes are logged a call at a time, as the guest received them.
+fn shadow_random(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
+    let mut random = linker.instance(RANDOM)?;
+    random.func_wrap("get-random-bytes", |mut store, (len,): (u64,)| {
+        let state = store.data_mut();
+        let bytes = wasmtime_wasi::p2::bindings::sync::random::random::Host::get_random_bytes(
+            &mut state.wasi.random(),
+            len,
+        )?;
+        state.recorder.input(Input::Random {
+            data: bytes[..].into(),
+        });
+        Ok((bytes,))
+    })?;
+    random.func_wrap("get-random-u64", |mut store, (): ()| {
+        let state = store.data_mut();
+        let value = wasmtime_wasi::p2::bindings::sync::random::random::Host::get_random_u64(
+            &mut state.wasi.random(),
+        )?;
+        state.recorder.input(Input::Random {
+            data: value.to_le_bytes()[..].into(),
+        });
+        Ok((value,))
+    })?;
+    let mut insecure = linker.instance(INSECURE_RANDOM)?;
+    insecure.func_wrap("get-insecure-random-bytes", |mut store, (len,): (u64,)| {
+        let state = store.data_mut();
+        let bytes =
+            wasmtime_wasi::p2::bindings::sync::random::insecure::Host::get_insecure_random_bytes(
+                &mut state.wasi.random(),
+                len,
+            )?;
+        state.recorder.input(Input::InsecureRandom {
+            data: bytes[..].into(),
+        });
+        Ok((bytes,))
+    })?;
+    insecure.func_wrap("get-insecure-random-u64", |mut store, (): ()| {
+        let state = store.data_mut();
+        let value =
+            wasmtime_wasi::p2::bindings::sync::random::insecure::Host::get_insecure_random_u64(
+                &mut state.wasi.random(),
+            )?;
+        state.recorder.input(Input::InsecureRandom {
+            data: value.to_le_bytes()[..].into(),
+        });
+        Ok((value,))
+    })?;
+    Ok(())
+}
 
-    let mut preopens = linker.instance(PREOPENS)?;
+type Fd = Resource<fs::Descriptor>;
+type Flags = fs::PathFlags;
+type Stamp = fs::NewTimestamp;
+
+/// Logs a filesystem call's outcome and hands it to the guest.
+fn logged<T: Wire>(
+    state: &mut GuestState,
+    op: &str,
+    path: String,
+    result: FsResult<T>,
+) -> wasmtime::Result<Result<T, fs::ErrorCode>> {
+    let result = fs_result(result)?;
+    log_fs(state, op, path, &result);
+    Ok(result)
+}
+
+fn log_fs<T: Wire>(state: &GuestState, op: &str, path: String, result: &T) {
+    if state.recorder.recorder().is_some() {
+        state.recorder.input(Input::Fs {
+            op: op.to_owned(),
+            path,
+            result: wire::encode(result)[..].into(),
+        });
+    }
+}
+
+/// Logs a call that returns a resource: whether it succeeded.
+fn logged_resource<T>(
+    state: &mut GuestState,
+    op: &str,
+    path: String,
+    result: FsResult<Resource<T>>,
+) -> wasmtime::Result<Result<Resource<T>, fs::ErrorCode>> {
+    let result = fs_result(result)?;
+    let outcome: Result<(), fs::ErrorCode> = result.as_ref().map(|_| ()).map_err(|code| *code);
+    log_fs(state, op, path, &outcome);
+    Ok(result)
+}
+
+/// The guest path a descriptor and a path relative to it name.
+fn at(state: &GuestState, fd: &Fd, path: &str) -> String {
+    join(&state.paths.get(fd.rep()), path)
+}
+
+fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
+    let mut preopens = linker.instance(FILESYSTEM_PREOPENS)?;
     preopens.func_wrap("get-directories", |mut store, (): ()| {
         let state = store.data_mut();
         let dirs = wasmtime_wasi::p2::bindings::filesystem::preopens::Host::get_directories(
             &mut state.filesystem(),
         )?;
         for (dir, path) in &dirs {
-            state.paths.by_rep.insert(dir.rep(), path.clone());
+            state.paths.insert(dir.rep(), path.clone());
         }
+        let paths: Vec<String> = dirs.iter().map(|(_, path)| path.clone()).collect();
+        log_fs(state, "get-directories", String::new(), &paths);
         Ok((dirs,))
     })?;
 
-    let mut types = linker.instance(TYPES)?;
+    let mut types = linker.instance(FILESYSTEM_TYPES)?;
     types.func_wrap(
         "[method]descriptor.open-at",
         |mut store,
          (dir, path_flags, path, open_flags, flags): (
-            Resource<fs::Descriptor>,
-            fs::PathFlags,
+            Fd,
+            Flags,
             String,
             fs::OpenFlags,
             fs::DescriptorFlags,
         )| {
             let state = store.data_mut();
-            let full = join(&state.paths.get(dir.rep()), &path);
+            let full = at(state, &dir, &path);
             let result = state
                 .filesystem()
                 .open_at(dir, path_flags, path, open_flags, flags);
-            let result = fs_result(result)?;
+            let result = logged_resource(state, "open-at", full.clone(), result)?;
             if let Ok(file) = &result {
-                state.paths.by_rep.insert(file.rep(), full);
+                state.paths.insert(file.rep(), full);
             }
             Ok((result,))
         },
     )?;
     types.func_wrap(
         "[method]descriptor.read-via-stream",
-        |mut store, (file, offset): (Resource<fs::Descriptor>, u64)| {
+        |mut store, (file, offset): (Fd, u64)| {
             let state = store.data_mut();
             let path = state.paths.get(file.rep());
-            let result = fs_result(state.filesystem().read_via_stream(file, offset))?;
-            let result = match result {
+            let result = state.filesystem().read_via_stream(file, offset);
+            let result = match logged_resource(state, "read-via-stream", path.clone(), result)? {
                 Ok(stream) => {
                     // Take wasmtime-wasi's stream out of the table and put it
                     // back wrapped.
@@ -317,24 +401,271 @@ fn shadow(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
     )?;
     types.func_wrap(
         "[method]descriptor.read",
-        |mut store, (file, len, offset): (Resource<fs::Descriptor>, u64, u64)| {
+        |mut store, (file, len, offset): (Fd, u64, u64)| {
             let state = store.data_mut();
             let path = state.paths.get(file.rep());
             let len = len.min(MAX_READ as u64);
             let result = fs_result(state.filesystem().read(file, len, offset))?;
-            if let Ok((data, _eof)) = &result
-                && !data.is_empty()
-            {
-                state.recorder.file_read(&path, offset, data);
+            // The data goes in as a file read (which keeps sources), then
+            // whether the call succeeded and hit the end.
+            let outcome = match &result {
+                Ok((data, eof)) => {
+                    if !data.is_empty() {
+                        state.recorder.file_read(&path, offset, data);
+                    }
+                    Ok(*eof)
+                }
+                Err(code) => Err(*code),
+            };
+            log_fs(state, "read", path, &outcome);
+            Ok((result,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.write-via-stream",
+        |mut store, (file, offset): (Fd, u64)| {
+            let state = store.data_mut();
+            let path = state.paths.get(file.rep());
+            let result = state.filesystem().write_via_stream(file, offset);
+            Ok((logged_resource(state, "write-via-stream", path, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.append-via-stream",
+        |mut store, (file,): (Fd,)| {
+            let state = store.data_mut();
+            let path = state.paths.get(file.rep());
+            let result = state.filesystem().append_via_stream(file);
+            Ok((logged_resource(state, "append-via-stream", path, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.advise",
+        |mut store, (file, offset, len, advice): (Fd, u64, u64, fs::Advice)| {
+            let state = store.data_mut();
+            let path = state.paths.get(file.rep());
+            let result = state.filesystem().advise(file, offset, len, advice);
+            Ok((logged(state, "advise", path, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.sync-data",
+        |mut store, (file,): (Fd,)| {
+            let state = store.data_mut();
+            let path = state.paths.get(file.rep());
+            let result = state.filesystem().sync_data(file);
+            Ok((logged(state, "sync-data", path, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.get-flags",
+        |mut store, (file,): (Fd,)| {
+            let state = store.data_mut();
+            let path = state.paths.get(file.rep());
+            let result = state.filesystem().get_flags(file);
+            Ok((logged(state, "get-flags", path, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.get-type",
+        |mut store, (file,): (Fd,)| {
+            let state = store.data_mut();
+            let path = state.paths.get(file.rep());
+            let result = state.filesystem().get_type(file);
+            Ok((logged(state, "get-type", path, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.set-size",
+        |mut store, (file, size): (Fd, u64)| {
+            let state = store.data_mut();
+            let path = state.paths.get(file.rep());
+            let result = state.filesystem().set_size(file, size);
+            Ok((logged(state, "set-size", path, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.set-times",
+        |mut store, (file, atime, mtime): (Fd, Stamp, Stamp)| {
+            let state = store.data_mut();
+            let path = state.paths.get(file.rep());
+            let result = state.filesystem().set_times(file, atime, mtime);
+            Ok((logged(state, "set-times", path, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.write",
+        |mut store, (file, buffer, offset): (Fd, Vec<u8>, u64)| {
+            let state = store.data_mut();
+            let path = state.paths.get(file.rep());
+            let result = state.filesystem().write(file, buffer, offset);
+            Ok((logged(state, "write", path, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.read-directory",
+        |mut store, (dir,): (Fd,)| {
+            let state = store.data_mut();
+            let path = state.paths.get(dir.rep());
+            let result = state.filesystem().read_directory(dir);
+            let result = logged_resource(state, "read-directory", path.clone(), result)?;
+            if let Ok(entries) = &result {
+                state.paths.insert(entries.rep(), path);
             }
             Ok((result,))
+        },
+    )?;
+    types.func_wrap("[method]descriptor.sync", |mut store, (file,): (Fd,)| {
+        let state = store.data_mut();
+        let path = state.paths.get(file.rep());
+        let result = state.filesystem().sync(file);
+        Ok((logged(state, "sync", path, result)?,))
+    })?;
+    types.func_wrap(
+        "[method]descriptor.create-directory-at",
+        |mut store, (dir, path): (Fd, String)| {
+            let state = store.data_mut();
+            let full = at(state, &dir, &path);
+            let result = state.filesystem().create_directory_at(dir, path);
+            Ok((logged(state, "create-directory-at", full, result)?,))
+        },
+    )?;
+    types.func_wrap("[method]descriptor.stat", |mut store, (file,): (Fd,)| {
+        let state = store.data_mut();
+        let path = state.paths.get(file.rep());
+        let result = state.filesystem().stat(file);
+        Ok((logged(state, "stat", path, result)?,))
+    })?;
+    types.func_wrap(
+        "[method]descriptor.stat-at",
+        |mut store, (dir, flags, path): (Fd, Flags, String)| {
+            let state = store.data_mut();
+            let full = at(state, &dir, &path);
+            let result = state.filesystem().stat_at(dir, flags, path);
+            Ok((logged(state, "stat-at", full, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.set-times-at",
+        |mut store, (dir, flags, path, atime, mtime): (Fd, Flags, String, Stamp, Stamp)| {
+            let state = store.data_mut();
+            let full = at(state, &dir, &path);
+            let result = state
+                .filesystem()
+                .set_times_at(dir, flags, path, atime, mtime);
+            Ok((logged(state, "set-times-at", full, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.link-at",
+        |mut store, (dir, flags, old, new_dir, new): (Fd, Flags, String, Fd, String)| {
+            let state = store.data_mut();
+            let full = at(state, &dir, &old);
+            let result = state.filesystem().link_at(dir, flags, old, new_dir, new);
+            Ok((logged(state, "link-at", full, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.readlink-at",
+        |mut store, (dir, path): (Fd, String)| {
+            let state = store.data_mut();
+            let full = at(state, &dir, &path);
+            let result = state.filesystem().readlink_at(dir, path);
+            Ok((logged(state, "readlink-at", full, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.remove-directory-at",
+        |mut store, (dir, path): (Fd, String)| {
+            let state = store.data_mut();
+            let full = at(state, &dir, &path);
+            let result = state.filesystem().remove_directory_at(dir, path);
+            Ok((logged(state, "remove-directory-at", full, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.rename-at",
+        |mut store, (dir, old, new_dir, new): (Fd, String, Fd, String)| {
+            let state = store.data_mut();
+            let full = at(state, &dir, &old);
+            let result = state.filesystem().rename_at(dir, old, new_dir, new);
+            Ok((logged(state, "rename-at", full, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.symlink-at",
+        |mut store, (dir, old, new): (Fd, String, String)| {
+            let state = store.data_mut();
+            let full = at(state, &dir, &new);
+            let result = state.filesystem().symlink_at(dir, old, new);
+            Ok((logged(state, "symlink-at", full, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.unlink-file-at",
+        |mut store, (dir, path): (Fd, String)| {
+            let state = store.data_mut();
+            let full = at(state, &dir, &path);
+            let result = state.filesystem().unlink_file_at(dir, path);
+            Ok((logged(state, "unlink-file-at", full, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.is-same-object",
+        |mut store, (file, other): (Fd, Fd)| {
+            let state = store.data_mut();
+            let path = state.paths.get(file.rep());
+            let same = state.filesystem().is_same_object(file, other)?;
+            log_fs(state, "is-same-object", path, &same);
+            Ok((same,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.metadata-hash",
+        |mut store, (file,): (Fd,)| {
+            let state = store.data_mut();
+            let path = state.paths.get(file.rep());
+            let result = state.filesystem().metadata_hash(file);
+            Ok((logged(state, "metadata-hash", path, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]descriptor.metadata-hash-at",
+        |mut store, (dir, flags, path): (Fd, Flags, String)| {
+            let state = store.data_mut();
+            let full = at(state, &dir, &path);
+            let result = state.filesystem().metadata_hash_at(dir, flags, path);
+            Ok((logged(state, "metadata-hash-at", full, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]directory-entry-stream.read-directory-entry",
+        |mut store, (entries,): (Resource<fs::DirectoryEntryStream>,)| {
+            let state = store.data_mut();
+            let path = state.paths.get(entries.rep());
+            let result = state.filesystem().read_directory_entry(entries);
+            Ok((logged(state, "read-directory-entry", path, result)?,))
+        },
+    )?;
+    types.func_wrap(
+        "filesystem-error-code",
+        |mut store,
+         (error,): (Resource<wasmtime_wasi::p2::bindings::sync::io::streams::Error>,)| {
+            let state = store.data_mut();
+            let code =
+                wasmtime_wasi::p2::bindings::sync::filesystem::types::Host::filesystem_error_code(
+                    &mut state.filesystem(),
+                    error,
+                )?;
+            log_fs(state, "filesystem-error-code", String::new(), &code);
+            Ok((code,))
         },
     )?;
     Ok(())
 }
 
 /// Splits wasmtime-wasi's result into the guest's error code and a trap.
-fn fs_result<T>(
+pub(crate) fn fs_result<T>(
     result: wasmtime_wasi::p2::FsResult<T>,
 ) -> wasmtime::Result<Result<T, fs::ErrorCode>> {
     match result {

@@ -34,6 +34,8 @@ use rewind_format::model::{
 };
 
 pub(crate) mod hooks;
+pub(crate) mod replay;
+pub mod wire;
 pub(crate) mod wit;
 
 /// Inputs batched before they are encoded into the log.
@@ -141,6 +143,12 @@ struct State {
     files: usize,
     /// The input log reached [`MAX_LOG`]: inputs are no longer logged.
     truncated: bool,
+    /// An unhandled exception's capture, written when its thread ends: the
+    /// guest still prints the traceback (reading source files) and exits,
+    /// and the recording should re-execute to that end.
+    unhandled: Option<ThreadId>,
+    /// Set when this recorder re-executes a recording instead of making one.
+    replay: Option<replay::ReplayState>,
 }
 
 struct Stream {
@@ -182,6 +190,20 @@ impl Recorder {
         config: RecordingConfig,
         listener: impl Fn(&RecorderEvent) + Send + Sync + 'static,
     ) -> Recorder {
+        Recorder::build(config, Box::new(listener), None)
+    }
+
+    /// A recorder that re-executes a recording: it feeds the guest the
+    /// logged inputs and checks its control calls against the markers.
+    pub(crate) fn replaying(config: RecordingConfig, replay: replay::ReplayState) -> Recorder {
+        Recorder::build(config, Box::new(|_| {}), Some(replay))
+    }
+
+    fn build(
+        config: RecordingConfig,
+        listener: Listener,
+        replay: Option<replay::ReplayState>,
+    ) -> Recorder {
         let mut settings = vec![
             ("rewind".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
             (
@@ -192,6 +214,7 @@ impl Recorder {
             ("relaxed-simd".to_owned(), "deterministic".to_owned()),
             ("trace".to_owned(), config.trace.to_string()),
             ("buffer-events".to_owned(), config.buffer_events.to_string()),
+            ("max-mode".to_owned(), config.max_mode.to_string()),
         ];
         settings.extend(config.settings.iter().cloned());
         let mode = config.mode.min(config.max_mode);
@@ -221,11 +244,13 @@ impl Recorder {
             failed: false,
             files: 0,
             truncated: false,
+            unhandled: None,
+            replay,
         };
         let recorder = Recorder {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
-                listener: Box::new(listener),
+                listener,
             }),
         };
         recorder.with(|state, events| state.set_mode(mode, events));
@@ -259,6 +284,11 @@ impl Recorder {
     /// The mode in effect.
     pub fn mode(&self) -> Mode {
         self.with(|state, _| state.mode)
+    }
+
+    /// What a re-execution came to: taken once, when it is over.
+    pub(crate) fn take_replay(&self) -> Option<replay::ReplayState> {
+        self.with(|state, _| state.replay.take())
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut State, &mut Vec<RecorderEvent>) -> R) -> R {
@@ -355,6 +385,43 @@ impl ThreadRecorder {
         self.with(Mode::Off, |state, _, _| state.mode)
     }
 
+    /// Re-execution: the next logged input, which must be what the guest
+    /// asked for. An `Err` stops the guest (a divergence, or the end of the
+    /// recording).
+    pub(crate) fn replay_input(&self, asked: replay::Asked<'_>) -> wasmtime::Result<Input> {
+        let result = self.with(Ok(None), |state, thread, _| match &mut state.replay {
+            Some(replay) => replay.next_input(thread, asked).map(Some),
+            None => Ok(None),
+        });
+        match result {
+            Ok(Some(input)) => Ok(input),
+            Ok(None) => Err(wasmtime::format_err!("not re-executing a recording")),
+            Err(stop) => Err(wasmtime::format_err!("{stop}")),
+        }
+    }
+
+    /// Re-execution: the next logged input if it is what `asked` describes.
+    pub(crate) fn replay_input_if(&self, asked: replay::Asked<'_>) -> Option<Input> {
+        self.with(None, |state, thread, _| {
+            state.replay.as_mut()?.next_input_if(thread, asked)
+        })
+    }
+
+    /// Re-execution: whether the guest must stop now. Every control call
+    /// ends with it, so that a divergence stops the guest where it happened.
+    pub(crate) fn replay_check(&self) -> wasmtime::Result<()> {
+        let stop = self.with(None, |state, _, _| {
+            state
+                .replay
+                .as_mut()
+                .and_then(|replay| replay.check().err())
+        });
+        match stop {
+            Some(stop) => Err(wasmtime::format_err!("{stop}")),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn max_mode(&self) -> Mode {
         self.with(Mode::Off, |state, _, _| state.config.max_mode)
     }
@@ -393,6 +460,12 @@ impl ThreadRecorder {
                 events,
             );
             let threads = state.scope(thread, all);
+            if state.replay.is_some() {
+                if state.mode != Mode::Off {
+                    state.capture(thread, &threads);
+                }
+                return name;
+            }
             match state.mode {
                 Mode::Off => {}
                 Mode::OnEvent => {
@@ -497,6 +570,10 @@ pub(crate) enum ThreadEnd {
 impl State {
     /// Changes the mode in effect, starting the log or the stream as needed.
     fn set_mode(&mut self, mode: Mode, events: &mut Vec<RecorderEvent>) {
+        if self.replay.is_some() {
+            self.mode = mode;
+            return;
+        }
         if mode > Mode::Off && self.log.is_none() {
             // Logging starts now. A run that started `Off` has lost its
             // first inputs: its recordings say so and cannot be re-executed.
@@ -533,6 +610,9 @@ impl State {
     }
 
     fn input(&mut self, thread: ThreadId, input: Input, events: &mut Vec<RecorderEvent>) {
+        if self.replay.is_some() {
+            return;
+        }
         let Some(writer) = &self.log else {
             return;
         };
@@ -607,6 +687,10 @@ impl State {
     }
 
     fn marker(&mut self, thread: ThreadId, kind: MarkerKind, events: &mut Vec<RecorderEvent>) {
+        if let Some(replay) = &mut self.replay {
+            replay.marker(thread, &kind);
+            return;
+        }
         if self.log.is_none() {
             return;
         }
@@ -626,6 +710,10 @@ impl State {
             return;
         }
         let keep = self.config.buffer_events;
+        if let Some(replay) = &mut self.replay {
+            let first = self.threads.get(&thread).map_or(0, |log| log.total_events);
+            replay.events(thread, first, &batch);
+        }
         let log = self.threads.entry(thread).or_default();
         log.total_events += batch.len() as u64;
         log.events.extend(batch);
@@ -658,7 +746,7 @@ impl State {
     }
 
     fn crash(&mut self, crash: Crash, events: &mut Vec<RecorderEvent>) -> Option<PathBuf> {
-        if self.mode == Mode::Off || self.log.is_none() {
+        if self.mode == Mode::Off || (self.log.is_none() && self.replay.is_none()) {
             return None;
         }
         let id = self.next_crash;
@@ -666,6 +754,12 @@ impl State {
         let crash = Crash { id, ..crash };
         let thread = crash.thread;
         self.marker(thread, MarkerKind::Crash { crash: id }, events);
+        if let Some(replay) = &mut self.replay {
+            replay.crash(&crash);
+            let path = PathBuf::from(&replay.recording_path);
+            self.capture(thread, &[thread]);
+            return Some(path);
+        }
         self.append(Append::Crash(&crash), events);
         match self.mode {
             Mode::Continuous => {
@@ -676,6 +770,10 @@ impl State {
                     what: Written::Crash,
                 });
                 Some(path)
+            }
+            _ if crash.reason == CrashReason::Unhandled => {
+                self.unhandled = Some(thread);
+                None
             }
             _ => self.write_file(&[thread], Written::Crash, events),
         }
@@ -727,8 +825,33 @@ impl State {
         if let Some(log) = self.threads.get_mut(&thread) {
             log.finished = true;
         }
+        if let Some(replay) = &mut self.replay {
+            replay.finished(thread);
+        }
+        if self
+            .unhandled
+            .take_if(|crashed| *crashed == thread)
+            .is_some()
+        {
+            self.write_file(&[thread], Written::Crash, events);
+        }
         if self.threads.values().all(|log| log.finished) {
             self.end_stream(Some(exit_code), events);
+        }
+    }
+
+    /// Re-execution reached a snapshot or a crash of `at_thread`: keep the
+    /// window of each thread's buffer the recording would have carried.
+    fn capture(&mut self, at_thread: ThreadId, threads: &[ThreadId]) {
+        let Some(replay) = &mut self.replay else {
+            return;
+        };
+        for thread in threads {
+            if let Some(log) = self.threads.get(thread) {
+                let (front, back) = log.events.as_slices();
+                let events = [front, back].concat();
+                replay.window(*thread, at_thread, log.first_event, &events);
+            }
         }
     }
 

@@ -14,6 +14,9 @@ mod generated {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "rewind:recorder/recorded",
+        // Every call may stop the guest: re-execution traps it where it
+        // diverged from its recording.
+        imports: { default: trappable },
     });
 }
 
@@ -45,46 +48,62 @@ fn from_mode(mode: Mode) -> control::Mode {
     }
 }
 
+type Result<T> = wasmtime::Result<T>;
+
+impl ThreadRecorder {
+    /// A control call's answer, unless re-execution must stop here.
+    fn answer<T>(&self, value: T) -> Result<T> {
+        self.replay_check()?;
+        Ok(value)
+    }
+}
+
 impl control::Host for ThreadRecorder {
-    fn get_mode(&mut self) -> control::Mode {
-        from_mode(self.mode())
+    fn get_mode(&mut self) -> Result<control::Mode> {
+        self.answer(from_mode(self.mode()))
     }
 
-    fn set_mode(&mut self, requested: control::Mode) -> control::Mode {
-        from_mode(ThreadRecorder::set_mode(self, to_mode(requested)))
+    fn set_mode(&mut self, requested: control::Mode) -> Result<control::Mode> {
+        let effective = ThreadRecorder::set_mode(self, to_mode(requested));
+        self.answer(from_mode(effective))
     }
 
-    fn max_mode(&mut self) -> control::Mode {
-        from_mode(ThreadRecorder::max_mode(self))
+    fn max_mode(&mut self) -> Result<control::Mode> {
+        self.answer(from_mode(ThreadRecorder::max_mode(self)))
     }
 
-    fn tracing(&mut self) -> bool {
-        ThreadRecorder::tracing(self)
+    fn tracing(&mut self) -> Result<bool> {
+        self.answer(ThreadRecorder::tracing(self))
     }
 
-    fn snapshot(&mut self, name: Option<String>, all: bool) -> String {
-        ThreadRecorder::snapshot(self, name, all)
+    fn snapshot(&mut self, name: Option<String>, all: bool) -> Result<String> {
+        let name = ThreadRecorder::snapshot(self, name, all);
+        self.answer(name)
     }
 
-    fn clear(&mut self, all: bool, flush: bool) {
-        ThreadRecorder::clear(self, all, flush)
+    fn clear(&mut self, all: bool, flush: bool) -> Result<()> {
+        ThreadRecorder::clear(self, all, flush);
+        self.answer(())
     }
 
-    fn flush(&mut self) {
-        ThreadRecorder::flush(self)
+    fn flush(&mut self) -> Result<()> {
+        ThreadRecorder::flush(self);
+        self.answer(())
     }
 
-    fn block(&mut self, task: u64, clear: bool) -> u64 {
-        ThreadRecorder::block(self, task, clear)
+    fn block(&mut self, task: u64, clear: bool) -> Result<u64> {
+        let block = ThreadRecorder::block(self, task, clear);
+        self.answer(block)
     }
 
-    fn rule(&mut self, target: String, record: bool) {
-        ThreadRecorder::rule(self, target, record)
+    fn rule(&mut self, target: String, record: bool) -> Result<()> {
+        ThreadRecorder::rule(self, target, record);
+        self.answer(())
     }
 }
 
 impl capture::Host for ThreadRecorder {
-    fn report(&mut self, crash: capture::Crash) -> Option<String> {
+    fn report(&mut self, crash: capture::Crash) -> Result<Option<String>> {
         let crash = format::Crash {
             id: 0,
             thread: 0,
@@ -108,13 +127,13 @@ impl capture::Host for ThreadRecorder {
                 .collect(),
             notes: crash.notes,
         };
-        self.crash(crash)
-            .map(|path| path.to_string_lossy().into_owned())
+        let path = self.crash(crash);
+        self.answer(path.map(|path| path.to_string_lossy().into_owned()))
     }
 }
 
 impl trace::Host for ThreadRecorder {
-    fn events(&mut self, batch: Vec<trace::Event>) {
+    fn events(&mut self, batch: Vec<trace::Event>) -> Result<()> {
         let batch = batch
             .into_iter()
             .map(|event| match event {
@@ -140,6 +159,7 @@ impl trace::Host for ThreadRecorder {
                 },
             })
             .collect();
-        ThreadRecorder::events(self, batch)
+        ThreadRecorder::events(self, batch);
+        self.answer(())
     }
 }

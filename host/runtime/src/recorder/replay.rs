@@ -1,0 +1,514 @@
+//! The recorder's other direction: during re-execution it hands the guest
+//! its logged inputs back, one by one, checks every control call against
+//! the logged marker, and keeps the events the re-execution traces where
+//! a snapshot or a crash would have kept them.
+//!
+//! The state machine is the recorder's own (modes, buffers, `clear`,
+//! blocks): only where the recorder would log, replay compares, and where
+//! it would write a recording, replay keeps a window of events.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::BufWriter;
+
+use rewind_format::Writer;
+use rewind_format::model::{
+    Crash, CrashReason, Event, Input, Marker, MarkerKind, ThreadId, Window,
+};
+
+/// Why a re-execution stopped before the guest ended on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// The guest did something the recording does not have at that point.
+    Diverged(Divergence),
+    /// The recording ends here (a snapshot or a crash taken mid-run): the
+    /// guest was stopped where the recorded run was when it was written.
+    EndOfRecording(String),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Diverged(divergence) => divergence.fmt(f),
+            Stop::EndOfRecording(what) => write!(f, "the recording ends {what}"),
+        }
+    }
+}
+
+/// The first point where a re-execution differed from its recording.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "re-execution diverged at {at} of thread {thread}: the recording has {expected}, the guest {actual}"
+)]
+pub struct Divergence {
+    pub thread: ThreadId,
+    /// `input N` or `marker N (after input M)`.
+    pub at: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+/// What the guest asked for, to match against the next logged input.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Asked<'a> {
+    Args,
+    Env,
+    Cwd,
+    Other(&'a str),
+    WallClock,
+    MonotonicClock,
+    Random { len: u64 },
+    InsecureRandom { len: u64 },
+    Stdin,
+    FileRead { path: &'a str, offset: u64 },
+    Fs { op: &'a str, path: &'a str },
+}
+
+impl Asked<'_> {
+    fn matches(&self, input: &Input) -> bool {
+        match (*self, input) {
+            (Asked::Args, Input::Args { .. })
+            | (Asked::Env, Input::Env { .. })
+            | (Asked::Cwd, Input::Cwd { .. })
+            | (Asked::WallClock, Input::WallClock { .. })
+            | (Asked::MonotonicClock, Input::MonotonicClock { .. }) => true,
+            (Asked::Other(name), Input::Other { name: logged, .. }) => name == logged,
+            (Asked::Random { len }, Input::Random { data })
+            | (Asked::InsecureRandom { len }, Input::InsecureRandom { data }) => {
+                data.0.len() as u64 == len
+            }
+            (Asked::Stdin, Input::Stdin { .. }) => true,
+            (Asked::Stdin, Input::Other { name, .. }) => name == "stdin-closed",
+            (
+                Asked::FileRead { path, offset },
+                Input::FileRead {
+                    path: p, offset: o, ..
+                },
+            ) => path == p && offset == *o,
+            (Asked::Fs { op, path }, Input::Fs { op: o, path: p, .. }) => op == o && path == p,
+            _ => false,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match *self {
+            Asked::Args => "asked for its arguments".into(),
+            Asked::Env => "asked for its environment".into(),
+            Asked::Cwd => "asked for its working directory".into(),
+            Asked::Other(name) => format!("asked for {name}"),
+            Asked::WallClock => "read the wall clock".into(),
+            Asked::MonotonicClock => "read the monotonic clock".into(),
+            Asked::Random { len } => format!("asked for {len} random bytes"),
+            Asked::InsecureRandom { len } => format!("asked for {len} insecure random bytes"),
+            Asked::Stdin => "read stdin".into(),
+            Asked::FileRead { path, offset } => format!("read {path} at offset {offset}"),
+            Asked::Fs { op, path } if path.is_empty() => format!("called {op}"),
+            Asked::Fs { op, path } => format!("called {op} on {path}"),
+        }
+    }
+}
+
+/// An input, in words, for a divergence message.
+pub(crate) fn describe_input(input: &Input) -> String {
+    match input {
+        Input::Args { args } => format!("arguments {args:?}"),
+        Input::Env { vars } => format!("an environment of {} variables", vars.len()),
+        Input::Cwd { path } => format!("working directory {path}"),
+        Input::Stdin { data } => format!("{} bytes of stdin", data.0.len()),
+        Input::WallClock { .. } => "a wall-clock reading".into(),
+        Input::MonotonicClock { .. } => "a monotonic-clock reading".into(),
+        Input::Random { data } => format!("{} random bytes", data.0.len()),
+        Input::InsecureRandom { data } => format!("{} insecure random bytes", data.0.len()),
+        Input::FileRead { path, offset, data } => {
+            format!(
+                "a read of {path} at offset {offset} ({} bytes)",
+                data.0.len()
+            )
+        }
+        Input::Fs { op, path, .. } if path.is_empty() => format!("a call of {op}"),
+        Input::Fs { op, path, .. } => format!("a call of {op} on {path}"),
+        Input::Other { name, .. } => format!("input {name:?}"),
+    }
+}
+
+fn describe_marker(kind: &MarkerKind) -> String {
+    match kind {
+        MarkerKind::Snapshot { name, all: false } => format!("snapshot {name:?}"),
+        MarkerKind::Snapshot { name, all: true } => format!("snapshotall {name:?}"),
+        MarkerKind::Clear { all: false, .. } => "clear()".into(),
+        MarkerKind::Clear { all: true, .. } => "clearall()".into(),
+        MarkerKind::Block { block, .. } => format!("block() (block {block})"),
+        MarkerKind::ModeChange { requested, .. } => format!("setrecmode({requested})"),
+        MarkerKind::Flush => "flush()".into(),
+        MarkerKind::Rule { target, record } => {
+            let call = if *record { "record" } else { "norecord" };
+            format!("{call}({target})")
+        }
+        MarkerKind::Crash { crash } => format!("crash {crash}"),
+        MarkerKind::Exit { code } => format!("exit with status {code}"),
+    }
+}
+
+/// One thread's log as recorded, and how far re-execution has consumed it.
+#[derive(Debug, Default)]
+pub(crate) struct ReplayThread {
+    inputs: Vec<Input>,
+    markers: Vec<Marker>,
+    next_input: usize,
+    next_marker: usize,
+}
+
+impl ReplayThread {
+    pub(crate) fn new(inputs: Vec<Input>, markers: Vec<Marker>) -> ReplayThread {
+        ReplayThread {
+            inputs,
+            markers,
+            ..ReplayThread::default()
+        }
+    }
+}
+
+/// Where materialized events go: a recording file of events, written as
+/// re-execution produces them.
+pub(crate) struct Sink {
+    pub(crate) writer: Writer<BufWriter<File>>,
+    /// Keep every event, not only those of the windows.
+    pub(crate) full: bool,
+}
+
+/// Progress of a re-execution, for a progress line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub inputs: u64,
+    pub total_inputs: u64,
+    pub events: u64,
+}
+
+pub(crate) type ProgressFn = Box<dyn Fn(Progress) + Send + Sync>;
+
+pub(crate) struct ReplayState {
+    pub(crate) threads: BTreeMap<ThreadId, ReplayThread>,
+    crashes: HashMap<u64, Crash>,
+    /// Whether the recorded run's end is in the recording: then the guest
+    /// must end exactly there. Otherwise the recording was written mid-run
+    /// and re-execution stops where it ends.
+    has_exit: bool,
+    /// What `revdebug.exception()` returns: where the recording is.
+    pub(crate) recording_path: String,
+    pub(crate) stop: Option<Stop>,
+    /// A stop decided in this host call, effective when it returns.
+    pending: Option<Stop>,
+    pub(crate) sink: Option<Sink>,
+    pub(crate) windows: Vec<Window>,
+    /// Per thread, events below this index are in the sink already.
+    written: BTreeMap<ThreadId, u64>,
+    pub(crate) failure: Option<String>,
+    pub(crate) progress: Option<ProgressFn>,
+    consumed: u64,
+    total_inputs: u64,
+    events_seen: u64,
+}
+
+impl ReplayState {
+    pub(crate) fn new(
+        threads: BTreeMap<ThreadId, ReplayThread>,
+        crashes: Vec<Crash>,
+        recording_path: String,
+        sink: Option<Sink>,
+        progress: Option<ProgressFn>,
+    ) -> ReplayState {
+        let has_exit = threads.values().any(|thread| {
+            thread
+                .markers
+                .iter()
+                .any(|marker| matches!(marker.kind, MarkerKind::Exit { .. }))
+        });
+        let total_inputs = threads.values().map(|t| t.inputs.len() as u64).sum();
+        ReplayState {
+            threads,
+            crashes: crashes.into_iter().map(|crash| (crash.id, crash)).collect(),
+            has_exit,
+            recording_path,
+            stop: None,
+            pending: None,
+            sink,
+            windows: Vec::new(),
+            written: BTreeMap::new(),
+            failure: None,
+            progress,
+            consumed: 0,
+            total_inputs,
+            events_seen: 0,
+        }
+    }
+
+    /// The stop in effect for a host call that is returning.
+    pub(crate) fn check(&mut self) -> Result<(), Stop> {
+        if let Some(pending) = self.pending.take() {
+            self.stop.get_or_insert(pending);
+        }
+        match &self.stop {
+            Some(stop) => Err(stop.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn stop_now(&mut self, stop: Stop) -> Stop {
+        self.stop.get_or_insert(stop).clone()
+    }
+
+    fn diverge(&mut self, divergence: Divergence) -> Stop {
+        self.stop_now(Stop::Diverged(divergence))
+    }
+
+    /// The next logged input of `thread`, which must be what the guest asked.
+    pub(crate) fn next_input(&mut self, thread: ThreadId, asked: Asked<'_>) -> Result<Input, Stop> {
+        self.check()?;
+        let has_exit = self.has_exit;
+        let log = self.threads.entry(thread).or_default();
+        let position = log.next_input;
+        let Some(input) = log.inputs.get(position) else {
+            if has_exit {
+                let divergence = Divergence {
+                    thread,
+                    at: format!("input {position}"),
+                    expected: "no more inputs".into(),
+                    actual: asked.describe(),
+                };
+                return Err(self.diverge(divergence));
+            }
+            let what = format!("here: the guest {} after its last input", asked.describe());
+            return Err(self.stop_now(Stop::EndOfRecording(what)));
+        };
+        if !asked.matches(input) {
+            let divergence = Divergence {
+                thread,
+                at: format!("input {position}"),
+                expected: describe_input(input),
+                actual: asked.describe(),
+            };
+            return Err(self.diverge(divergence));
+        }
+        let input = input.clone();
+        log.next_input += 1;
+        self.consumed += 1;
+        if self.consumed.is_multiple_of(4096) {
+            self.report_progress();
+        }
+        Ok(input)
+    }
+
+    /// The next input of `thread` if it is what `asked` describes.
+    pub(crate) fn next_input_if(&mut self, thread: ThreadId, asked: Asked<'_>) -> Option<Input> {
+        if self.stop.is_some() {
+            return None;
+        }
+        let log = self.threads.get_mut(&thread)?;
+        let input = log.inputs.get(log.next_input)?;
+        if !asked.matches(input) {
+            return None;
+        }
+        let input = input.clone();
+        log.next_input += 1;
+        self.consumed += 1;
+        Some(input)
+    }
+
+    /// Checks a control call against the next logged marker of `thread`.
+    pub(crate) fn marker(&mut self, thread: ThreadId, kind: &MarkerKind) {
+        if self.stop.is_some() || self.pending.is_some() {
+            return;
+        }
+        let has_exit = self.has_exit;
+        let log = self.threads.entry(thread).or_default();
+        let at = format!(
+            "marker {} (after input {})",
+            log.next_marker, log.next_input
+        );
+        let Some(expected) = log.markers.get(log.next_marker) else {
+            if has_exit {
+                let divergence = Divergence {
+                    thread,
+                    at,
+                    expected: "no more control calls".into(),
+                    actual: format!("made {}", describe_marker(kind)),
+                };
+                self.diverge(divergence);
+            } else {
+                let what = format!("before the guest's {}", describe_marker(kind));
+                self.pending = Some(Stop::EndOfRecording(what));
+            }
+            return;
+        };
+        if expected.kind != *kind || expected.input_pos != log.next_input as u64 {
+            let expected_what = match expected.input_pos == log.next_input as u64 {
+                true => describe_marker(&expected.kind),
+                false => format!(
+                    "{} after input {}",
+                    describe_marker(&expected.kind),
+                    expected.input_pos
+                ),
+            };
+            let divergence = Divergence {
+                thread,
+                at,
+                expected: expected_what,
+                actual: format!("made {}", describe_marker(kind)),
+            };
+            self.diverge(divergence);
+            return;
+        }
+        log.next_marker += 1;
+        let last = log.next_marker == log.markers.len() && log.next_input == log.inputs.len();
+        // A recording written mid-run ends at its last marker: stop there,
+        // except after an unhandled exception's capture, from which the
+        // guest only goes on to print the traceback and exit.
+        let unhandled = match kind {
+            MarkerKind::Crash { crash } => self
+                .crashes
+                .get(crash)
+                .is_some_and(|crash| crash.reason == CrashReason::Unhandled),
+            _ => false,
+        };
+        if last && !has_exit && !unhandled && !matches!(kind, MarkerKind::Exit { .. }) {
+            let what = format!("at the guest's {}", describe_marker(kind));
+            self.pending = Some(Stop::EndOfRecording(what));
+        }
+    }
+
+    /// Compares a crash the re-execution captured with the recorded one.
+    pub(crate) fn crash(&mut self, crash: &Crash) {
+        if self.stop.is_some() {
+            return;
+        }
+        let Some(recorded) = self.crashes.get(&crash.id) else {
+            return;
+        };
+        let same = recorded.reason == crash.reason
+            && recorded.exception == crash.exception
+            && recorded.frames == crash.frames;
+        if !same {
+            let place = |crash: &Crash| {
+                let what = match &crash.exception {
+                    Some(exception) => exception.type_name.clone(),
+                    None => format!("{:?}", crash.reason),
+                };
+                match crash.frames.last() {
+                    Some(frame) => format!("{what} at {}:{}", frame.file, frame.line),
+                    None => what,
+                }
+            };
+            let divergence = Divergence {
+                thread: crash.thread,
+                at: format!("crash {}", crash.id),
+                expected: format!("a crash capture of {}", place(recorded)),
+                actual: format!("captured {}", place(crash)),
+            };
+            self.diverge(divergence);
+        }
+    }
+
+    /// The guest ended: the whole log must have been consumed.
+    pub(crate) fn finished(&mut self, thread: ThreadId) {
+        if self.stop.is_some() {
+            return;
+        }
+        if let Some(pending) = self.pending.take() {
+            self.stop = Some(pending);
+            return;
+        }
+        let has_exit = self.has_exit;
+        let Some(log) = self.threads.get(&thread) else {
+            return;
+        };
+        if let Some(input) = log.inputs.get(log.next_input) {
+            let divergence = Divergence {
+                thread,
+                at: format!("input {}", log.next_input),
+                expected: describe_input(input),
+                actual: "ended".into(),
+            };
+            self.diverge(divergence);
+        } else if let Some(marker) = log.markers.get(log.next_marker)
+            && has_exit
+        {
+            let divergence = Divergence {
+                thread,
+                at: format!("marker {}", log.next_marker),
+                expected: describe_marker(&marker.kind),
+                actual: "ended".into(),
+            };
+            self.diverge(divergence);
+        }
+    }
+
+    /// The marker `thread` is at, for a window's place.
+    pub(crate) fn last_marker(&self, thread: ThreadId) -> u64 {
+        self.threads
+            .get(&thread)
+            .map_or(0, |log| log.next_marker.saturating_sub(1) as u64)
+    }
+
+    /// Events the re-execution traced: a full materialization keeps them all.
+    pub(crate) fn events(&mut self, thread: ThreadId, first: u64, batch: &[Event]) {
+        self.events_seen += batch.len() as u64;
+        let Some(sink) = &mut self.sink else {
+            return;
+        };
+        if sink.full {
+            if let Err(err) = super::write_events(&mut sink.writer, thread, first, batch) {
+                self.failure.get_or_insert(err.to_string());
+            }
+            self.written.insert(thread, first + batch.len() as u64);
+        }
+        if self.events_seen % 65_536 < batch.len() as u64 {
+            self.report_progress();
+        }
+    }
+
+    /// A snapshot or a crash: the window of `thread`'s buffer, `first..`,
+    /// at `at_thread`'s marker. Its events not in the sink yet go there.
+    pub(crate) fn window(
+        &mut self,
+        thread: ThreadId,
+        at_thread: ThreadId,
+        first: u64,
+        events: &[Event],
+    ) {
+        let end = first + events.len() as u64;
+        let marker = self.last_marker(at_thread);
+        self.windows.push(Window {
+            thread,
+            at_thread,
+            marker,
+            first,
+            end,
+        });
+        let Some(sink) = &mut self.sink else {
+            return;
+        };
+        let written = self.written.get(&thread).copied().unwrap_or(0);
+        let from = written.max(first);
+        if from < end {
+            let skip = (from - first) as usize;
+            if let Err(err) = super::write_events(&mut sink.writer, thread, from, &events[skip..]) {
+                self.failure.get_or_insert(err.to_string());
+            }
+            self.written.insert(thread, end);
+        }
+    }
+
+    fn report_progress(&self) {
+        if let Some(progress) = &self.progress {
+            progress(Progress {
+                inputs: self.consumed,
+                total_inputs: self.total_inputs,
+                events: self.events_seen,
+            });
+        }
+    }
+
+    pub(crate) fn events_seen(&self) -> u64 {
+        self.events_seen
+    }
+}

@@ -1,0 +1,428 @@
+//! Deterministic re-execution of a recording, and the materialization of
+//! its events.
+//!
+//! [`Runtime::replay`] runs the recorded guest again with every input it
+//! received fed back from the log ([`feed`]): clock readings, random bytes,
+//! stdin, every filesystem call's outcome. It does no real I/O. The
+//! recorder, in its replay role, checks each control call against the
+//! logged marker and each input request against the next logged input; the
+//! first difference stops the guest and is reported as a [`Divergence`]
+//! with its position.
+//!
+//! With materialization on, the guest traces as it re-executes and the
+//! recorder keeps, for each snapshot and crash, the window of events its
+//! buffer held — what RevDeBug's buffers would have carried — or every
+//! event with `full`. They are written to a file beside the recording
+//! ([`materialized_path`]), so the next reader finds them at once.
+
+use std::collections::BTreeMap;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use rewind_format::model::{CrashReason, End, Input, Materialized, Mode, Window};
+use rewind_format::{Recording, Writer};
+use wasmtime::component::Component;
+use wasmtime_wasi::p2::pipe::SinkOutputStream;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+
+use crate::limits::Limits;
+use crate::recorder::replay::{Asked, ProgressFn, ReplayState, ReplayThread, Sink};
+use crate::recorder::{Recorder, RecordingConfig, ThreadRecorder};
+use crate::run::{Outcome, Runtime};
+
+pub(crate) mod feed;
+
+pub use crate::recorder::replay::{Divergence, Progress, Stop};
+
+/// A recording file, read and checked.
+#[derive(Debug, Clone)]
+pub struct RecordingFile {
+    pub path: PathBuf,
+    pub recording: Recording,
+    /// The file's length and CRC-32: what its materialized events name.
+    pub len: u64,
+    pub crc: u32,
+}
+
+impl RecordingFile {
+    /// Reads a recording. A recording cut short opens up to its cut.
+    pub fn open(path: &Path) -> Result<RecordingFile> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let recording = Recording::read(&bytes)
+            .with_context(|| format!("{} is not a readable recording", path.display()))?;
+        Ok(RecordingFile {
+            path: path.to_owned(),
+            recording,
+            len: bytes.len() as u64,
+            crc: rewind_format::checksum(&bytes),
+        })
+    }
+
+    /// The events materialized from this recording, if a file of them is
+    /// beside it and was made from these very bytes.
+    pub fn materialized(&self) -> Option<Recording> {
+        let bytes = std::fs::read(materialized_path(&self.path)).ok()?;
+        let events = Recording::read(&bytes).ok()?;
+        let made_from = events.materialized.as_ref()?;
+        let current = events.header.recording_id == self.recording.header.recording_id
+            && made_from.recording_len == self.len
+            && made_from.recording_crc == self.crc;
+        current.then_some(events)
+    }
+
+    /// A setting of the recorded run.
+    pub fn setting(&self, key: &str) -> Option<&str> {
+        self.recording
+            .header
+            .settings
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Why this recording cannot be re-executed, if it cannot.
+    pub fn not_replayable(&self) -> Option<String> {
+        if self.setting("log-complete") == Some("false") {
+            return Some(
+                "the run started with recording off, so its log misses its first inputs".into(),
+            );
+        }
+        let Some(thread) = self.recording.threads.get(&0) else {
+            return Some("it holds no input log".into());
+        };
+        if !matches!(thread.inputs.first(), Some(Input::Args { .. })) {
+            return Some("its input log does not start at the start of the run".into());
+        }
+        let truncated = thread
+            .inputs
+            .iter()
+            .any(|input| matches!(input, Input::Other { name, .. } if name == "log-truncated"));
+        if truncated {
+            return Some("its input log was cut short at its size limit".into());
+        }
+        for (key, wanted) in [
+            ("nan-canonicalization", "true"),
+            ("relaxed-simd", "deterministic"),
+        ] {
+            let value = self.setting(key).unwrap_or("unset");
+            if value != wanted {
+                return Some(format!(
+                    "it was recorded with {key}={value}; this build re-executes with {key}={wanted}"
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// Where the events materialized from `recording` are kept:
+/// `NAME.rwd` -> `NAME.events.rwd`.
+pub fn materialized_path(recording: &Path) -> PathBuf {
+    let name = recording
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".rwd").unwrap_or(&name);
+    recording.with_file_name(format!("{stem}.events.rwd"))
+}
+
+/// How to re-execute.
+pub struct ReplayOptions {
+    /// Show the guest's stdout and stderr (re-execution), or drop them
+    /// (materialization).
+    pub echo_output: bool,
+    /// Materialize events, and how.
+    pub materialize: Option<Materialize>,
+    /// Called now and then with how far re-execution has come.
+    pub progress: Option<Box<dyn Fn(Progress) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for ReplayOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayOptions")
+            .field("echo_output", &self.echo_output)
+            .field("materialize", &self.materialize)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Materialize {
+    /// Keep every event of the run, not only each snapshot's and crash's
+    /// window.
+    pub full: bool,
+    /// The buffer size windows are cut to; the recorded run's by default.
+    pub buffer_events: Option<usize>,
+}
+
+/// What a re-execution came to.
+#[derive(Debug, Clone)]
+pub struct Replayed {
+    pub outcome: Outcome,
+    /// Why it stopped early; `None` when the guest ran to its recorded end.
+    pub stop: Option<Stop>,
+    /// The recorded run's exit status, when the recording has it.
+    pub recorded_exit: Option<i32>,
+    /// Events traced (materialization only).
+    pub events: u64,
+    pub windows: Vec<Window>,
+    /// Where the materialized events were written.
+    pub materialized: Option<PathBuf>,
+    /// Things that do not stop re-execution but may explain a divergence.
+    pub warnings: Vec<String>,
+}
+
+impl Replayed {
+    pub fn divergence(&self) -> Option<&Divergence> {
+        match &self.stop {
+            Some(Stop::Diverged(divergence)) => Some(divergence),
+            _ => None,
+        }
+    }
+
+    /// How it ended, in words.
+    pub fn summary(&self) -> String {
+        match &self.stop {
+            Some(stop) => stop.to_string(),
+            None => format!("the guest {}, as recorded", self.outcome),
+        }
+    }
+}
+
+impl Runtime {
+    /// Re-executes `file` with `component`, which must be the recorded
+    /// guest (its digest is checked by the caller, who loaded it).
+    pub fn replay(
+        &self,
+        component: &Component,
+        file: &RecordingFile,
+        options: ReplayOptions,
+    ) -> Result<Replayed> {
+        if let Some(why) = file.not_replayable() {
+            anyhow::bail!("{} cannot be re-executed: {why}", file.path.display());
+        }
+        let recording = &file.recording;
+        let mut warnings = Vec::new();
+        let wasmtime = env!("REWIND_WASMTIME_VERSION");
+        if let Some(recorded) = file.setting("wasmtime")
+            && recorded != wasmtime
+        {
+            warnings.push(format!(
+                "recorded with wasmtime {recorded}, re-executed with wasmtime {wasmtime}"
+            ));
+        }
+        if recording.threads.len() > 1 {
+            warnings.push(format!(
+                "the recording has {} threads; only thread 0 is re-executed",
+                recording.threads.len()
+            ));
+        }
+
+        let buffer_events = options
+            .materialize
+            .as_ref()
+            .and_then(|m| m.buffer_events)
+            .or_else(|| file.setting("buffer-events")?.parse().ok())
+            .unwrap_or(10_000)
+            .max(1);
+        let max_mode = match file.setting("max-mode") {
+            Some("off") => Mode::Off,
+            Some("on-event") => Mode::OnEvent,
+            _ => Mode::Continuous,
+        };
+        let limits = replay_limits(file);
+
+        let out = materialized_path(&file.path);
+        let (sink, temp) = match &options.materialize {
+            Some(materialize) => {
+                let dir = out.parent().filter(|dir| !dir.as_os_str().is_empty());
+                let temp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))
+                    .with_context(|| format!("cannot write beside {}", file.path.display()))?;
+                let mut header = recording.header.clone();
+                header
+                    .settings
+                    .push(("materialized-by".into(), env!("CARGO_PKG_VERSION").into()));
+                let writer = Writer::new(BufWriter::new(temp.reopen()?), &header)?;
+                let sink = Sink {
+                    writer,
+                    full: materialize.full,
+                };
+                (Some(sink), Some(temp))
+            }
+            None => (None, None),
+        };
+
+        let threads: BTreeMap<_, _> = recording
+            .threads
+            .iter()
+            .map(|(id, thread)| {
+                let replay = ReplayThread::new(thread.inputs.clone(), thread.markers.clone());
+                (*id, replay)
+            })
+            .collect();
+        let progress: Option<ProgressFn> = options.progress;
+        let state = ReplayState::new(
+            threads,
+            recording.crashes.clone(),
+            file.path.to_string_lossy().into_owned(),
+            sink,
+            progress,
+        );
+        let config = RecordingConfig {
+            mode: recording.header.mode,
+            max_mode,
+            buffer_events,
+            trace: options.materialize.is_some(),
+            out_dir: PathBuf::new(),
+            name: String::new(),
+            guest_name: recording.header.guest_name.clone(),
+            guest_digest: recording.header.guest_digest.clone(),
+            settings: Vec::new(),
+        };
+        let recorder = Recorder::replaying(config, state);
+        let thread = recorder.thread();
+
+        let outcome = match replay_wasi(&thread, options.echo_output) {
+            Ok(wasi) => self.execute(true, component, wasi, thread, &limits)?,
+            // The log did not even start as a run does: nothing ran.
+            Err(_) => Outcome::Exited(0),
+        };
+
+        let state = recorder
+            .take_replay()
+            .context("the re-execution's state is gone")?;
+        let events = state.events_seen();
+        let stop = state.stop.clone();
+        let windows = state.windows.clone();
+        if let Some(failure) = &state.failure {
+            anyhow::bail!("cannot write the materialized events: {failure}");
+        }
+        let recorded_exit = recording.threads.get(&0).and_then(|thread| {
+            thread.markers.iter().find_map(|marker| match marker.kind {
+                rewind_format::model::MarkerKind::Exit { code } => Some(code),
+                _ => None,
+            })
+        });
+
+        let mut materialized = None;
+        if let (Some(sink), Some(temp), Some(options)) = (state.sink, temp, &options.materialize) {
+            let mut writer = sink.writer;
+            writer.materialized(&Materialized {
+                recording_len: file.len,
+                recording_crc: file.crc,
+                buffer_events: buffer_events as u64,
+                full: options.full,
+                outcome: match &stop {
+                    Some(stop) => stop.to_string(),
+                    None => format!("the guest {outcome}, as recorded"),
+                },
+                windows: windows.clone(),
+            })?;
+            let exit_code = match outcome {
+                Outcome::Exited(code) => Some(code),
+                _ => None,
+            };
+            let mut out_file = writer.end(&End { exit_code })?;
+            std::io::Write::flush(&mut out_file)?;
+            out_file
+                .into_inner()
+                .map_err(|err| err.into_error())?
+                .sync_all()?;
+            temp.persist(&out)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            materialized = Some(out);
+        }
+
+        Ok(Replayed {
+            outcome,
+            stop,
+            recorded_exit,
+            events,
+            windows,
+            materialized,
+            warnings,
+        })
+    }
+}
+
+/// The limits of the recorded run. A time limit only applies when the
+/// recorded run hit it: re-execution (tracing, above all) runs slower.
+fn replay_limits(file: &RecordingFile) -> Limits {
+    let max_memory = file
+        .setting("max-memory")
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(Limits::DEFAULT_MAX_MEMORY);
+    let timed_out = file.recording.crashes.iter().any(|crash| {
+        matches!(&crash.reason, CrashReason::Limit(limit) if limit.starts_with("time limit"))
+    });
+    let timeout = match timed_out {
+        true => file
+            .setting("timeout")
+            .and_then(|value| humantime::parse_duration(value).ok()),
+        false => None,
+    };
+    Limits {
+        max_memory,
+        timeout,
+    }
+}
+
+/// The guest's WASI context, from the first inputs of its log: argv,
+/// environment, working directory, insecure seed, which streams were
+/// terminals.
+fn replay_wasi(log: &ThreadRecorder, echo: bool) -> wasmtime::Result<WasiCtx> {
+    let mut builder = WasiCtxBuilder::new();
+    let Input::Args { args } = log.replay_input(Asked::Args)? else {
+        unreachable!("matched by kind")
+    };
+    let Input::Env { vars } = log.replay_input(Asked::Env)? else {
+        unreachable!("matched by kind")
+    };
+    builder.args(&args).envs(&vars);
+    if let Some(Input::Cwd { path }) = log.replay_input_if(Asked::Cwd) {
+        builder.initial_cwd(path);
+    }
+    let Input::Other { data: seed, .. } = log.replay_input(Asked::Other("insecure-seed"))? else {
+        unreachable!("matched by kind")
+    };
+    let seed: [u8; 16] = seed.0[..]
+        .try_into()
+        .map_err(|_| wasmtime::format_err!("the recording's insecure seed is not 16 bytes"))?;
+    builder.insecure_random_seed(u128::from_le_bytes(seed));
+    let terminals = match log.replay_input_if(Asked::Other("terminals")) {
+        Some(Input::Other { data, .. }) if data.0.len() == 3 => [data.0[0], data.0[1], data.0[2]],
+        _ => [0; 3],
+    };
+    builder.stdin(feed::ReplayStdin {
+        log: log.clone(),
+        terminal: terminals[0] != 0,
+    });
+    if echo {
+        builder
+            .stdout(feed::Output {
+                inner: wasmtime_wasi::cli::stdout(),
+                terminal: terminals[1] != 0,
+            })
+            .stderr(feed::Output {
+                inner: wasmtime_wasi::cli::stderr(),
+                terminal: terminals[2] != 0,
+            });
+    } else {
+        builder
+            .stdout(feed::Output {
+                inner: SinkOutputStream,
+                terminal: terminals[1] != 0,
+            })
+            .stderr(feed::Output {
+                inner: SinkOutputStream,
+                terminal: terminals[2] != 0,
+            });
+    }
+    builder
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false);
+    Ok(builder.build())
+}
