@@ -9,12 +9,15 @@ use clap::Args;
 use rewind_format::Recording;
 use rewind_format::model::*;
 
+use rewind_runtime::{RecordingFile, materialized_path};
+
 use crate::{UsageError, io_message};
 
 /// Print a recording without replaying it.
 ///
 /// Shows the header, the sources, each thread's inputs, markers and events,
-/// and the crash captures. A recording that was cut short (a killed process, a damaged file) is
+/// and the crash captures, then the events materialized from it by
+/// `rewind replay --materialize` when they are beside it. A recording that was cut short (a killed process, a damaged file) is
 /// printed up to its last whole chunk, followed by where and why it stops.
 #[derive(Debug, Args)]
 pub struct DumpArgs {
@@ -37,12 +40,37 @@ pub fn main(args: DumpArgs) -> Result<ExitCode> {
     })?;
     let recording = Recording::read(&bytes)
         .map_err(|err| UsageError(format!("{}: {err}", args.file.display())))?;
+    let file = RecordingFile {
+        path: args.file.clone(),
+        len: bytes.len() as u64,
+        crc: rewind_format::checksum(&bytes),
+        recording,
+    };
+    let materialized = file.materialized();
+    let recording = &file.recording;
     let text = if args.json {
-        let mut json = serde_json::to_string_pretty(&recording).context("encoding JSON")?;
+        let mut json = serde_json::to_value(recording).context("encoding JSON")?;
+        if let (Some(events), Some(object)) = (&materialized, json.as_object_mut()) {
+            let threads: std::collections::BTreeMap<_, _> = events
+                .threads
+                .iter()
+                .map(|(id, thread)| (*id, &thread.events))
+                .collect();
+            let value = serde_json::json!({
+                "info": events.materialized,
+                "events": threads,
+            });
+            object.insert("materialized".into(), value);
+        }
+        let mut json = serde_json::to_string_pretty(&json).context("encoding JSON")?;
         json.push('\n');
         json
     } else {
-        render(&recording)
+        let mut text = render(recording);
+        if let Some(events) = &materialized {
+            render_materialized(&mut text, &materialized_path(&args.file), events);
+        }
+        text
     };
     print_all(&text)?;
     if let Some(cut) = &recording.cut {
@@ -183,6 +211,37 @@ fn render(recording: &Recording) -> String {
         }
     }
     out
+}
+
+/// The events re-execution materialized, window by window.
+fn render_materialized(out: &mut String, path: &std::path::Path, events: &Recording) {
+    let Some(info) = &events.materialized else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\nmaterialized in {}: {}{}",
+        path.display(),
+        info.outcome,
+        if info.full { " (every event)" } else { "" }
+    );
+    for window in &info.windows {
+        let _ = writeln!(
+            out,
+            "  window  thread {} events {}..{} at marker {} of thread {}",
+            window.thread, window.first, window.end, window.marker, window.at_thread
+        );
+    }
+    for (id, thread) in &events.threads {
+        let count: usize = thread.events.iter().map(|run| run.events.len()).sum();
+        let _ = writeln!(out, "\nthread {id}: {count} materialized events");
+        for run in &thread.events {
+            for (offset, event) in run.events.iter().enumerate() {
+                let step = run.first + offset as u64;
+                let _ = writeln!(out, "  event {step:>6}  {}", describe_event(event));
+            }
+        }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

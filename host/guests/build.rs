@@ -15,8 +15,13 @@ use sha2::{Digest as _, Sha256};
 
 const TARGET: &str = "wasm32-wasip2";
 
-/// (package, its directory in `guest/`, constant name)
-const GUESTS: &[(&str, &str, &str)] = &[("rewind-python", "python", "PYTHON")];
+/// (package, its directory in `guest/`, constant name, embedded): an
+/// embedded guest's bytes are in the binary; a test guest's constant is the
+/// path of its component file, for tests to run.
+const GUESTS: &[(&str, &str, &str, bool)] = &[
+    ("rewind-python", "python", "PYTHON", true),
+    ("rewind-testapp", "testapp", "TESTAPP_WASM", false),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
@@ -50,7 +55,7 @@ fn main() {
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_PROFILE_RELEASE_DEBUG")
         .env_remove("CARGO_PROFILE_RELEASE_LTO");
-    for (package, _, _) in GUESTS {
+    for (package, ..) in GUESTS {
         build.args(["-p", package]);
     }
     let status = build
@@ -62,7 +67,7 @@ fn main() {
 
     let artifacts = target_dir.join(TARGET).join("release");
     let mut generated = String::new();
-    for (package, name, constant) in GUESTS {
+    for (package, name, constant, embedded) in GUESTS {
         let wasm = artifacts.join(format!("{package}.wasm"));
         let bytes =
             std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
@@ -71,12 +76,21 @@ fn main() {
         // directory the next guest build rewrites.
         let copy = out_dir.join(format!("{name}.wasm"));
         std::fs::write(&copy, &bytes).expect("copying the guest into OUT_DIR");
-        writeln!(
-            generated,
-            "/// The `{package}` guest component.\n\
-             pub const {constant}: Guest = Guest {{ name: {name:?}, wasm: include_bytes!({copy:?}), digest: {digest:?} }};"
-        )
-        .unwrap();
+        if *embedded {
+            writeln!(
+                generated,
+                "/// The `{package}` guest component.\n\
+                 pub const {constant}: Guest = Guest {{ name: {name:?}, wasm: include_bytes!({copy:?}), digest: {digest:?} }};"
+            )
+            .unwrap();
+        } else {
+            writeln!(
+                generated,
+                "/// Where the `{package}` test guest's component file is.\n\
+                 pub const {constant}: &str = {copy:?};"
+            )
+            .unwrap();
+        }
         rerun_for_dep_info(&artifacts.join(format!("{package}.d")), &guest_dir);
         println!(
             "cargo::rerun-if-changed={}",

@@ -19,6 +19,11 @@ fn component(items: &str, body: &str) -> Vec<u8> {
     wat::parse_str(text).expect("valid component text")
 }
 
+/// A component that exits with status 0 and reads nothing.
+pub fn empty_component() -> Vec<u8> {
+    component("", "i32.const 0")
+}
+
 fn run_component(scripts: &Scripts, name: &str, wasm: &[u8], flags: &[&str]) -> crate::Run {
     let path = scripts.path(name);
     std::fs::write(&path, wasm).unwrap();

@@ -6,6 +6,7 @@ mod components;
 mod dump;
 mod limits;
 mod recording;
+mod replay;
 mod run;
 mod sandbox;
 

@@ -163,11 +163,11 @@ fn trace(
                         .flags
                         .contains(rustpython_vm::bytecode::CodeFlags::VARKEYWORDS),
                 );
-            let locals = frame_obj.f_locals(vm)?;
+            let locals = frame_locals(&frame_obj, vm)?;
             let mut values = Vec::with_capacity(nargs);
             for name in code.code.varnames.iter().take(nargs) {
                 let name = name.as_str();
-                let Ok(value) = locals.get_item(name, vm) else {
+                let Ok(value) = locals.obj().get_item(name, vm) else {
                     continue;
                 };
                 values.push(Value {
@@ -256,6 +256,25 @@ fn trace(
     }
 }
 
+/// A frame's locals. A module or class body's are its namespace, read
+/// directly: RustPython 0.6's `frame.locals()` indexes past the end of such
+/// a frame's (empty) fast locals when its code has an inlined comprehension
+/// (`values = [f(n) for n in range(8)]` at module level), and panics.
+fn frame_locals(
+    frame: &Py<FrameObject>,
+    vm: &VirtualMachine,
+) -> PyResult<rustpython_vm::function::ArgMapping> {
+    let optimized = frame
+        .f_code()
+        .code
+        .flags
+        .contains(rustpython_vm::bytecode::CodeFlags::OPTIMIZED);
+    match optimized {
+        true => frame.locals(vm),
+        false => Ok(frame.iframe().locals.clone_mapping(vm)),
+    }
+}
+
 /// The locals of `frame` whose string form changed since its last event.
 fn changed_locals(
     frame: &Py<FrameObject>,
@@ -264,7 +283,7 @@ fn changed_locals(
 ) -> PyResult<Vec<(String, String)>> {
     // A function's locals come as a dict snapshot of its fast locals: read
     // its items directly rather than through Python-level iteration.
-    let locals = frame.locals(vm)?;
+    let locals = frame_locals(frame, vm)?;
     let items: Vec<Option<(PyObjectRef, PyObjectRef)>> = match locals
         .obj()
         .downcast_ref::<rustpython_vm::builtins::PyDict>(
