@@ -180,16 +180,18 @@ fn a_tampered_log_or_another_script_diverges_where_it_differs() {
         .rposition(|input| matches!(input, Input::Random { .. }))
         .expect("os.urandom is logged");
     let tampered = tamper(&crash, |inputs| {
+        let mut changed = false;
         for input in inputs.iter_mut() {
             if let Input::FileRead { path, data, .. } = input
                 && *path == script_path
             {
                 let text = String::from_utf8(data.0.clone()).unwrap();
                 let other = text.replace("os.urandom(4).hex()", "str(time.time())[:]");
-                assert_ne!(other, text);
+                changed |= other != text;
                 data.0 = other.into_bytes();
             }
         }
+        assert!(changed, "the script is in the log");
     });
     let run = replay(&["--exec"], &tampered, "");
     assert_eq!(run.code, Some(4), "{run:?}");
@@ -239,9 +241,14 @@ fn a_component_records_and_re_executes() {
         "fine\nfail\n",
     );
     assert_eq!(recorded.code, Some(1), "{recorded:?}");
-    assert!(recorded.stdout.contains("greeting: hi there"), "{recorded:?}");
     assert!(
-        recorded.stdout.contains("20 bytes, first line \"component data\""),
+        recorded.stdout.contains("greeting: hi there"),
+        "{recorded:?}"
+    );
+    assert!(
+        recorded
+            .stdout
+            .contains("20 bytes, first line \"component data\""),
         "{recorded:?}"
     );
     let stream = find(&files, "stream");
@@ -329,7 +336,12 @@ fn materialized_events_equal_live_traced_ones() {
         let script = scripts.write(name, text);
         let (run, files) = record(
             &scripts,
-            &["--trace", "--buffer-events", "300", script.to_str().unwrap()],
+            &[
+                "--trace",
+                "--buffer-events",
+                "300",
+                script.to_str().unwrap(),
+            ],
             "a b c a\nb a d\n",
         );
         assert_eq!(run.code, Some(1), "{name}: {run:?}");
@@ -345,7 +357,10 @@ fn materialized_events_equal_live_traced_ones() {
             let events = by_index(&both["materialized"]["events"]["0"]);
             // The recording's window: the last one, at its snapshot or crash.
             let window = info["windows"].as_array().unwrap().last().unwrap();
-            let (first, end) = (window["first"].as_u64().unwrap(), window["end"].as_u64().unwrap());
+            let (first, end) = (
+                window["first"].as_u64().unwrap(),
+                window["end"].as_u64().unwrap(),
+            );
             let window_events: BTreeMap<u64, Value> = events
                 .range(first..end)
                 .map(|(index, event)| (*index, event.clone()))
@@ -368,7 +383,11 @@ fn full_materialization_keeps_every_event_and_a_plain_recording_materializes() {
     let scripts = Scripts::new();
     let script = scripts.write(ORACLE_SCRIPTS[0].0, ORACLE_SCRIPTS[0].1);
     // Recorded without tracing: the events come from re-execution only.
-    let (_, files) = record(&scripts, &["--buffer-events", "50", script.to_str().unwrap()], "");
+    let (_, files) = record(
+        &scripts,
+        &["--buffer-events", "50", script.to_str().unwrap()],
+        "",
+    );
     let crash = find(&files, "crash");
     assert!(by_index(&dump(crash)["threads"]["0"]["events"]).is_empty());
 
@@ -387,7 +406,11 @@ fn full_materialization_keeps_every_event_and_a_plain_recording_materializes() {
     let full = replay(&["--materialize", "--full"], crash, "");
     assert_eq!(full.code, Some(0), "{full:?}");
     let every = by_index(&dump(crash)["materialized"]["events"]["0"]);
-    assert!(every.len() > 200, "fib's calls are all there: {}", every.len());
+    assert!(
+        every.len() > 200,
+        "fib's calls are all there: {}",
+        every.len()
+    );
     assert_eq!(*every.keys().next().unwrap(), 0);
     assert!(every.keys().copied().eq(0..every.len() as u64), "no holes");
     let last: Vec<_> = every.values().rev().take(50).rev().cloned().collect();
@@ -415,7 +438,10 @@ fn replay_rejects_what_it_cannot_re_execute() {
     let text = scripts.write("notes.rwd", "not a recording");
     let garbage = replay(&["--exec"], &text, "");
     assert_eq!(garbage.code, Some(2), "{garbage:?}");
-    assert!(garbage.stderr.contains("not a Rewind recording"), "{garbage:?}");
+    assert!(
+        garbage.stderr.contains("not a Rewind recording"),
+        "{garbage:?}"
+    );
 
     let flagless = crate::run(rewind().arg("replay").arg(&text));
     assert_eq!(flagless.code, Some(2), "{flagless:?}");

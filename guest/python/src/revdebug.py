@@ -446,7 +446,14 @@ def _capture(exc, tb, kind, caller=None):
 
 def _locals(frame, notes):
     try:
-        items = list(frame.f_locals.items())
+        code = frame.f_code
+        if not code.co_flags & 1 and code.co_name == "<module>":
+            # A module's locals are its globals. RustPython 0.6's f_locals
+            # can index past the end of a module frame's fast locals when
+            # the module has an inlined comprehension, and panic.
+            items = list(frame.f_globals.items())
+        else:
+            items = list(frame.f_locals.items())
     except BaseException as err:
         notes.append("locals of %s unreadable: %s" % (frame.f_code.co_name, type(err).__name__))
         return []

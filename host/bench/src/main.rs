@@ -44,6 +44,12 @@ struct Args {
     /// 0 leaves tracing out.
     #[arg(long, default_value_t = 1)]
     trace_runs: usize,
+
+    /// Materializations of each workload's crash recording (`rewind replay
+    /// --materialize`, the last 10,000 events before a crash at its end);
+    /// 0 leaves materialization out.
+    #[arg(long, default_value_t = 3)]
+    materialize_runs: usize,
 }
 
 /// A way to run a Python script.
@@ -196,6 +202,19 @@ fn main() -> Result<()> {
     }
 
     print_report(&runners, &startup, &rows, &args);
+    if args.materialize_runs > 0 {
+        let mut materialized = Vec::new();
+        for workload in &workloads {
+            let name = workload.file_name().unwrap().to_string_lossy().into_owned();
+            eprintln!(
+                "materializing {name}'s crash ({} runs)",
+                args.materialize_runs
+            );
+            let measured = materialize(&rewind.program, workload, &scratch, args.materialize_runs)?;
+            materialized.push((name, measured));
+        }
+        print_materialization(&materialized, &rows, &args);
+    }
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
 }
@@ -251,6 +270,111 @@ fn measure(runners: &[Runner], script: &Path, runs: usize) -> Result<Vec<Measure
             }
         })
         .collect())
+}
+
+/// Median time to materialize a workload's crash, and the events traced.
+struct Materialized {
+    elapsed: Duration,
+    events: u64,
+}
+
+/// Records `workload` with a crash appended at its end (the default
+/// on-event mode), then times `rewind replay --materialize` on the crash
+/// recording: a whole re-execution with tracing on, keeping the last 10,000
+/// events.
+fn materialize(
+    rewind: &Path,
+    workload: &Path,
+    scratch: &Path,
+    runs: usize,
+) -> Result<Materialized> {
+    let stem = workload.file_stem().unwrap_or_default().to_string_lossy();
+    let script = scratch.join(format!("{stem}_crash.py"));
+    let mut text = std::fs::read_to_string(workload)?;
+    text.push_str("\nraise RuntimeError('rewind-bench: a crash at the end')\n");
+    std::fs::write(&script, text)?;
+    let out = scratch.join(format!("{stem}-materialize"));
+    let _ = std::fs::remove_dir_all(&out);
+    let recorded = Command::new(rewind)
+        .args([
+            "run",
+            "--timeout",
+            "none",
+            "--buffer-events",
+            "10000",
+            "--out",
+        ])
+        .arg(&out)
+        .arg(&script)
+        .stdin(Stdio::null())
+        .output()?;
+    if recorded.status.code() != Some(1) {
+        bail!("recording {} did not crash: {recorded:?}", script.display());
+    }
+    let crash = std::fs::read_dir(&out)?
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| path.to_string_lossy().ends_with("-crash.rwd"))
+        .context("the crash recording")?;
+    let mut times = Vec::new();
+    let mut events = 0;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let output = Command::new(rewind)
+            .args(["replay", "--materialize"])
+            .arg(&crash)
+            .stdin(Stdio::null())
+            .output()?;
+        let elapsed = start.elapsed();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() {
+            bail!("materializing {} failed: {stderr}", crash.display());
+        }
+        // "rewind: materialized N events (...)"
+        events = stderr
+            .split_whitespace()
+            .skip_while(|word| *word != "materialized")
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .context("the materialized event count")?;
+        times.push(elapsed);
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(Materialized {
+        elapsed: median(times),
+        events,
+    })
+}
+
+fn print_materialization(
+    materialized: &[(String, Materialized)],
+    rows: &[(String, Vec<Measured>)],
+    args: &Args,
+) {
+    println!(
+        "\nMaterialization: `rewind replay --materialize` on a crash recorded at the end of each \
+         workload (the last 10,000 events kept), median of {} runs; the re-execution traces every \
+         event of the run.\n",
+        args.materialize_runs
+    );
+    println!("| workload | events traced | materialize (s) | events/s | / on-event run |");
+    println!("|---|---:|---:|---:|---:|");
+    let mut ratios = Vec::new();
+    for ((name, m), (_, measured)) in materialized.iter().zip(rows) {
+        let seconds = m.elapsed.as_secs_f64();
+        let on_event = measured[3].elapsed.as_secs_f64();
+        let ratio = seconds / on_event;
+        ratios.push(ratio);
+        println!(
+            "| {name} | {} | {seconds:.2} | {:.0} | {ratio:.1}x |",
+            m.events,
+            m.events as f64 / seconds
+        );
+    }
+    println!(
+        "\nMedian materialization / on-event run: {:.1}x",
+        median_f64(ratios)
+    );
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {

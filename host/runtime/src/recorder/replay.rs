@@ -384,9 +384,18 @@ impl ReplayState {
         let Some(recorded) = self.crashes.get(&crash.id) else {
             return;
         };
+        // Where, not the locals' text: tracing allocates, so an object's
+        // default repr (its address) differs when materializing.
+        let places = |crash: &Crash| -> Vec<(String, String, u32)> {
+            crash
+                .frames
+                .iter()
+                .map(|frame| (frame.function.clone(), frame.file.clone(), frame.line))
+                .collect()
+        };
         let same = recorded.reason == crash.reason
             && recorded.exception == crash.exception
-            && recorded.frames == crash.frames;
+            && places(recorded) == places(crash);
         if !same {
             let place = |crash: &Crash| {
                 let what = match &crash.exception {
