@@ -94,7 +94,7 @@ pub fn main(args: ReplayArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let options = ReplayOptions {
         echo_output: args.exec,
-        materialize: args.materialize.then(|| Materialize {
+        materialize: args.materialize.then_some(Materialize {
             full: args.full,
             buffer_events: args.buffer_events,
         }),

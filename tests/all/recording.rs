@@ -170,8 +170,15 @@ fn an_unhandled_exception_records_every_frames_locals() {
                 .unwrap()
                 .starts_with("def inner(n, data):")
     }));
-    let exit = markers(&recording);
-    assert_eq!(exit.last().unwrap()["marker"], "crash");
+    // Written when the run ended, so that it re-executes to the traceback
+    // and the exit status.
+    let markers = markers(&recording);
+    let [.., crash, exit] = &markers[..] else {
+        panic!("a crash and an exit marker: {markers:?}");
+    };
+    assert_eq!(crash["marker"], "crash");
+    assert_eq!(exit["marker"], "exit");
+    assert_eq!(exit["code"], 1);
 }
 
 #[test]

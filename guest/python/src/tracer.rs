@@ -163,7 +163,7 @@ fn trace(
                         .flags
                         .contains(rustpython_vm::bytecode::CodeFlags::VARKEYWORDS),
                 );
-            let locals = frame_locals(&frame_obj, vm)?;
+            let locals = frame_locals(frame_obj, vm)?;
             let mut values = Vec::with_capacity(nargs);
             for name in code.code.varnames.iter().take(nargs) {
                 let name = name.as_str();

@@ -102,7 +102,7 @@ impl Asked<'_> {
             Asked::InsecureRandom { len } => format!("asked for {len} insecure random bytes"),
             Asked::Stdin => "read stdin".into(),
             Asked::FileRead { path, offset } => format!("read {path} at offset {offset}"),
-            Asked::Fs { op, path } if path.is_empty() => format!("called {op}"),
+            Asked::Fs { op, path: "" } => format!("called {op}"),
             Asked::Fs { op, path } => format!("called {op} on {path}"),
         }
     }

@@ -374,12 +374,16 @@ pub fn describe(op: &str, bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn round_trip<T: Wire + PartialEq + std::fmt::Debug>(value: T) {
+    /// The WASI records have no `PartialEq`: values compare by their
+    /// `Debug` text and their encoding.
+    fn round_trip<T: Wire + std::fmt::Debug>(value: T) {
         let bytes = encode(&value);
-        assert_eq!(decode::<T>(&bytes), Some(value), "{bytes:?}");
+        let decoded = decode::<T>(&bytes).expect("decodes");
+        assert_eq!(format!("{decoded:?}"), format!("{value:?}"));
+        assert_eq!(encode(&decoded), bytes);
         // Any cut of it is rejected, never misread.
         for len in 0..bytes.len() {
-            assert_eq!(decode::<T>(&bytes[..len]), None, "cut at {len}");
+            assert!(decode::<T>(&bytes[..len]).is_none(), "cut at {len}");
         }
     }
 
@@ -415,9 +419,9 @@ mod tests {
 
     #[test]
     fn garbage_is_rejected() {
-        assert_eq!(decode::<Result<(), fs::ErrorCode>>(&[200]), None);
-        assert_eq!(decode::<fs::DescriptorType>(&[8]), None);
-        assert_eq!(decode::<Vec<String>>(&[0xff, 0xff, 0xff, 0x0f]), None);
-        assert_eq!(decode::<bool>(&[1, 0]), None, "trailing bytes");
+        assert!(decode::<Result<(), fs::ErrorCode>>(&[200]).is_none());
+        assert!(decode::<fs::DescriptorType>(&[8]).is_none());
+        assert!(decode::<Vec<String>>(&[0xff, 0xff, 0xff, 0x0f]).is_none());
+        assert!(decode::<bool>(&[1, 0]).is_none(), "trailing bytes");
     }
 }
