@@ -38,14 +38,8 @@ pub fn main(args: DumpArgs) -> Result<ExitCode> {
             io_message(&err)
         ))
     })?;
-    let recording = Recording::read(&bytes)
+    let file = RecordingFile::from_bytes(&args.file, &bytes)
         .map_err(|err| UsageError(format!("{}: {err}", args.file.display())))?;
-    let file = RecordingFile {
-        path: args.file.clone(),
-        len: bytes.len() as u64,
-        crc: rewind_format::checksum(&bytes),
-        recording,
-    };
     let materialized = file.materialized();
     let recording = &file.recording;
     let text = if args.json {

@@ -10,7 +10,7 @@ use crate::{Run, Scripts, rewind, run_with_stdin};
 
 /// Runs `rewind run --out OUT ARGS...` with `stdin`, and returns the run and
 /// the recordings it wrote, oldest first.
-fn record(scripts: &Scripts, args: &[&str], stdin: &str) -> (Run, Vec<PathBuf>) {
+pub(crate) fn record(scripts: &Scripts, args: &[&str], stdin: &str) -> (Run, Vec<PathBuf>) {
     let out = scripts.path("out");
     let mut command = rewind();
     command
@@ -39,7 +39,7 @@ fn recordings(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The recording as `rewind dump --json` gives it.
-fn dump(path: &Path) -> Value {
+pub(crate) fn dump(path: &Path) -> Value {
     let run = crate::run(rewind().arg("dump").arg("--json").arg(path));
     assert_eq!(run.code, Some(0), "{run:?}");
     serde_json::from_str(&run.stdout).expect("dump --json prints JSON")

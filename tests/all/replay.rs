@@ -8,6 +8,7 @@ use rewind_format::model::Input;
 use rewind_format::{Recording, Writer};
 use serde_json::Value;
 
+use crate::recording::{dump, record};
 use crate::{Run, Scripts, rewind, run_with_stdin};
 
 /// A script whose output depends on every kind of input: the clock,
@@ -29,40 +30,11 @@ total = sum(len(line) for line in data.splitlines())
 print('total', 1 / (total - total))
 ";
 
-/// Records `args` (after `rewind run --out OUT`) with `stdin`; returns the
-/// run and the recordings written.
-fn record(scripts: &Scripts, args: &[&str], stdin: &str) -> (Run, Vec<PathBuf>) {
-    let out = scripts.path("out");
-    let mut command = rewind();
-    command
-        .current_dir(scripts.root())
-        .arg("run")
-        .arg("--out")
-        .arg(&out)
-        .args(args);
-    let run = run_with_stdin(&mut command, stdin.as_bytes());
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&out)
-        .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
-        .unwrap_or_default();
-    files.retain(|path| {
-        let name = path.to_string_lossy();
-        name.ends_with(".rwd") && !name.ends_with(".events.rwd")
-    });
-    files.sort();
-    (run, files)
-}
-
 /// `rewind replay ARGS...` with `stdin` (which re-execution must ignore).
 fn replay(args: &[&str], file: &Path, stdin: &str) -> Run {
     let mut command = rewind();
     command.arg("replay").args(args).arg(file);
     run_with_stdin(&mut command, stdin.as_bytes())
-}
-
-fn dump(path: &Path) -> Value {
-    let run = crate::run(rewind().arg("dump").arg("--json").arg(path));
-    assert_eq!(run.code, Some(0), "{run:?}");
-    serde_json::from_str(&run.stdout).expect("dump --json prints JSON")
 }
 
 fn find<'a>(files: &'a [PathBuf], kind: &str) -> &'a PathBuf {

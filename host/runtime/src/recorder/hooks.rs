@@ -110,7 +110,7 @@ impl<S: StdinStream + Sync> StdinStream for Stdin<S> {
 }
 
 /// Where a logged stream's bytes come from.
-pub(crate) enum Source {
+enum Source {
     Stdin,
     File { path: String, offset: u64 },
 }
@@ -215,10 +215,15 @@ impl Paths {
             .cloned()
             .unwrap_or_else(|| "<unknown>".to_owned())
     }
+
+    /// The guest path that `path`, relative to descriptor `rep`, names.
+    pub(crate) fn at(&self, rep: u32, path: &str) -> String {
+        join(&self.get(rep), path)
+    }
 }
 
 /// `dir/path` as the guest would spell it.
-pub(crate) fn join(dir: &str, path: &str) -> String {
+fn join(dir: &str, path: &str) -> String {
     if path.starts_with('/') || dir.is_empty() {
         path.to_owned()
     } else if dir.ends_with('/') {
@@ -333,11 +338,6 @@ fn logged_resource<T>(
     Ok(result)
 }
 
-/// The guest path a descriptor and a path relative to it name.
-fn at(state: &GuestState, fd: &Fd, path: &str) -> String {
-    join(&state.paths.get(fd.rep()), path)
-}
-
 fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
     let mut preopens = linker.instance(FILESYSTEM_PREOPENS)?;
     preopens.func_wrap("get-directories", |mut store, (): ()| {
@@ -365,7 +365,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
             fs::DescriptorFlags,
         )| {
             let state = store.data_mut();
-            let full = at(state, &dir, &path);
+            let full = state.paths.at(dir.rep(), &path);
             let result = state
                 .filesystem()
                 .open_at(dir, path_flags, path, open_flags, flags);
@@ -525,7 +525,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.create-directory-at",
         |mut store, (dir, path): (Fd, String)| {
             let state = store.data_mut();
-            let full = at(state, &dir, &path);
+            let full = state.paths.at(dir.rep(), &path);
             let result = state.filesystem().create_directory_at(dir, path);
             Ok((logged(state, "create-directory-at", full, result)?,))
         },
@@ -540,7 +540,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.stat-at",
         |mut store, (dir, flags, path): (Fd, Flags, String)| {
             let state = store.data_mut();
-            let full = at(state, &dir, &path);
+            let full = state.paths.at(dir.rep(), &path);
             let result = state.filesystem().stat_at(dir, flags, path);
             Ok((logged(state, "stat-at", full, result)?,))
         },
@@ -549,7 +549,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.set-times-at",
         |mut store, (dir, flags, path, atime, mtime): (Fd, Flags, String, Stamp, Stamp)| {
             let state = store.data_mut();
-            let full = at(state, &dir, &path);
+            let full = state.paths.at(dir.rep(), &path);
             let result = state
                 .filesystem()
                 .set_times_at(dir, flags, path, atime, mtime);
@@ -560,7 +560,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.link-at",
         |mut store, (dir, flags, old, new_dir, new): (Fd, Flags, String, Fd, String)| {
             let state = store.data_mut();
-            let full = at(state, &dir, &old);
+            let full = state.paths.at(dir.rep(), &old);
             let result = state.filesystem().link_at(dir, flags, old, new_dir, new);
             Ok((logged(state, "link-at", full, result)?,))
         },
@@ -569,7 +569,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.readlink-at",
         |mut store, (dir, path): (Fd, String)| {
             let state = store.data_mut();
-            let full = at(state, &dir, &path);
+            let full = state.paths.at(dir.rep(), &path);
             let result = state.filesystem().readlink_at(dir, path);
             Ok((logged(state, "readlink-at", full, result)?,))
         },
@@ -578,7 +578,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.remove-directory-at",
         |mut store, (dir, path): (Fd, String)| {
             let state = store.data_mut();
-            let full = at(state, &dir, &path);
+            let full = state.paths.at(dir.rep(), &path);
             let result = state.filesystem().remove_directory_at(dir, path);
             Ok((logged(state, "remove-directory-at", full, result)?,))
         },
@@ -587,7 +587,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.rename-at",
         |mut store, (dir, old, new_dir, new): (Fd, String, Fd, String)| {
             let state = store.data_mut();
-            let full = at(state, &dir, &old);
+            let full = state.paths.at(dir.rep(), &old);
             let result = state.filesystem().rename_at(dir, old, new_dir, new);
             Ok((logged(state, "rename-at", full, result)?,))
         },
@@ -596,7 +596,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.symlink-at",
         |mut store, (dir, old, new): (Fd, String, String)| {
             let state = store.data_mut();
-            let full = at(state, &dir, &new);
+            let full = state.paths.at(dir.rep(), &new);
             let result = state.filesystem().symlink_at(dir, old, new);
             Ok((logged(state, "symlink-at", full, result)?,))
         },
@@ -605,7 +605,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.unlink-file-at",
         |mut store, (dir, path): (Fd, String)| {
             let state = store.data_mut();
-            let full = at(state, &dir, &path);
+            let full = state.paths.at(dir.rep(), &path);
             let result = state.filesystem().unlink_file_at(dir, path);
             Ok((logged(state, "unlink-file-at", full, result)?,))
         },
@@ -633,7 +633,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.metadata-hash-at",
         |mut store, (dir, flags, path): (Fd, Flags, String)| {
             let state = store.data_mut();
-            let full = at(state, &dir, &path);
+            let full = state.paths.at(dir.rep(), &path);
             let result = state.filesystem().metadata_hash_at(dir, flags, path);
             Ok((logged(state, "metadata-hash-at", full, result)?,))
         },

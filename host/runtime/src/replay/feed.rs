@@ -19,7 +19,7 @@ use wasmtime_wasi::p2::{
 };
 
 use crate::recorder::ThreadRecorder;
-use crate::recorder::hooks::{self, join};
+use crate::recorder::hooks;
 use crate::recorder::replay::Asked;
 use crate::recorder::wire::{self, Wire};
 use crate::run::GuestState;
@@ -166,14 +166,6 @@ type Flags = fs::PathFlags;
 type Stamp = fs::NewTimestamp;
 type Outcome<T> = Result<T, fs::ErrorCode>;
 
-fn path_of(state: &GuestState, fd: &Fd) -> String {
-    state.paths.get(fd.rep())
-}
-
-fn at(state: &GuestState, fd: &Fd, path: &str) -> String {
-    join(&state.paths.get(fd.rep()), path)
-}
-
 /// A descriptor method whose outcome is a plain value: `$path` names what
 /// it concerns, given the store's state and the arguments.
 macro_rules! answered {
@@ -239,7 +231,7 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
             fs::DescriptorFlags,
         )| {
             let state = store.data_mut();
-            let full = at(state, &dir, &path);
+            let full = state.paths.at(dir.rep(), &path);
             let result = match outcome::<Outcome<()>>(state, "open-at", &full)? {
                 Ok(()) => {
                     let file = state.table.push(ReplayFile)?;
@@ -255,7 +247,7 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.read-via-stream",
         |mut store, (file, offset): (Fd, u64)| {
             let state = store.data_mut();
-            let path = path_of(state, &file);
+            let path = state.paths.get(file.rep());
             let result = match outcome::<Outcome<()>>(state, "read-via-stream", &path)? {
                 Ok(()) => {
                     let stream: DynInputStream = Box::new(ReplayStream {
@@ -272,7 +264,7 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
     for op in ["write-via-stream", "append-via-stream"] {
         let write = move |mut store: wasmtime::StoreContextMut<'_, GuestState>, file: Fd| {
             let state = store.data_mut();
-            let path = path_of(state, &file);
+            let path = state.paths.get(file.rep());
             // What the guest writes goes nowhere: replay does no real I/O.
             let result = match outcome::<Outcome<()>>(state, op, &path)? {
                 Ok(()) => {
@@ -296,7 +288,7 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.read",
         |store, (file, len, offset): (Fd, u64, u64)| {
             let state = store.data();
-            let path = path_of(state, &file);
+            let path = state.paths.get(file.rep());
             let data = match state.recorder.replay_input_if(Asked::FileRead {
                 path: &path,
                 offset,
@@ -312,7 +304,7 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.read-directory",
         |mut store, (dir,): (Fd,)| {
             let state = store.data_mut();
-            let path = path_of(state, &dir);
+            let path = state.paths.get(dir.rep());
             let result = match outcome::<Outcome<()>>(state, "read-directory", &path)? {
                 Ok(()) => {
                     let entries = state.table.push(ReplayEntries)?;
@@ -342,27 +334,27 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         },
     )?;
 
-    answered!(types, "advise", (file: Fd, _offset: u64, _len: u64, _advice: fs::Advice) -> Outcome<()>, |state| path_of(state, &file));
-    answered!(types, "sync-data", (file: Fd) -> Outcome<()>, |state| path_of(state, &file));
-    answered!(types, "get-flags", (file: Fd) -> Outcome<fs::DescriptorFlags>, |state| path_of(state, &file));
-    answered!(types, "get-type", (file: Fd) -> Outcome<fs::DescriptorType>, |state| path_of(state, &file));
-    answered!(types, "set-size", (file: Fd, _size: u64) -> Outcome<()>, |state| path_of(state, &file));
-    answered!(types, "set-times", (file: Fd, _atime: Stamp, _mtime: Stamp) -> Outcome<()>, |state| path_of(state, &file));
-    answered!(types, "write", (file: Fd, _buffer: Vec<u8>, _offset: u64) -> Outcome<u64>, |state| path_of(state, &file));
-    answered!(types, "sync", (file: Fd) -> Outcome<()>, |state| path_of(state, &file));
-    answered!(types, "create-directory-at", (dir: Fd, path: String) -> Outcome<()>, |state| at(state, &dir, &path));
-    answered!(types, "stat", (file: Fd) -> Outcome<fs::DescriptorStat>, |state| path_of(state, &file));
-    answered!(types, "stat-at", (dir: Fd, _flags: Flags, path: String) -> Outcome<fs::DescriptorStat>, |state| at(state, &dir, &path));
-    answered!(types, "set-times-at", (dir: Fd, _flags: Flags, path: String, _atime: Stamp, _mtime: Stamp) -> Outcome<()>, |state| at(state, &dir, &path));
-    answered!(types, "link-at", (dir: Fd, _flags: Flags, old: String, _new_dir: Fd, _new: String) -> Outcome<()>, |state| at(state, &dir, &old));
-    answered!(types, "readlink-at", (dir: Fd, path: String) -> Outcome<String>, |state| at(state, &dir, &path));
-    answered!(types, "remove-directory-at", (dir: Fd, path: String) -> Outcome<()>, |state| at(state, &dir, &path));
-    answered!(types, "rename-at", (dir: Fd, old: String, _new_dir: Fd, _new: String) -> Outcome<()>, |state| at(state, &dir, &old));
-    answered!(types, "symlink-at", (dir: Fd, _old: String, new: String) -> Outcome<()>, |state| at(state, &dir, &new));
-    answered!(types, "unlink-file-at", (dir: Fd, path: String) -> Outcome<()>, |state| at(state, &dir, &path));
-    answered!(types, "is-same-object", (file: Fd, _other: Fd) -> bool, |state| path_of(state, &file));
-    answered!(types, "metadata-hash", (file: Fd) -> Outcome<fs::MetadataHashValue>, |state| path_of(state, &file));
-    answered!(types, "metadata-hash-at", (dir: Fd, _flags: Flags, path: String) -> Outcome<fs::MetadataHashValue>, |state| at(state, &dir, &path));
+    answered!(types, "advise", (file: Fd, _offset: u64, _len: u64, _advice: fs::Advice) -> Outcome<()>, |state| state.paths.get(file.rep()));
+    answered!(types, "sync-data", (file: Fd) -> Outcome<()>, |state| state.paths.get(file.rep()));
+    answered!(types, "get-flags", (file: Fd) -> Outcome<fs::DescriptorFlags>, |state| state.paths.get(file.rep()));
+    answered!(types, "get-type", (file: Fd) -> Outcome<fs::DescriptorType>, |state| state.paths.get(file.rep()));
+    answered!(types, "set-size", (file: Fd, _size: u64) -> Outcome<()>, |state| state.paths.get(file.rep()));
+    answered!(types, "set-times", (file: Fd, _atime: Stamp, _mtime: Stamp) -> Outcome<()>, |state| state.paths.get(file.rep()));
+    answered!(types, "write", (file: Fd, _buffer: Vec<u8>, _offset: u64) -> Outcome<u64>, |state| state.paths.get(file.rep()));
+    answered!(types, "sync", (file: Fd) -> Outcome<()>, |state| state.paths.get(file.rep()));
+    answered!(types, "create-directory-at", (dir: Fd, path: String) -> Outcome<()>, |state| state.paths.at(dir.rep(), &path));
+    answered!(types, "stat", (file: Fd) -> Outcome<fs::DescriptorStat>, |state| state.paths.get(file.rep()));
+    answered!(types, "stat-at", (dir: Fd, _flags: Flags, path: String) -> Outcome<fs::DescriptorStat>, |state| state.paths.at(dir.rep(), &path));
+    answered!(types, "set-times-at", (dir: Fd, _flags: Flags, path: String, _atime: Stamp, _mtime: Stamp) -> Outcome<()>, |state| state.paths.at(dir.rep(), &path));
+    answered!(types, "link-at", (dir: Fd, _flags: Flags, old: String, _new_dir: Fd, _new: String) -> Outcome<()>, |state| state.paths.at(dir.rep(), &old));
+    answered!(types, "readlink-at", (dir: Fd, path: String) -> Outcome<String>, |state| state.paths.at(dir.rep(), &path));
+    answered!(types, "remove-directory-at", (dir: Fd, path: String) -> Outcome<()>, |state| state.paths.at(dir.rep(), &path));
+    answered!(types, "rename-at", (dir: Fd, old: String, _new_dir: Fd, _new: String) -> Outcome<()>, |state| state.paths.at(dir.rep(), &old));
+    answered!(types, "symlink-at", (dir: Fd, _old: String, new: String) -> Outcome<()>, |state| state.paths.at(dir.rep(), &new));
+    answered!(types, "unlink-file-at", (dir: Fd, path: String) -> Outcome<()>, |state| state.paths.at(dir.rep(), &path));
+    answered!(types, "is-same-object", (file: Fd, _other: Fd) -> bool, |state| state.paths.get(file.rep()));
+    answered!(types, "metadata-hash", (file: Fd) -> Outcome<fs::MetadataHashValue>, |state| state.paths.get(file.rep()));
+    answered!(types, "metadata-hash-at", (dir: Fd, _flags: Flags, path: String) -> Outcome<fs::MetadataHashValue>, |state| state.paths.at(dir.rep(), &path));
     Ok(())
 }
 

@@ -50,13 +50,20 @@ impl RecordingFile {
     pub fn open(path: &Path) -> Result<RecordingFile> {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let recording = Recording::read(&bytes)
-            .with_context(|| format!("{} is not a readable recording", path.display()))?;
+        RecordingFile::from_bytes(path, &bytes)
+            .with_context(|| format!("{} is not a readable recording", path.display()))
+    }
+
+    /// A recording from the bytes of the file at `path`.
+    pub fn from_bytes(
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<RecordingFile, rewind_format::FormatError> {
         Ok(RecordingFile {
             path: path.to_owned(),
-            recording,
+            recording: Recording::read(bytes)?,
             len: bytes.len() as u64,
-            crc: rewind_format::checksum(&bytes),
+            crc: rewind_format::checksum(bytes),
         })
     }
 
