@@ -293,7 +293,14 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
                 path: &path,
                 offset,
             }) {
-                Some(Input::FileRead { data, .. }) if data.0.len() as u64 <= len => data.0,
+                Some(Input::FileRead { data, .. }) if data.0.len() as u64 > len => {
+                    return Err(wasmtime::format_err!(
+                        "re-execution diverged: the guest read {len} bytes of {path} \
+                         where the recording has {}",
+                        data.0.len()
+                    ));
+                }
+                Some(Input::FileRead { data, .. }) => data.0,
                 _ => Vec::new(),
             };
             let result = outcome::<Outcome<bool>>(state, "read", &path)?;

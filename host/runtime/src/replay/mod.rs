@@ -291,10 +291,13 @@ impl Runtime {
         let recorder = Recorder::replaying(config, state);
         let thread = recorder.thread();
 
-        let outcome = match replay_wasi(&thread, options.echo_output) {
-            Ok(wasi) => self.execute(true, component, wasi, thread, &limits)?,
-            // The log did not even start as a run does: nothing ran.
-            Err(_) => Outcome::Exited(0),
+        let (outcome, start_failure) = match replay_wasi(&thread, options.echo_output) {
+            Ok(wasi) => (self.execute(true, component, wasi, thread, &limits)?, None),
+            // The log does not start as a run does: the guest never ran.
+            Err(err) => {
+                let message = format!("the guest could not start: {err}");
+                (Outcome::Trapped(message), Some(err))
+            }
         };
 
         let state = recorder
@@ -302,6 +305,11 @@ impl Runtime {
             .context("the re-execution's state is gone")?;
         let events = state.events_seen();
         let stop = state.stop.clone();
+        if let Some(err) = start_failure
+            && stop.is_none()
+        {
+            anyhow::bail!("{} cannot be re-executed: {err}", file.path.display());
+        }
         let windows = state.windows.clone();
         if let Some(failure) = &state.failure {
             anyhow::bail!("cannot write the materialized events: {failure}");
