@@ -25,6 +25,7 @@ pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Reads a chunk's payload. Every error names the absolute file offset.
+#[derive(Debug)]
 pub(crate) struct Cursor<'a> {
     bytes: &'a [u8],
     pos: usize,

@@ -3,8 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use std::ops::Range;
 
 use crate::encoding::{Cursor, put_bytes, put_i64, put_u64};
+use crate::lazy::{EventChunk, LazyEvents, RawEvents};
 use crate::model::*;
 use crate::{FormatError, MAGIC, VERSION};
 
@@ -520,76 +522,94 @@ impl Recording {
     /// a truncated or corrupt chunk ends the reading and is reported in
     /// [`Recording::cut`], keeping everything before it.
     pub fn read(bytes: &[u8]) -> Result<Recording, FormatError> {
-        if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
-            return Err(FormatError::NotARecording);
+        read_with(bytes, false).map(|(recording, _)| recording)
+    }
+
+    /// Reads a recording as [`Recording::read`] does, except its events:
+    /// they are checked and left where they are, to be decoded on demand
+    /// through the returned [`LazyEvents`] (the threads' `events` stay
+    /// empty). A viewer of millions of events indexes them this way without
+    /// holding every one decoded.
+    pub fn read_lazy(bytes: &[u8]) -> Result<(Recording, LazyEvents), FormatError> {
+        read_with(bytes, true).map(|(recording, lazy)| (recording, lazy.unwrap_or_default()))
+    }
+}
+
+fn read_with(bytes: &[u8], lazy: bool) -> Result<(Recording, Option<LazyEvents>), FormatError> {
+    if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
+        return Err(FormatError::NotARecording);
+    }
+    if bytes.len() < PREAMBLE {
+        return Err(FormatError::Truncated {
+            offset: bytes.len() as u64,
+            what: "format version".into(),
+        });
+    }
+    let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+    if version != VERSION {
+        return Err(FormatError::Version { found: version });
+    }
+
+    let mut chunks = Chunks {
+        bytes,
+        pos: PREAMBLE,
+    };
+    let header = match chunks.next() {
+        Some(Ok(chunk)) if chunk.kind == kind::HEADER => {
+            decode_header(&mut Cursor::new(chunk.payload, chunk.payload_offset))?
         }
-        if bytes.len() < PREAMBLE {
-            return Err(FormatError::Truncated {
-                offset: bytes.len() as u64,
-                what: "format version".into(),
+        Some(Ok(chunk)) => {
+            return Err(FormatError::Corrupt {
+                offset: chunk.offset,
+                what: format!("first chunk has kind {:#04x}, not a header", chunk.kind),
             });
         }
-        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-        if version != VERSION {
-            return Err(FormatError::Version { found: version });
+        Some(Err(err)) => return Err(err),
+        None => {
+            return Err(FormatError::Truncated {
+                offset: bytes.len() as u64,
+                what: "header chunk".into(),
+            });
         }
+    };
 
-        let mut chunks = Chunks {
-            bytes,
-            pos: PREAMBLE,
-        };
-        let header = match chunks.next() {
-            Some(Ok(chunk)) if chunk.kind == kind::HEADER => {
-                decode_header(&mut Cursor::new(chunk.payload, chunk.payload_offset))?
-            }
-            Some(Ok(chunk)) => {
-                return Err(FormatError::Corrupt {
-                    offset: chunk.offset,
-                    what: format!("first chunk has kind {:#04x}, not a header", chunk.kind),
+    let mut reader = Reader {
+        bytes,
+        source_index: HashMap::new(),
+        strings: Vec::new(),
+        lazy: lazy.then(LazyEvents::default),
+        recording: Recording {
+            version,
+            header,
+            sources: Vec::new(),
+            threads: BTreeMap::new(),
+            crashes: Vec::new(),
+            materialized: None,
+            end: None,
+            cut: None,
+        },
+    };
+    let mut whole = 1u64;
+    for chunk in chunks {
+        let result = chunk.and_then(|chunk| reader.chunk(&chunk).map(|()| chunk.offset));
+        match result {
+            // Nothing follows the end chunk of a recording.
+            Ok(_) if reader.recording.end.is_some() => break,
+            Ok(_) => whole += 1,
+            Err(err) => {
+                reader.recording.cut = Some(Cut {
+                    offset: err.offset().unwrap_or(bytes.len() as u64),
+                    chunks: whole,
+                    reason: err.to_string(),
                 });
-            }
-            Some(Err(err)) => return Err(err),
-            None => {
-                return Err(FormatError::Truncated {
-                    offset: bytes.len() as u64,
-                    what: "header chunk".into(),
-                });
-            }
-        };
-
-        let mut reader = Reader {
-            source_index: HashMap::new(),
-            strings: Vec::new(),
-            recording: Recording {
-                version,
-                header,
-                sources: Vec::new(),
-                threads: BTreeMap::new(),
-                crashes: Vec::new(),
-                materialized: None,
-                end: None,
-                cut: None,
-            },
-        };
-        let mut whole = 1u64;
-        for chunk in chunks {
-            let result = chunk.and_then(|chunk| reader.chunk(&chunk).map(|()| chunk.offset));
-            match result {
-                // Nothing follows the end chunk of a recording.
-                Ok(_) if reader.recording.end.is_some() => break,
-                Ok(_) => whole += 1,
-                Err(err) => {
-                    reader.recording.cut = Some(Cut {
-                        offset: err.offset().unwrap_or(bytes.len() as u64),
-                        chunks: whole,
-                        reason: err.to_string(),
-                    });
-                    break;
-                }
+                break;
             }
         }
-        Ok(reader.recording)
     }
+    if let Some(lazy) = &mut reader.lazy {
+        lazy.strings = reader.strings;
+    }
+    Ok((reader.recording, reader.lazy))
 }
 
 struct Chunk<'a> {
@@ -697,6 +717,20 @@ fn raw_string(cur: &mut Cursor<'_>) -> Result<String, FormatError> {
     })
 }
 
+/// A string's place in the bytes, once it is known to be UTF-8.
+fn string_span(cur: &mut Cursor<'_>) -> Result<Range<usize>, FormatError> {
+    let at = cur.offset();
+    let bytes = cur.bytes()?;
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(FormatError::Corrupt {
+            offset: at,
+            what: "string is not UTF-8".into(),
+        });
+    }
+    let end = cur.offset() as usize;
+    Ok(end - bytes.len()..end)
+}
+
 fn decode_mode(cur: &mut Cursor<'_>) -> Result<Mode, FormatError> {
     match cur.u8()? {
         0 => Ok(Mode::Off),
@@ -717,14 +751,18 @@ fn end_of_chunk(cur: &Cursor<'_>) -> Result<(), FormatError> {
     }
 }
 
-struct Reader {
-    strings: Vec<String>,
+struct Reader<'a> {
+    bytes: &'a [u8],
+    /// Where each interned string is in `bytes` (checked to be UTF-8).
+    strings: Vec<Range<usize>>,
+    /// Reading lazily: event chunks are checked and noted here.
+    lazy: Option<LazyEvents>,
     recording: Recording,
     /// Where each source path is in `recording.sources`.
     source_index: HashMap<String, usize>,
 }
 
-impl Reader {
+impl Reader<'_> {
     fn chunk(&mut self, chunk: &Chunk<'_>) -> Result<(), FormatError> {
         let cur = &mut Cursor::new(chunk.payload, chunk.payload_offset);
         match chunk.kind {
@@ -741,7 +779,7 @@ impl Reader {
                     });
                 }
                 for _ in 0..cur.count()? {
-                    self.strings.push(raw_string(cur)?);
+                    self.strings.push(string_span(cur)?);
                 }
             }
             kind::SOURCE => {
@@ -791,6 +829,35 @@ impl Reader {
             kind::CRASH => {
                 let crash = self.crash(cur)?;
                 self.recording.crashes.push(crash);
+            }
+            kind::EVENTS if self.lazy.is_some() => {
+                let thread = cur.u32()?;
+                let first = cur.u64()?;
+                let count = cur.count()?;
+                let start = cur.offset() as usize;
+                let strings = self.strings.len();
+                let mut pairs = Vec::new();
+                let end = chunk.payload_offset as usize + chunk.payload.len();
+                let mut events = RawEvents {
+                    cur: Cursor::new(&self.bytes[start..end], start as u64),
+                    left: count as u64,
+                    strings,
+                };
+                while let Some(event) = events.next(&mut pairs) {
+                    event?;
+                    pairs.clear();
+                }
+                *cur = events.cur;
+                self.thread(thread);
+                if let Some(lazy) = &mut self.lazy {
+                    lazy.chunks.push(EventChunk {
+                        thread,
+                        first,
+                        count: count as u64,
+                        start,
+                        strings,
+                    });
+                }
             }
             kind::EVENTS => {
                 let thread = cur.u32()?;
@@ -858,7 +925,8 @@ impl Reader {
         let id = cur.u64()?;
         self.strings
             .get(id as usize)
-            .cloned()
+            .and_then(|span| std::str::from_utf8(&self.bytes[span.clone()]).ok())
+            .map(str::to_owned)
             .ok_or_else(|| FormatError::Corrupt {
                 offset: at,
                 what: format!("string id {id} used before it was defined"),

@@ -38,9 +38,11 @@
 
 mod encoding;
 mod file;
+mod lazy;
 pub mod model;
 
 pub use file::{Cut, EventRun, MAX_CHUNK, Recording, Thread, Writer};
+pub use lazy::{EventChunk, LazyEvents, RawEvent, RawEvents, StrId};
 
 /// The first bytes of every recording. The high first byte and the CR LF /
 /// ^Z / LF sequence catch transfers that mangle binary data (as PNG's do).

@@ -408,3 +408,78 @@ fn mode_names_match_their_json() {
         assert_eq!(mode.to_string(), mode.name());
     }
 }
+
+/// The lazy reader sees the events the eager one decodes, string for
+/// string, and the rest of the recording the same.
+#[test]
+fn lazy_reading_decodes_the_same_events() {
+    use rewind_format::RawEvent;
+    let (bytes, _) = sample();
+    let eager = Recording::read(&bytes).unwrap();
+    let (mut lazy, events) = Recording::read_lazy(&bytes).unwrap();
+    let mut decoded: Vec<(ThreadId, u64, Event)> = Vec::new();
+    for chunk in &events.chunks {
+        let mut raw = events.events(&bytes, chunk);
+        let mut pairs = Vec::new();
+        let mut index = chunk.first;
+        while let Some(next) = raw.next(&mut pairs) {
+            let (offset, event) = next.unwrap();
+            assert_eq!(
+                events.event_at(&bytes, offset, &mut Vec::new()).unwrap(),
+                event
+            );
+            let text = |id| events.string(&bytes, id).to_owned();
+            let taken: Vec<(String, String)> =
+                pairs.drain(..).map(|(n, v)| (text(n), text(v))).collect();
+            decoded.push((
+                chunk.thread,
+                index,
+                match event {
+                    RawEvent::Call {
+                        function,
+                        file,
+                        line,
+                    } => Event::Call {
+                        function: text(function),
+                        file: text(file),
+                        line,
+                        args: taken,
+                    },
+                    RawEvent::Line { line } => Event::Line {
+                        line,
+                        changed: taken,
+                    },
+                    RawEvent::Return { value } => Event::Return { value: text(value) },
+                    RawEvent::Exception {
+                        stage,
+                        type_name,
+                        message,
+                    } => Event::Exception {
+                        stage,
+                        type_name: text(type_name),
+                        message: text(message),
+                    },
+                },
+            ));
+            index += 1;
+        }
+    }
+    let expected: Vec<(ThreadId, u64, Event)> = eager
+        .threads
+        .iter()
+        .flat_map(|(thread, log)| {
+            log.events.iter().flat_map(move |run| {
+                (run.first..)
+                    .zip(&run.events)
+                    .map(move |(index, event)| (*thread, index, event.clone()))
+            })
+        })
+        .collect();
+    decoded.sort_by_key(|(thread, index, _)| (*thread, *index));
+    assert_eq!(decoded, expected);
+    assert!(!decoded.is_empty());
+    for (thread, log) in &eager.threads {
+        lazy.threads.get_mut(thread).unwrap().events = log.events.clone();
+    }
+    assert_eq!(lazy, eager);
+}
