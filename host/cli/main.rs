@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod debug;
 mod dump;
 mod replay;
 mod run;

@@ -1,4 +1,5 @@
-//! `rewind replay`: re-execute a recording, or materialize its events.
+//! `rewind replay`: open a recording in the debugger, re-execute it, or
+//! materialize its events.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
@@ -15,7 +16,18 @@ use rewind_runtime::{
 use crate::run::load_guest;
 use crate::{UsageError, io_message, status};
 
-/// Re-execute a recording deterministically, or materialize its events.
+/// Open a recording in the time-travel debugger, re-execute it
+/// deterministically, or materialize its events.
+///
+/// `rewind replay FILE` opens the debugger in the terminal: step forwards
+/// and backwards through the run, read the locals and the call stack at
+/// every step, set breakpoints and run to them in either direction. The
+/// line-level events come from the recording when it was traced live,
+/// else from `NAME.events.rwd` beside it, else they are materialized first
+/// by re-executing the run (with progress shown). When the run cannot be
+/// re-executed the debugger says why and shows the crash capture.
+/// `--commands SCRIPT` runs gdb-style commands instead (one per line, `-`
+/// for stdin) and prints plain text; `help` lists them.
 ///
 /// `--exec` runs the recorded guest again, feeding it every input from the
 /// recording's log (clock, random, stdin, files, argv, env) with no real
@@ -29,7 +41,7 @@ use crate::{UsageError, io_message, status};
 /// recording, where `rewind dump` shows them.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_STATUS_HELP)]
-#[command(group = clap::ArgGroup::new("action").required(true).args(["exec", "materialize"]))]
+#[command(group = clap::ArgGroup::new("action").args(["exec", "materialize", "commands"]))]
 pub struct ReplayArgs {
     /// Re-execute the recording, showing the guest's output.
     #[arg(long)]
@@ -39,6 +51,11 @@ pub struct ReplayArgs {
     /// recording.
     #[arg(long)]
     materialize: bool,
+
+    /// Run debugger commands from SCRIPT (one per line; `-` reads stdin)
+    /// and print their answers, instead of opening the terminal UI.
+    #[arg(long, value_name = "SCRIPT")]
+    commands: Option<PathBuf>,
 
     /// With --materialize: keep every event of the run, not only the last
     /// N before each snapshot and crash.
@@ -73,6 +90,13 @@ Exit status:
 const DIVERGED: u8 = 4;
 
 pub fn main(args: ReplayArgs) -> Result<ExitCode> {
+    if !args.exec && !args.materialize {
+        let driver = match args.commands {
+            Some(script) => crate::debug::Driver::Script(script),
+            None => crate::debug::Driver::Terminal,
+        };
+        return crate::debug::main(&args.file, args.guest.as_ref(), driver);
+    }
     if args.buffer_events == Some(0) {
         return Err(
             UsageError("--buffer-events 0: a buffer keeps at least one event".into()).into(),
@@ -161,7 +185,7 @@ fn open(path: &PathBuf) -> Result<RecordingFile> {
 
 /// The guest the recording was made by: the Python guest built into this
 /// binary, or a component file, checked against the recorded digest.
-fn guest_of(file: &RecordingFile, guest: Option<&PathBuf>) -> Result<ComponentSource> {
+pub(crate) fn guest_of(file: &RecordingFile, guest: Option<&PathBuf>) -> Result<ComponentSource> {
     let header = &file.recording.header;
     let python = rewind_guests::PYTHON;
     if guest.is_none() && header.guest_name == python.name {
@@ -217,7 +241,7 @@ fn guest_of(file: &RecordingFile, guest: Option<&PathBuf>) -> Result<ComponentSo
 
 /// A progress line on stderr while materializing, when stderr is a
 /// terminal: inputs consumed of the log, events traced.
-fn progress_line(on: bool) -> Option<Box<dyn Fn(Progress) + Send + Sync>> {
+pub(crate) fn progress_line(on: bool) -> Option<Box<dyn Fn(Progress) + Send + Sync>> {
     if !on || !std::io::stderr().is_terminal() {
         return None;
     }
@@ -239,7 +263,7 @@ fn progress_line(on: bool) -> Option<Box<dyn Fn(Progress) + Send + Sync>> {
     }))
 }
 
-fn clear_progress_line(materializing: bool) {
+pub(crate) fn clear_progress_line(materializing: bool) {
     if materializing && std::io::stderr().is_terminal() {
         eprint!("\r\x1b[K");
     }

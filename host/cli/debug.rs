@@ -1,0 +1,271 @@
+//! `rewind replay FILE`: open a recording in the time-travel debugger,
+//! materializing its events first when they are not yet.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use rewind_debugger::commands;
+use rewind_debugger::index::Trace;
+use rewind_debugger::session::Session;
+use rewind_format::Writer;
+use rewind_format::model::{CrashReason, Event, ExceptionStage, Window};
+use rewind_runtime::{Materialize, RecordingFile, ReplayOptions, Runtime, materialized_path};
+
+use crate::replay::{clear_progress_line, guest_of, progress_line};
+use crate::run::load_guest;
+use crate::{UsageError, io_message};
+
+/// Where the debugger's commands come from.
+pub enum Driver {
+    Terminal,
+    Script(PathBuf),
+}
+
+pub fn main(path: &Path, guest: Option<&PathBuf>, driver: Driver) -> Result<ExitCode> {
+    if matches!(driver, Driver::Terminal)
+        && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal())
+    {
+        return Err(UsageError(
+            "the debugger needs a terminal; give --commands SCRIPT (or - for stdin) to run commands without one, or --exec / --materialize"
+                .into(),
+        )
+        .into());
+    }
+    // A script is read before the work starts, so a bad path costs nothing.
+    let script = match &driver {
+        Driver::Script(script) => Some(read_script(script)?),
+        Driver::Terminal => None,
+    };
+    let mut session = open(path, guest)?;
+    match script {
+        Some(lines) => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", banner(&session, path))?;
+            for line in lines {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                writeln!(out, "(rewind) {line}")?;
+                let answer = commands::run(&mut session, line);
+                if !answer.is_empty() {
+                    writeln!(out, "{answer}")?;
+                }
+            }
+            out.flush()?;
+        }
+        None => {
+            let title = banner(&session, path);
+            rewind_debugger::tui::run(&mut session, &title)?
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_script(script: &Path) -> Result<Vec<String>> {
+    if script == Path::new("-") {
+        return std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<std::io::Result<_>>()
+            .context("cannot read commands from stdin");
+    }
+    let text = std::fs::read_to_string(script).map_err(|err| {
+        UsageError(format!(
+            "cannot read the commands {}: {}",
+            script.display(),
+            io_message(&err)
+        ))
+    })?;
+    Ok(text.lines().map(str::to_owned).collect())
+}
+
+/// What the session opened, in a few lines.
+fn banner(session: &Session, path: &Path) -> String {
+    let events: u64 = session
+        .trace
+        .threads
+        .values()
+        .map(|index| u64::from(index.len()))
+        .sum();
+    let threads = session.trace.threads.len();
+    let mut out = format!(
+        "{}: {events} events in {threads} thread{} ({})",
+        path.display(),
+        if threads == 1 { "" } else { "s" },
+        session.origin
+    );
+    for note in &session.notes {
+        out.push_str("\nnote: ");
+        out.push_str(note);
+    }
+    if let Some(pos) = session.pos() {
+        out.push('\n');
+        out.push_str(&commands::place(session, pos));
+    }
+    out
+}
+
+/// Reads the recording and finds its events: traced live in the
+/// recording, materialized beside it, materialized now, or, when none of
+/// these can be had, its crash capture.
+pub fn open(path: &Path, guest: Option<&PathBuf>) -> Result<Session> {
+    let bytes = std::fs::read(path).map_err(|err| {
+        UsageError(format!(
+            "cannot read {}: {}",
+            path.display(),
+            io_message(&err)
+        ))
+    })?;
+    let len = bytes.len() as u64;
+    let crc = rewind_format::checksum(&bytes);
+    let (recording, trace) =
+        Trace::build(bytes).map_err(|err| UsageError(format!("{}: {err}", path.display())))?;
+    let mut notes = Vec::new();
+    if let Some(cut) = &recording.cut {
+        notes.push(format!(
+            "the recording is cut at byte {} after {} whole chunks ({}): showing what precedes",
+            cut.offset, cut.chunks, cut.reason
+        ));
+    }
+    if !trace.threads.values().all(|index| index.is_empty()) {
+        let origin = "events traced live during the run".to_owned();
+        return Ok(Session::new(recording, trace, &[], origin, notes));
+    }
+
+    let sidecar = materialized_path(path);
+    let current = |bytes: Vec<u8>| -> Option<(Trace, Vec<Window>, bool)> {
+        let (events, trace) = Trace::build(bytes).ok()?;
+        let made_from = events.materialized?;
+        (events.header.recording_id == recording.header.recording_id
+            && made_from.recording_len == len
+            && made_from.recording_crc == crc)
+            .then_some((trace, made_from.windows, made_from.full))
+    };
+    if let Some((trace, windows, full)) = std::fs::read(&sidecar).ok().and_then(current) {
+        if !full {
+            notes.push(format!(
+                "{} holds only the events before each snapshot and crash; `rewind replay --materialize --full` keeps them all",
+                sidecar.display()
+            ));
+        }
+        let origin = format!("materialized in {}", sidecar.display());
+        return Ok(Session::new(recording, trace, &windows, origin, notes));
+    }
+
+    match materialize(path, guest) {
+        Ok(()) => match std::fs::read(&sidecar).ok().and_then(current) {
+            Some((trace, windows, _)) => {
+                let origin = format!("materialized by re-execution into {}", sidecar.display());
+                return Ok(Session::new(recording, trace, &windows, origin, notes));
+            }
+            None => notes.push("the materialized events could not be read back".into()),
+        },
+        Err(err) => notes.push(format!("{err:#}")),
+    }
+
+    // What the recording holds on its own.
+    let Some(crash) = recording.crashes.last().cloned() else {
+        anyhow::bail!(
+            "{} has no events to show: {}",
+            path.display(),
+            notes.last().map_or("it holds none", String::as_str)
+        );
+    };
+    let events = capture_events(&crash);
+    let mut writer = Writer::new(Vec::new(), &recording.header)?;
+    writer.events(crash.thread, 0, &events)?;
+    let bytes = writer.end(&rewind_format::model::End { exit_code: None })?;
+    let (_, trace) = Trace::build(bytes)?;
+    let origin = "the crash capture only: one step per frame".to_owned();
+    let window = Window {
+        thread: crash.thread,
+        at_thread: crash.thread,
+        marker: recording
+            .threads
+            .get(&crash.thread)
+            .and_then(|log| {
+                log.markers.iter().position(|m| {
+                    matches!(m.kind, rewind_format::model::MarkerKind::Crash { crash: id } if id == crash.id)
+                })
+            })
+            .unwrap_or(0) as u64,
+        first: 0,
+        end: events.len() as u64,
+    };
+    Ok(Session::new(recording, trace, &[window], origin, notes))
+}
+
+/// Re-executes the recording with every event kept, showing progress.
+fn materialize(path: &Path, guest: Option<&PathBuf>) -> Result<()> {
+    let file = RecordingFile::open(path)?;
+    if let Some(why) = file.not_replayable() {
+        anyhow::bail!("it cannot be re-executed: {why}");
+    }
+    let runtime = Runtime::new()?;
+    let source = guest_of(&file, guest)?;
+    let component = load_guest(&runtime, &source, "the guest")?;
+    let started = Instant::now();
+    if std::io::stderr().is_terminal() {
+        eprint!("rewind: materializing the events of {}...", path.display());
+    }
+    let replayed = runtime.replay(
+        &component,
+        &file,
+        ReplayOptions {
+            echo_output: false,
+            materialize: Some(Materialize {
+                full: true,
+                buffer_events: None,
+            }),
+            progress: progress_line(true),
+        },
+    )?;
+    clear_progress_line(true);
+    for warning in &replayed.warnings {
+        eprintln!("rewind: warning: {warning}");
+    }
+    if let Some(divergence) = replayed.divergence() {
+        anyhow::bail!("re-execution {divergence}");
+    }
+    eprintln!(
+        "rewind: materialized {} events in {:.1?}",
+        replayed.events,
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// A crash capture as events: a call per frame, outermost first, with its
+/// locals, then the exception.
+fn capture_events(crash: &rewind_format::model::Crash) -> Vec<Event> {
+    let mut events = Vec::new();
+    for frame in &crash.frames {
+        events.push(Event::Call {
+            function: frame.function.clone(),
+            file: frame.file.clone(),
+            line: frame.line,
+            args: Vec::new(),
+        });
+        events.push(Event::Line {
+            line: frame.line,
+            changed: frame.locals.clone(),
+        });
+    }
+    let (type_name, message) = match (&crash.exception, &crash.reason) {
+        (Some(exception), _) => (exception.type_name.clone(), exception.message.clone()),
+        (None, CrashReason::Trap(what) | CrashReason::Limit(what)) => {
+            ("crash".into(), what.clone())
+        }
+        (None, _) => ("crash".into(), String::new()),
+    };
+    events.push(Event::Exception {
+        stage: ExceptionStage::Unhandled,
+        type_name,
+        message,
+    });
+    events
+}
