@@ -11,7 +11,7 @@ use rewind_debugger::commands;
 use rewind_debugger::index::Trace;
 use rewind_debugger::session::Session;
 use rewind_format::Writer;
-use rewind_format::model::{CrashReason, Event, ExceptionStage, Window};
+use rewind_format::model::{Crash, CrashReason, Event, ExceptionStage, MarkerKind, Window};
 use rewind_runtime::{Materialize, RecordingFile, ReplayOptions, Runtime, materialized_path};
 
 use crate::replay::{clear_progress_line, guest_of, progress_line};
@@ -132,8 +132,24 @@ pub fn open(path: &Path, guest: Option<&PathBuf>) -> Result<Session> {
         ));
     }
     if !trace.threads.values().all(|index| index.is_empty()) {
+        // A live-traced crash's buffer ends at the crash.
+        let windows: Vec<Window> = recording
+            .crashes
+            .iter()
+            .filter_map(|crash| {
+                let index = trace.threads.get(&crash.thread)?;
+                let last = index.event_number(index.len().checked_sub(1)?);
+                Some(Window {
+                    thread: crash.thread,
+                    at_thread: crash.thread,
+                    marker: crash_marker(&recording, crash),
+                    first: 0,
+                    end: last + 1,
+                })
+            })
+            .collect();
         let origin = "events traced live during the run".to_owned();
-        return Ok(Session::new(recording, trace, &[], origin, notes));
+        return Ok(Session::new(recording, trace, &windows, origin, notes));
     }
 
     let sidecar = materialized_path(path);
@@ -184,15 +200,7 @@ pub fn open(path: &Path, guest: Option<&PathBuf>) -> Result<Session> {
     let window = Window {
         thread: crash.thread,
         at_thread: crash.thread,
-        marker: recording
-            .threads
-            .get(&crash.thread)
-            .and_then(|log| {
-                log.markers.iter().position(|m| {
-                    matches!(m.kind, rewind_format::model::MarkerKind::Crash { crash: id } if id == crash.id)
-                })
-            })
-            .unwrap_or(0) as u64,
+        marker: crash_marker(&recording, &crash),
         first: 0,
         end: events.len() as u64,
     };
@@ -241,7 +249,7 @@ fn materialize(path: &Path, guest: Option<&PathBuf>) -> Result<()> {
 
 /// A crash capture as events: a call per frame, outermost first, with its
 /// locals, then the exception.
-fn capture_events(crash: &rewind_format::model::Crash) -> Vec<Event> {
+fn capture_events(crash: &Crash) -> Vec<Event> {
     let mut events = Vec::new();
     for frame in &crash.frames {
         events.push(Event::Call {
@@ -268,4 +276,17 @@ fn capture_events(crash: &rewind_format::model::Crash) -> Vec<Event> {
         message,
     });
     events
+}
+
+/// The number of `crash`'s marker in its thread.
+fn crash_marker(recording: &rewind_format::Recording, crash: &Crash) -> u64 {
+    recording
+        .threads
+        .get(&crash.thread)
+        .and_then(|log| {
+            log.markers
+                .iter()
+                .position(|m| matches!(m.kind, MarkerKind::Crash { crash: id } if id == crash.id))
+        })
+        .unwrap_or(0) as u64
 }

@@ -3,6 +3,7 @@
 mod cache;
 mod cli;
 mod components;
+mod debugger;
 mod dump;
 mod limits;
 mod recording;

@@ -117,7 +117,9 @@ pub fn run(session: &mut Session, line: &str) -> String {
             let Some(pos) = session.pos() else {
                 return no_events(session);
             };
-            let locals = session.locals(pos);
+            // A module's namespace, without the interpreter's dunders.
+            let mut locals = session.locals(pos);
+            locals.retain(|(name, _)| !(name.starts_with("__") && name.ends_with("__")));
             if locals.is_empty() {
                 return "no locals".into();
             }

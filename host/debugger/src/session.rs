@@ -163,6 +163,14 @@ impl Session {
                         _ => "snapshot".to_owned(),
                     },
                 );
+            // An unhandled exception's events end with its way out (raised
+            // again in each caller, each frame returning): the crash is
+            // where it was first raised.
+            let pos = if label.starts_with("crash") {
+                raised_at(index, pos)
+            } else {
+                pos
+            };
             marks.push(Mark {
                 thread: window.thread,
                 pos,
@@ -624,4 +632,23 @@ impl Session {
             .iter()
             .find(|crash| crash.thread == self.thread)
     }
+}
+
+/// The first `raised` event of the run of exception and return events that
+/// ends at `pos`, or `pos` when there is none.
+fn raised_at(index: &ThreadIndex, pos: u32) -> u32 {
+    let mut first = None;
+    let mut at = pos;
+    loop {
+        match index.kind(at) {
+            Kind::Exception(ExceptionStage::Raised) => first = Some(at),
+            Kind::Exception(ExceptionStage::Unhandled) | Kind::Return => {}
+            _ => break,
+        }
+        match at.checked_sub(1) {
+            Some(prev) => at = prev,
+            None => break,
+        }
+    }
+    first.unwrap_or(pos)
 }
