@@ -375,10 +375,7 @@ fn a_recording_of_another_guest_shows_its_crash_capture() {
     let other = scripts.write("other.rwd", "");
     std::fs::write(&other, bytes).unwrap();
 
-    let run = debug(
-        &other,
-        "backtrace\nlocals\nreverse-finish\nlocals\n",
-    );
+    let run = debug(&other, "backtrace\nlocals\nreverse-finish\nlocals\n");
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(
         run.stdout

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use clap::Parser;
 
+mod debugger;
+
 /// Benchmark `rewind run` against CPython and native RustPython.
 #[derive(Debug, Parser)]
 #[command(name = "rewind-bench", about)]
@@ -50,6 +52,15 @@ struct Args {
     /// 0 leaves materialization out.
     #[arg(long, default_value_t = 3)]
     materialize_runs: usize,
+
+    /// Events in the synthetic recording the debugger opens and moves
+    /// through; 0 leaves the debugger out.
+    #[arg(long, default_value_t = 5_000_000)]
+    debugger_events: u64,
+
+    /// Measure the debugger only, not the workloads.
+    #[arg(long)]
+    debugger_only: bool,
 }
 
 /// A way to run a Python script.
@@ -166,6 +177,19 @@ fn main() -> Result<()> {
 
     let scratch = tempdir()?;
     let rewind = rewind(&root)?;
+    if args.debugger_events > 0 {
+        eprintln!(
+            "measuring the debugger on {} events ({} runs)",
+            args.debugger_events, args.runs
+        );
+        let figures =
+            debugger::measure(&rewind.program, &scratch, args.debugger_events, args.runs)?;
+        debugger::print(&figures, args.runs);
+    }
+    if args.debugger_only {
+        let _ = std::fs::remove_dir_all(&scratch);
+        return Ok(());
+    }
     let mut traced = rewind.rewind_with("rewind --trace", &["--trace"], &scratch);
     traced.runs = Some(args.trace_runs);
     // The order matters to the report: see `print_report`.
