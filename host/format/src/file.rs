@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::ops::Range;
 
 use crate::encoding::{Cursor, put_bytes, put_i64, put_u64};
-use crate::lazy::{EventChunk, LazyEvents, RawEvents};
+use crate::lazy::{EventChunk, LazyEvents, RawEvents, decode_event};
 use crate::model::*;
 use crate::{FormatError, MAGIC, VERSION};
 
@@ -1064,34 +1064,11 @@ impl Reader<'_> {
     }
 
     fn event(&self, cur: &mut Cursor<'_>) -> Result<Event, FormatError> {
-        Ok(match cur.u8()? {
-            0 => Event::Call {
-                function: self.string(cur)?,
-                file: self.string(cur)?,
-                line: cur.u32()?,
-                args: self.pairs(cur)?,
-            },
-            1 => Event::Line {
-                line: cur.u32()?,
-                changed: self.pairs(cur)?,
-            },
-            2 => Event::Return {
-                value: self.string(cur)?,
-            },
-            3 => {
-                let stage = match cur.u8()? {
-                    0 => ExceptionStage::Raised,
-                    1 => ExceptionStage::Caught,
-                    2 => ExceptionStage::Unhandled,
-                    other => return Err(cur.error(format!("unknown exception stage {other}"))),
-                };
-                Event::Exception {
-                    stage,
-                    type_name: self.string(cur)?,
-                    message: self.string(cur)?,
-                }
-            }
-            other => return Err(cur.error(format!("unknown event tag {other}"))),
-        })
+        let mut pairs = Vec::new();
+        let raw = decode_event(cur, self.strings.len(), &mut pairs)?;
+        // The ids were checked, and every string is UTF-8 (checked when read).
+        Ok(raw.resolve(&pairs, |id| {
+            String::from_utf8_lossy(&self.bytes[self.strings[id as usize].clone()]).into_owned()
+        }))
     }
 }

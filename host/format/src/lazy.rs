@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use crate::FormatError;
 use crate::encoding::Cursor;
-use crate::model::{ExceptionStage, ThreadId};
+use crate::model::{Event, ExceptionStage, ThreadId};
 
 /// An interned string's number in a recording.
 pub type StrId = u32;
@@ -126,68 +126,107 @@ impl<'b> RawEvents<'b> {
         }
         self.left -= 1;
         let offset = self.cur.offset() as usize;
-        let event = self.decode(pairs);
+        let event = decode_event(&mut self.cur, self.strings, pairs);
         if event.is_err() {
             self.left = 0;
         }
         Some(event.map(|event| (offset, event)))
     }
+}
 
-    fn decode(&mut self, pairs: &mut Vec<(StrId, StrId)>) -> Result<RawEvent, FormatError> {
-        let cur = &mut self.cur;
-        let strings = self.strings;
-        let string = |cur: &mut Cursor<'_>| -> Result<StrId, FormatError> {
-            let at = cur.offset();
-            let id = cur.u64()?;
-            if id >= strings as u64 {
-                return Err(FormatError::Corrupt {
-                    offset: at,
-                    what: format!("string id {id} used before it was defined"),
-                });
-            }
-            Ok(id as StrId)
-        };
-        let mut read_pairs = |cur: &mut Cursor<'_>| -> Result<(), FormatError> {
-            for _ in 0..cur.count()? {
-                let name = string(cur)?;
-                pairs.push((name, string(cur)?));
-            }
-            Ok(())
-        };
-        Ok(match cur.u8()? {
-            0 => {
-                let function = string(cur)?;
-                let file = string(cur)?;
-                let line = cur.u32()?;
-                read_pairs(cur)?;
-                RawEvent::Call {
-                    function,
-                    file,
-                    line,
-                }
-            }
-            1 => {
-                let line = cur.u32()?;
-                read_pairs(cur)?;
-                RawEvent::Line { line }
-            }
-            2 => RawEvent::Return {
-                value: string(cur)?,
+impl RawEvent {
+    /// The event with its strings: `pairs` are the ones decoded with it,
+    /// `text` gives a string by id.
+    pub fn resolve(self, pairs: &[(StrId, StrId)], text: impl Fn(StrId) -> String) -> Event {
+        let resolved = || pairs.iter().map(|(n, v)| (text(*n), text(*v))).collect();
+        match self {
+            RawEvent::Call {
+                function,
+                file,
+                line,
+            } => Event::Call {
+                function: text(function),
+                file: text(file),
+                line,
+                args: resolved(),
             },
-            3 => {
-                let stage = match cur.u8()? {
-                    0 => ExceptionStage::Raised,
-                    1 => ExceptionStage::Caught,
-                    2 => ExceptionStage::Unhandled,
-                    other => return Err(cur.error(format!("unknown exception stage {other}"))),
-                };
-                RawEvent::Exception {
-                    stage,
-                    type_name: string(cur)?,
-                    message: string(cur)?,
-                }
-            }
-            other => return Err(cur.error(format!("unknown event tag {other}"))),
-        })
+            RawEvent::Line { line } => Event::Line {
+                line,
+                changed: resolved(),
+            },
+            RawEvent::Return { value } => Event::Return { value: text(value) },
+            RawEvent::Exception {
+                stage,
+                type_name,
+                message,
+            } => Event::Exception {
+                stage,
+                type_name: text(type_name),
+                message: text(message),
+            },
+        }
     }
+}
+
+/// Decodes one event whose strings are among the first `strings` ids;
+/// its pairs are appended to `pairs`. The one decoder of event bytes, for
+/// the eager reader and the lazy one.
+pub(crate) fn decode_event(
+    cur: &mut Cursor<'_>,
+    strings: usize,
+    pairs: &mut Vec<(StrId, StrId)>,
+) -> Result<RawEvent, FormatError> {
+    let string = |cur: &mut Cursor<'_>| -> Result<StrId, FormatError> {
+        let at = cur.offset();
+        let id = cur.u64()?;
+        if id >= strings as u64 {
+            return Err(FormatError::Corrupt {
+                offset: at,
+                what: format!("string id {id} used before it was defined"),
+            });
+        }
+        Ok(id as StrId)
+    };
+    let mut read_pairs = |cur: &mut Cursor<'_>| -> Result<(), FormatError> {
+        for _ in 0..cur.count()? {
+            let name = string(cur)?;
+            pairs.push((name, string(cur)?));
+        }
+        Ok(())
+    };
+    Ok(match cur.u8()? {
+        0 => {
+            let function = string(cur)?;
+            let file = string(cur)?;
+            let line = cur.u32()?;
+            read_pairs(cur)?;
+            RawEvent::Call {
+                function,
+                file,
+                line,
+            }
+        }
+        1 => {
+            let line = cur.u32()?;
+            read_pairs(cur)?;
+            RawEvent::Line { line }
+        }
+        2 => RawEvent::Return {
+            value: string(cur)?,
+        },
+        3 => {
+            let stage = match cur.u8()? {
+                0 => ExceptionStage::Raised,
+                1 => ExceptionStage::Caught,
+                2 => ExceptionStage::Unhandled,
+                other => return Err(cur.error(format!("unknown exception stage {other}"))),
+            };
+            RawEvent::Exception {
+                stage,
+                type_name: string(cur)?,
+                message: string(cur)?,
+            }
+        }
+        other => return Err(cur.error(format!("unknown event tag {other}"))),
+    })
 }
