@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 
 use rewind_format::model::ExceptionStage;
 
-use crate::session::{Detail, Direction, Motion, Moved, Session};
+use rewind_format::model::Event;
+
+use crate::session::{Direction, Motion, Moved, Session};
 
 /// The commands and what they do, for `help`.
 pub const HELP: &str = "\
@@ -117,9 +119,7 @@ pub fn run(session: &mut Session, line: &str) -> String {
             let Some(pos) = session.pos() else {
                 return no_events(session);
             };
-            // A module's namespace, without the interpreter's dunders.
-            let mut locals = session.locals(pos);
-            locals.retain(|(name, _)| !(name.starts_with("__") && name.ends_with("__")));
+            let locals = shown_locals(session, pos);
             if locals.is_empty() {
                 return "no locals".into();
             }
@@ -269,16 +269,34 @@ fn breakpoint(session: &mut Session, arg: &str) -> String {
     }
 }
 
-fn describe_move(session: &Session, moved: &Moved) -> String {
-    let mut out = String::new();
+/// What a move passed or met: the value a finished frame returned, the
+/// breakpoint that stopped it, an end of the recording.
+pub fn move_notes(moved: &Moved) -> Vec<String> {
+    let mut notes = Vec::new();
     if let Some(value) = &moved.returned {
-        let _ = writeln!(out, "returned {value}");
+        notes.push(format!("returned {value}"));
     }
     if let Some(id) = moved.breakpoint {
-        let _ = writeln!(out, "breakpoint {id}");
+        notes.push(format!("breakpoint {id}"));
     }
     if let Some(edge) = moved.at_edge {
-        let _ = writeln!(out, "{edge} of the recording");
+        notes.push(format!("{edge} of the recording"));
+    }
+    notes
+}
+
+/// The locals of the innermost frame at `pos` as they are shown: a
+/// module's namespace without the interpreter's dunders.
+pub fn shown_locals(session: &Session, pos: u32) -> Vec<(String, String)> {
+    let mut locals = session.locals(pos);
+    locals.retain(|(name, _)| !(name.starts_with("__") && name.ends_with("__")));
+    locals
+}
+
+fn describe_move(session: &Session, moved: &Moved) -> String {
+    let mut out = String::new();
+    for note in move_notes(moved) {
+        let _ = writeln!(out, "{note}");
     }
     if let Some(index) = session.index()
         && index.starts_gap(moved.pos)
@@ -301,17 +319,17 @@ pub fn place(session: &Session, pos: u32) -> String {
         None => ("?".to_owned(), None),
     };
     let line = index.line(pos);
-    let what = match session.detail(pos) {
-        Some(Detail::Call { args }) => format!(
+    let what = match session.event(pos) {
+        Some(Event::Call { args, .. }) => format!(
             ": call ({})",
             args.iter()
                 .map(|(n, v)| format!("{n}={v}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Some(Detail::Line) | None => String::new(),
-        Some(Detail::Return { value }) => format!(": return {value}"),
-        Some(Detail::Exception {
+        Some(Event::Line { .. }) | None => String::new(),
+        Some(Event::Return { value }) => format!(": return {value}"),
+        Some(Event::Exception {
             stage,
             type_name,
             message,

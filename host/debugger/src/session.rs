@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rewind_format::model::{Crash, ExceptionStage, MarkerKind, ThreadId, Window};
-use rewind_format::{RawEvent, Recording, StrId};
+use rewind_format::model::{Crash, Event, ExceptionStage, MarkerKind, ThreadId, Window};
+use rewind_format::{Recording, StrId};
 
 use crate::index::{Kind, ThreadIndex, Trace};
 
@@ -74,23 +74,8 @@ pub struct Mark {
     pub thread: ThreadId,
     pub pos: u32,
     pub label: String,
-}
-
-/// What an event is, in words, with its strings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Detail {
-    Call {
-        args: Vec<(String, String)>,
-    },
-    Line,
-    Return {
-        value: String,
-    },
-    Exception {
-        stage: ExceptionStage,
-        type_name: String,
-        message: String,
-    },
+    /// The crash's id, when it is a crash.
+    pub crash: Option<u64>,
 }
 
 /// An open recording and the debugger's state over it.
@@ -143,38 +128,40 @@ impl Session {
             else {
                 continue;
             };
-            let label = recording
+            let marker = recording
                 .threads
                 .get(&window.at_thread)
                 .and_then(|log| log.markers.get(window.marker as usize))
-                .map_or_else(
-                    || "snapshot".to_owned(),
-                    |marker| match &marker.kind {
-                        MarkerKind::Snapshot { name, .. } => format!("snapshot {name:?}"),
-                        MarkerKind::Crash { crash } => recording
-                            .crashes
-                            .iter()
-                            .find(|c| c.id == *crash)
-                            .and_then(|c| c.exception.as_ref())
-                            .map_or_else(
-                                || "crash".to_owned(),
-                                |e| format!("crash: {}: {}", e.type_name, e.message),
-                            ),
-                        _ => "snapshot".to_owned(),
-                    },
-                );
+                .map(|marker| &marker.kind);
+            let crash = match marker {
+                Some(MarkerKind::Crash { crash }) => Some(*crash),
+                _ => None,
+            };
+            let label = match (marker, crash) {
+                (Some(MarkerKind::Snapshot { name, .. }), _) => format!("snapshot {name:?}"),
+                (_, Some(id)) => recording
+                    .crashes
+                    .iter()
+                    .find(|c| c.id == id)
+                    .and_then(|c| c.exception.as_ref())
+                    .map_or_else(
+                        || "crash".to_owned(),
+                        |e| format!("crash: {}: {}", e.type_name, e.message),
+                    ),
+                _ => "snapshot".to_owned(),
+            };
             // An unhandled exception's events end with its way out (raised
             // again in each caller, each frame returning): the crash is
             // where it was first raised.
-            let pos = if label.starts_with("crash") {
-                raised_at(index, pos)
-            } else {
-                pos
+            let pos = match crash {
+                Some(_) => raised_at(index, pos),
+                None => pos,
             };
             marks.push(Mark {
                 thread: window.thread,
                 pos,
                 label,
+                crash,
             });
         }
         let positions: BTreeMap<ThreadId, u32> = trace
@@ -182,7 +169,7 @@ impl Session {
             .iter()
             .map(|(thread, index)| (*thread, index.len().saturating_sub(1)))
             .collect();
-        let crash_mark = marks.iter().find(|m| m.label.starts_with("crash")).cloned();
+        let crash_mark = marks.iter().find(|m| m.crash.is_some()).cloned();
         let thread = crash_mark
             .as_ref()
             .map(|m| m.thread)
@@ -385,34 +372,17 @@ impl Session {
     }
 
     fn return_value(&self, pos: u32) -> Option<String> {
-        let index = self.index()?;
-        match self.trace.event(index, pos)? {
-            (RawEvent::Return { value }, _) => Some(self.trace.string(value).to_owned()),
+        match self.event(pos)? {
+            Event::Return { value } => Some(value),
             _ => None,
         }
     }
 
-    /// The event at `pos` of the current thread, in words.
-    pub fn detail(&self, pos: u32) -> Option<Detail> {
+    /// The event at `pos` of the current thread, with its strings.
+    pub fn event(&self, pos: u32) -> Option<Event> {
         let index = self.index()?;
         let (event, pairs) = self.trace.event(index, pos)?;
-        let text = |id: StrId| self.trace.string(id).to_owned();
-        Some(match event {
-            RawEvent::Call { .. } => Detail::Call {
-                args: pairs.iter().map(|(n, v)| (text(*n), text(*v))).collect(),
-            },
-            RawEvent::Line { .. } => Detail::Line,
-            RawEvent::Return { value } => Detail::Return { value: text(value) },
-            RawEvent::Exception {
-                stage,
-                type_name,
-                message,
-            } => Detail::Exception {
-                stage,
-                type_name: text(type_name),
-                message: text(message),
-            },
-        })
+        Some(event.resolve(&pairs, |id| self.trace.string(id).to_owned()))
     }
 
     /// The call stack at `pos`, innermost first.
@@ -622,15 +592,12 @@ impl Session {
 
     /// The crash whose capture ends at `pos` of the current thread.
     pub fn crash_at(&self, pos: u32) -> Option<&Crash> {
-        let mark = self
+        let id = self
             .marks
             .iter()
-            .find(|m| m.thread == self.thread && m.pos == pos && m.label.starts_with("crash"))?;
-        let _ = mark;
-        self.recording
-            .crashes
-            .iter()
-            .find(|crash| crash.thread == self.thread)
+            .find(|m| m.thread == self.thread && m.pos == pos)?
+            .crash?;
+        self.recording.crashes.iter().find(|crash| crash.id == id)
     }
 }
 

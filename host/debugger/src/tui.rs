@@ -116,19 +116,7 @@ fn handle(session: &mut Session, ui: &mut Ui, key: KeyEvent) -> bool {
     };
     if let Some((motion, direction)) = moving {
         ui.message = match session.motion(motion, direction) {
-            Some(moved) => {
-                let mut said = Vec::new();
-                if let Some(value) = moved.returned {
-                    said.push(format!("returned {value}"));
-                }
-                if let Some(id) = moved.breakpoint {
-                    said.push(format!("breakpoint {id}"));
-                }
-                if let Some(edge) = moved.at_edge {
-                    said.push(format!("{edge} of the recording"));
-                }
-                said.join("; ")
-            }
+            Some(moved) => commands::move_notes(&moved).join("; "),
             None => format!("thread {} has no events", session.thread()),
         };
         return true;
@@ -221,10 +209,8 @@ fn draw(frame: &mut Frame, session: &Session, ui: &Ui) {
 
     draw_source(frame, session, source);
     let locals_text: Vec<Line> = match pos {
-        Some(pos) => session
-            .locals(pos)
+        Some(pos) => commands::shown_locals(session, pos)
             .into_iter()
-            .filter(|(name, _)| !(name.starts_with("__") && name.ends_with("__")))
             .map(|(name, value)| Line::from(vec![name.bold(), Span::raw(format!(" = {value}"))]))
             .collect(),
         None => Vec::new(),
