@@ -228,9 +228,6 @@ impl Builder {
         self.index.frame_of.push(frame);
         self.index.lines.push(line);
         self.index.offsets.push(offset);
-        if let Some(next) = &mut self.next_event {
-            *next += 1;
-        }
     }
 
     /// The frame an event that is not a call belongs to. With no frame
