@@ -155,11 +155,8 @@ pub fn open(path: &Path, guest: Option<&PathBuf>) -> Result<Session> {
     let sidecar = materialized_path(path);
     let current = |bytes: Vec<u8>| -> Option<(Trace, Vec<Window>, bool)> {
         let (events, trace) = Trace::build(bytes).ok()?;
-        let made_from = events.materialized?;
-        (events.header.recording_id == recording.header.recording_id
-            && made_from.recording_len == len
-            && made_from.recording_crc == crc)
-            .then_some((trace, made_from.windows, made_from.full))
+        let made_from = events.materialized_from(&recording.header, len, crc)?;
+        Some((trace, made_from.windows.clone(), made_from.full))
     };
     if let Some((trace, windows, full)) = std::fs::read(&sidecar).ok().and_then(current) {
         if !full {

@@ -525,6 +525,18 @@ impl Recording {
         read_with(bytes, false).map(|(recording, _)| recording)
     }
 
+    /// For a file of materialized events: what it holds, when it was made
+    /// from the recording with `header` whose bytes have this length and
+    /// CRC-32 (not from another recording, nor an older state of a growing
+    /// stream).
+    pub fn materialized_from(&self, header: &Header, len: u64, crc: u32) -> Option<&Materialized> {
+        let made_from = self.materialized.as_ref()?;
+        (self.header.recording_id == header.recording_id
+            && made_from.recording_len == len
+            && made_from.recording_crc == crc)
+            .then_some(made_from)
+    }
+
     /// Reads a recording as [`Recording::read`] does, except its events:
     /// they are checked and left where they are, to be decoded on demand
     /// through the returned [`LazyEvents`] (the threads' `events` stay

@@ -72,11 +72,8 @@ impl RecordingFile {
     pub fn materialized(&self) -> Option<Recording> {
         let bytes = std::fs::read(materialized_path(&self.path)).ok()?;
         let events = Recording::read(&bytes).ok()?;
-        let made_from = events.materialized.as_ref()?;
-        let current = events.header.recording_id == self.recording.header.recording_id
-            && made_from.recording_len == self.len
-            && made_from.recording_crc == self.crc;
-        current.then_some(events)
+        events.materialized_from(&self.recording.header, self.len, self.crc)?;
+        Some(events)
     }
 
     /// A setting of the recorded run.
