@@ -48,6 +48,11 @@ fn debug(file: &Path, commands: &str) -> Run {
     run_with_stdin(&mut command, commands.as_bytes())
 }
 
+/// The first line printed: the file, its events and where they came from.
+fn banner(run: &Run) -> &str {
+    run.stdout.lines().next().unwrap_or_default()
+}
+
 /// The answer to each command, by the command's line.
 fn answers_of(run: &Run) -> Vec<(String, String)> {
     assert_eq!(run.code, Some(0), "{run:?}");
@@ -181,11 +186,7 @@ fn a_scripted_session_moves_both_ways_and_reads_values() {
     let run = debug(&recording, SESSION);
     // The events were materialized first, beside the recording.
     assert!(
-        run.stdout
-            .lines()
-            .next()
-            .unwrap()
-            .contains("74 events in 1 thread (materialized by re-execution"),
+        banner(&run).contains("74 events in 1 thread (materialized by re-execution"),
         "{}",
         run.stdout
     );
@@ -198,15 +199,7 @@ fn a_scripted_session_moves_both_ways_and_reads_values() {
         "goto 0\nbreak app.py:5\ncontinue\nbacktrace\nprint n\nfinish\nfinish\nhistory n\nreverse-finish\nreverse-continue\nmarks\n",
     );
     // Opened again: the materialized events are reused.
-    assert!(
-        run.stdout
-            .lines()
-            .next()
-            .unwrap()
-            .contains("(materialized in "),
-        "{}",
-        run.stdout
-    );
+    assert!(banner(&run).contains("(materialized in "), "{}", run.stdout);
     let answers = answers_of(&run);
     assert!(
         answers[2]
@@ -297,11 +290,7 @@ fn a_live_traced_recording_answers_as_the_materialized_one() {
     let recording = crash_recording(&scripts, &["--trace"]);
     let run = debug(&recording, SESSION);
     assert!(
-        run.stdout
-            .lines()
-            .next()
-            .unwrap()
-            .contains("(events traced live during the run)"),
+        banner(&run).contains("(events traced live during the run)"),
         "{}",
         run.stdout
     );
