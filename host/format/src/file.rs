@@ -12,7 +12,7 @@ use crate::{FormatError, MAGIC, VERSION};
 
 /// Chunk kinds. Kinds from 0x80 up may be skipped by a reader that does not
 /// know them; an unknown kind below 0x80 is an error.
-mod kind {
+pub(crate) mod kind {
     pub const HEADER: u8 = 0x01;
     pub const STRINGS: u8 = 0x02;
     pub const SOURCE: u8 = 0x03;
@@ -30,7 +30,7 @@ mod kind {
 pub const MAX_CHUNK: u32 = 64 << 20;
 
 /// Bytes before the first chunk: magic and version.
-const PREAMBLE: usize = MAGIC.len() + 2;
+pub(crate) const PREAMBLE: usize = MAGIC.len() + 2;
 
 /// Chunk framing: kind, payload length, and after the payload a CRC-32.
 const CHUNK_HEAD: usize = 1 + 4;
@@ -624,17 +624,17 @@ fn read_with(bytes: &[u8], lazy: bool) -> Result<(Recording, Option<LazyEvents>)
     Ok((reader.recording, reader.lazy))
 }
 
-struct Chunk<'a> {
-    kind: u8,
-    offset: u64,
-    payload_offset: u64,
-    payload: &'a [u8],
+pub(crate) struct Chunk<'a> {
+    pub(crate) kind: u8,
+    pub(crate) offset: u64,
+    pub(crate) payload_offset: u64,
+    pub(crate) payload: &'a [u8],
 }
 
 /// Splits the bytes after the preamble into checked chunks.
-struct Chunks<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+pub(crate) struct Chunks<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> Iterator for Chunks<'a> {
@@ -696,7 +696,7 @@ impl<'a> Iterator for Chunks<'a> {
     }
 }
 
-fn decode_header(cur: &mut Cursor<'_>) -> Result<Header, FormatError> {
+pub(crate) fn decode_header(cur: &mut Cursor<'_>) -> Result<Header, FormatError> {
     let id = cur.take(16)?;
     let mut recording_id = [0u8; 16];
     recording_id.copy_from_slice(id);

@@ -38,10 +38,12 @@
 
 mod encoding;
 mod file;
+mod frame;
 mod lazy;
 pub mod model;
 
 pub use file::{Cut, EventRun, MAX_CHUNK, Recording, Thread, Writer};
+pub use frame::{FrameCheck, check_frame, whole_chunks};
 pub use lazy::{EventChunk, LazyEvents, RawEvent, RawEvents, StrId};
 
 /// The first bytes of every recording. The high first byte and the CR LF /
