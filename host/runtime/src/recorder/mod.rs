@@ -86,6 +86,10 @@ pub enum RecorderEvent {
     Written { path: PathBuf, what: Written },
     /// Writing failed; recording goes on in memory.
     Failed(String),
+    /// The stream was brought up to date on the guest's request
+    /// (`revdebug.flush()`, a snapshot, a crash): a sink that ships it
+    /// elsewhere should do so now.
+    Flushed { path: PathBuf },
 }
 
 /// What a recording file holds.
@@ -471,7 +475,10 @@ impl ThreadRecorder {
                 Mode::OnEvent => {
                     state.write_file(&threads, Written::Snapshot(name.clone()), events);
                 }
-                Mode::Continuous => state.flush_stream(events),
+                Mode::Continuous => {
+                    state.flush_stream(events);
+                    state.flushed(events);
+                }
             }
             name
         })
@@ -499,6 +506,7 @@ impl ThreadRecorder {
             state.marker(thread, MarkerKind::Flush, events);
             if state.mode == Mode::Continuous {
                 state.flush_stream(events);
+                state.flushed(events);
             }
         })
     }
@@ -764,6 +772,7 @@ impl State {
         match self.mode {
             Mode::Continuous => {
                 self.flush_stream(events);
+                self.flushed(events);
                 let path = self.stream.as_ref().map(|stream| stream.path.clone())?;
                 events.push(RecorderEvent::Written {
                     path: path.clone(),
@@ -986,6 +995,17 @@ impl State {
         }
     }
 
+    /// Tells the listener the stream is up to date.
+    fn flushed(&mut self, events: &mut Vec<RecorderEvent>) {
+        if let Some(stream) = &self.stream
+            && self.replay.is_none()
+        {
+            events.push(RecorderEvent::Flushed {
+                path: stream.path.clone(),
+            });
+        }
+    }
+
     /// Closes the stream, with an end chunk when the run is over
     /// (`exit_code` is then `Some`).
     fn end_stream(&mut self, exit_code: Option<Option<i32>>, events: &mut Vec<RecorderEvent>) {
@@ -1175,7 +1195,9 @@ mod tests {
         let heard = Arc::new(Mutex::new(Vec::new()));
         let sink = heard.clone();
         let recorder = Recorder::new(config(dir, mode, max_mode), move |event| {
-            sink.lock().unwrap().push(event.clone())
+            if !matches!(event, RecorderEvent::Flushed { .. }) {
+                sink.lock().unwrap().push(event.clone())
+            }
         });
         (recorder, heard)
     }
