@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod collect;
 mod debug;
 mod dump;
 mod replay;
@@ -31,6 +32,8 @@ enum Command {
     Run(run::RunArgs),
     Replay(replay::ReplayArgs),
     Dump(dump::DumpArgs),
+    Collect(collect::CollectArgs),
+    Recordings(collect::RecordingsArgs),
 }
 
 /// Exit statuses of `rewind` itself, documented in `rewind run --help`.
@@ -59,6 +62,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Replay(args) => replay::main(args),
         Command::Dump(args) => dump::main(args),
+        Command::Collect(args) => collect::collect(args),
+        Command::Recordings(args) => collect::recordings(args),
     };
     match result {
         Ok(code) => code,

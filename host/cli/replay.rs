@@ -72,8 +72,23 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "WASM")]
     guest: Option<PathBuf>,
 
-    /// The recording file.
-    #[arg(value_name = "FILE")]
+    /// The collector to fetch the recording from, when FILE is its id
+    /// there (`rewind recordings --server URL` lists them).
+    #[arg(long, value_name = "URL", env = "REWIND_SERVER")]
+    server: Option<String>,
+
+    /// The collector's token.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "REWIND_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+
+    /// The recording: a file, a recording's id on the collector given by
+    /// --server, or its URL (http://HOST:PORT/v1/recordings/ID).
+    #[arg(value_name = "FILE|ID|URL")]
     file: PathBuf,
 }
 
@@ -89,7 +104,13 @@ Exit status:
 /// The re-execution did something its recording does not have.
 const DIVERGED: u8 = 4;
 
-pub fn main(args: ReplayArgs) -> Result<ExitCode> {
+pub fn main(mut args: ReplayArgs) -> Result<ExitCode> {
+    let named = args.file.to_string_lossy().into_owned();
+    let remote = named.starts_with("http://") || named.starts_with("https://");
+    if remote || (args.server.is_some() && !args.file.exists()) {
+        // Fetched into the cache, it is a file like any other.
+        args.file = crate::collect::fetch(&named, args.server.as_deref(), args.token.take())?;
+    }
     if !args.exec && !args.materialize {
         let driver = match args.commands {
             Some(script) => crate::debug::Driver::Script(script),

@@ -14,6 +14,8 @@ use rewind_runtime::{
     Recorder, RecorderEvent, RecordingConfig, Runtime, Sandbox, Written,
 };
 
+use rewind_collector::Uploader;
+
 use crate::{UsageError, io_message, status};
 
 /// Run a Python script (or a WebAssembly component) in the sandbox.
@@ -80,6 +82,45 @@ pub struct RunArgs {
     )]
     out: PathBuf,
 
+    /// Send recordings to the collector at URL (`rewind collect`) instead of
+    /// keeping them in --out: its policy caps the mode, a continuous stream
+    /// goes to it as it grows, crashes and snapshots as they happen. While
+    /// it cannot be reached, recordings wait on disk (--spill) and are
+    /// retried; the guest never waits for it.
+    #[arg(long, value_name = "URL", env = "REWIND_SERVER")]
+    server: Option<String>,
+
+    /// The collector's token.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "REWIND_TOKEN",
+        hide_env_values = true,
+        requires = "server"
+    )]
+    token: Option<String>,
+
+    /// With --server: where recordings wait until the collector has them
+    /// (default: a directory per collector in rewind's cache). What a run
+    /// leaves unsent there, the next run with the same collector sends.
+    #[arg(long, value_name = "DIR", requires = "server")]
+    spill: Option<PathBuf>,
+
+    /// With --server: the most that unsent recordings of earlier runs may
+    /// take in --spill; the oldest beyond it are dropped.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", requires = "server")]
+    spill_limit: String,
+
+    /// With --server: how long the end of the run waits for the collector
+    /// to acknowledge what is left to send.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        requires = "server"
+    )]
+    server_wait: String,
+
     /// Trace calls, lines, returns and exceptions live, with argument, local
     /// and return values. Slow: 3-110x (25x on the median benchmark); without
     /// it the same events are materialized later from the recording.
@@ -130,6 +171,15 @@ struct Recording {
     buffer_events: usize,
     out: PathBuf,
     trace: bool,
+    server: Option<Server>,
+}
+
+/// Where recordings go when a collector takes them.
+struct Server {
+    client: rewind_collector::Client,
+    spill: PathBuf,
+    spill_limit: u64,
+    wait: Duration,
 }
 
 enum Main {
@@ -142,7 +192,12 @@ enum Main {
 
 pub fn main(args: RunArgs) -> Result<ExitCode> {
     let start = std::time::Instant::now();
-    let config = RunConfig::from_args(args)?;
+    let mut config = RunConfig::from_args(args)?;
+    let crashes = Arc::new(Mutex::new(Vec::new()));
+    let uploader = match config.recording.server.is_some() {
+        true => Some(connect(&mut config.recording, crashes.clone())?),
+        false => None,
+    };
     let runtime = Runtime::new()?;
     tracing::debug!("engine ready after {:?}", start.elapsed());
     let python;
@@ -162,8 +217,7 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
     );
 
     let mut sandbox = Sandbox::new(config.guest_args());
-    let crashes = Arc::new(Mutex::new(Vec::new()));
-    if let Some(recorder) = config.recorder(source, crashes.clone()) {
+    if let Some(recorder) = config.recorder(source, crashes.clone(), uploader.as_ref()) {
         sandbox.record(recorder);
     }
     for (key, value) in &config.env {
@@ -200,6 +254,25 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
             (status::GUEST_CRASH, false)
         }
     };
+    if let (Some(uploader), Some(server)) = (uploader, &config.recording.server) {
+        let summary = uploader.finish(server.wait);
+        let mut crashes = crashes.lock().unwrap_or_else(|p| p.into_inner());
+        let url = server.client.server();
+        for path in &summary.pending {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            crashes.push(format!(
+                "rewind: {name} is not yet on {url}: it waits in {}, and the next run with --server {url} sends it",
+                path.parent().unwrap_or(path).display()
+            ));
+        }
+        for (kind, id) in &summary.sent {
+            if *kind == rewind_collector::Kind::Crash {
+                crashes.push(format!(
+                    "rewind: crash recorded on {url} as {id} (rewind replay {id} --server {url})"
+                ));
+            }
+        }
+    }
     // Where a crash went is said last, after the traceback or the reason.
     for line in crashes.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
         eprintln!("{line}");
@@ -260,6 +333,7 @@ impl RunConfig {
         &self,
         guest: &ComponentSource,
         crashes: Arc<Mutex<Vec<String>>>,
+        uploader: Option<&Uploader>,
     ) -> Option<Recorder> {
         let recording = &self.recording;
         if recording.max_mode == Mode::Off {
@@ -291,27 +365,56 @@ impl RunConfig {
             }
             _ => settings.push(("hash-seed".to_owned(), "0".to_owned())),
         }
+        let out_dir = match uploader {
+            Some(uploader) => uploader.dir().to_owned(),
+            None => recording.out.clone(),
+        };
+        let queue = uploader
+            .zip(recording.server.as_ref())
+            .map(|(uploader, server)| (uploader.queue(), name.clone(), server.client.clone()));
         let config = RecordingConfig {
             mode: recording.mode,
             max_mode: recording.max_mode,
             buffer_events: recording.buffer_events,
             trace: recording.trace,
-            out_dir: recording.out.clone(),
+            out_dir,
             name,
             guest_name: guest.name().to_owned(),
             guest_digest: guest.digest().to_owned(),
             settings,
         };
-        let recorder = Recorder::new(config, move |event| match event {
-            RecorderEvent::Written {
-                path,
-                what: Written::Crash,
-            } => {
-                let line = format!("rewind: crash recorded in {}", path.display());
-                crashes.lock().unwrap_or_else(|p| p.into_inner()).push(line);
-            }
-            event => report(event),
-        });
+        let recorder = match queue {
+            // Files go to the collector: the spill queue takes each one.
+            Some((queue, script, client)) => Recorder::new(config, move |event| match event {
+                RecorderEvent::Written { path, what } => {
+                    use rewind_collector::Kind;
+                    match what {
+                        Written::Crash => {
+                            queue.whole(path.clone(), Kind::Crash, &script);
+                        }
+                        Written::Snapshot(_) => {
+                            queue.whole(path.clone(), Kind::Snapshot, &script);
+                        }
+                        Written::Stream => {
+                            let id = queue.stream(path.clone(), &script);
+                            eprintln!("rewind: recording live to {}", client.recording_url(&id));
+                        }
+                    }
+                }
+                RecorderEvent::Flushed { .. } => queue.nudge(),
+                event => report(event),
+            }),
+            None => Recorder::new(config, move |event| match event {
+                RecorderEvent::Written {
+                    path,
+                    what: Written::Crash,
+                } => {
+                    let line = format!("rewind: crash recorded in {}", path.display());
+                    crashes.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                }
+                event => report(event),
+            }),
+        };
         if let Main::Command(code) = &self.main {
             recorder.add_source("<string>", code);
         }
@@ -394,12 +497,41 @@ impl RunConfig {
                 UsageError("--buffer-events 0: a buffer keeps at least one event".into()).into(),
             );
         }
+        let server = match &args.server {
+            Some(url) => {
+                let client = crate::collect::client(url, args.token.clone())?;
+                let spill = match &args.spill {
+                    Some(spill) => spill.clone(),
+                    None => ComponentCache::default_dir()
+                        .context("no cache directory for --spill: set REWIND_CACHE_DIR or HOME")?
+                        .join("spill")
+                        .join(crate::collect::server_key(client.server())),
+                };
+                let spill_limit: bytesize::ByteSize = args.spill_limit.parse().map_err(|err| {
+                    UsageError(format!("--spill-limit {:?}: {err}", args.spill_limit))
+                })?;
+                let wait = humantime::parse_duration(&args.server_wait).map_err(|err| {
+                    UsageError(format!(
+                        "--server-wait {:?}: {err} (e.g. 10s)",
+                        args.server_wait
+                    ))
+                })?;
+                Some(Server {
+                    client,
+                    spill,
+                    spill_limit: spill_limit.as_u64(),
+                    wait,
+                })
+            }
+            None => None,
+        };
         let recording = Recording {
             mode: args.mode,
             max_mode: args.max_mode,
             buffer_events: args.buffer_events,
             out: args.out,
             trace: args.trace,
+            server,
         };
         Ok(RunConfig {
             main,
@@ -432,6 +564,89 @@ impl RunConfig {
     }
 }
 
+/// Learns the collector's policy, caps the run's modes with it, and starts
+/// the spill queue that sends it the run's recordings.
+fn connect(recording: &mut Recording, crashes: Arc<Mutex<Vec<String>>>) -> Result<Uploader> {
+    use rewind_collector::ClientError;
+    use rewind_collector::protocol::mode_name;
+    let Some(server) = &recording.server else {
+        anyhow::bail!("no collector to connect to");
+    };
+    let client = &server.client;
+    let url = client.server().to_owned();
+    let said_unreachable = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let allowed = match crate::collect::block_on(client.policy())? {
+        Ok(policy) => policy.max_mode,
+        Err(err @ ClientError::Unauthorized(_)) => {
+            return Err(crate::collect::collector_error(client, err));
+        }
+        Err(ClientError::Unreachable(why)) => {
+            said_unreachable.store(true, std::sync::atomic::Ordering::Relaxed);
+            eprintln!(
+                "rewind: {why}; recording on-event at most, recordings wait in {} until it is back",
+                server.spill.display()
+            );
+            Mode::OnEvent
+        }
+        Err(err) => anyhow::bail!("{url}: {err}"),
+    };
+    if recording.mode > allowed {
+        eprintln!(
+            "rewind: the collector allows {} at most; recording {}",
+            mode_name::name(allowed),
+            mode_name::name(allowed)
+        );
+    }
+    let spill = server.spill.display().to_string();
+    let started = Uploader::start(
+        client.clone(),
+        &server.spill,
+        server.spill_limit,
+        recording.out.clone(),
+        report_to(url.clone(), spill.clone(), crashes, said_unreachable),
+    )
+    .with_context(|| format!("cannot use {spill} for the spill queue"));
+    recording.max_mode = recording.max_mode.min(allowed);
+    recording.mode = recording.mode.min(recording.max_mode);
+    started
+}
+
+/// What the user hears of the spill queue's work.
+fn report_to(
+    url: String,
+    spill: String,
+    crashes: Arc<Mutex<Vec<String>>>,
+    said_unreachable: Arc<std::sync::atomic::AtomicBool>,
+) -> impl Fn(rewind_collector::Report) + Send + 'static {
+    use rewind_collector::Report;
+    move |report: Report| match report {
+        // Said once: at the start, or when it first happens.
+        Report::Unreachable(why) => {
+            if !said_unreachable.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                eprintln!("rewind: {why}; recordings wait in {spill} and are retried")
+            }
+        }
+        Report::Reachable => eprintln!("rewind: the collector at {url} is reachable again"),
+        Report::Sent { kind, id, .. } => match kind {
+            rewind_collector::Kind::Snapshot => {
+                eprintln!("rewind: snapshot recorded on {url} as {id}")
+            }
+            _ => tracing::debug!("{id} sent to {url}"),
+        },
+        Report::Refused { kept, error } => {
+            let line = format!(
+                "rewind: {error}; the recording is kept in {}",
+                kept.display()
+            );
+            crashes.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        }
+        Report::Dropped { files, bytes } => eprintln!(
+            "rewind: dropped the {files} oldest unsent recordings ({}) from {spill}: it holds at most --spill-limit",
+            bytesize::ByteSize(bytes).display().si()
+        ),
+    }
+}
+
 /// Tells the user where each recording went, on stderr.
 fn report(event: &RecorderEvent) {
     match event {
@@ -446,11 +661,12 @@ fn report(event: &RecorderEvent) {
             }
         }
         RecorderEvent::Failed(failure) => eprintln!("rewind: recording failed: {failure}"),
+        RecorderEvent::Flushed { .. } => {}
     }
 }
 
 /// A recording mode by its CLI name or RevDeBug's.
-fn parse_mode(name: &str) -> Result<Mode, String> {
+pub(crate) fn parse_mode(name: &str) -> Result<Mode, String> {
     match name.to_ascii_lowercase().as_str() {
         "off" => Ok(Mode::Off),
         "on-event" | "onevent" | "crash" => Ok(Mode::OnEvent),

@@ -2,6 +2,7 @@
 
 mod cache;
 mod cli;
+mod collector;
 mod components;
 mod debugger;
 mod dump;

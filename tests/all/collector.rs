@@ -1,0 +1,617 @@
+//! The collector: a real `rewind collect` on a loopback port, real runtimes
+//! sending to it, and raw HTTP for what a runtime would never send.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::{Run, Scripts, rewind, run};
+
+/// A `rewind collect` child, killed when dropped.
+struct Collector {
+    child: Child,
+    url: String,
+    port: u16,
+}
+
+impl Collector {
+    /// Starts a collector over `store`; `listen` is `127.0.0.1:0` for any
+    /// free port.
+    fn start(store: &Path, listen: &str, extra: &[&str]) -> Collector {
+        let mut child = rewind()
+            .args(["collect", "--listen", listen, "--store"])
+            .arg(store)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting rewind collect");
+        // Its first line says where it listens.
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| panic!("the collector did not start: {line:?}"))
+            .to_owned();
+        // Keep draining its stderr so it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let port = url.rsplit(':').next().unwrap().parse().unwrap();
+        Collector { child, url, port }
+    }
+
+    /// SIGKILL, as a crash of the machine's collector process would be.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn recordings(&self, token: Option<&str>) -> serde_json::Value {
+        let mut command = rewind();
+        command.args(["recordings", "--json", "--server", &self.url]);
+        if let Some(token) = token {
+            command.args(["--token", token]);
+        }
+        let listed = run(&mut command);
+        assert_eq!(listed.code, Some(0), "{listed:?}");
+        serde_json::from_str(&listed.stdout).unwrap()
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `rewind run --server URL --spill DIR ARGS...`
+fn run_on(collector: &Collector, spill: &Path, args: &[&str]) -> Run {
+    run(rewind()
+        .args(["run", "--server", &collector.url, "--spill"])
+        .arg(spill)
+        .args(args))
+}
+
+/// One HTTP/1.1 exchange on a fresh connection: the status and the body.
+fn http(port: u16, request: &[u8]) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
+    let body = match answer.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(at) => answer[at + 4..].to_vec(),
+        None => Vec::new(),
+    };
+    (status, body)
+}
+
+fn request(method: &str, path: &str, token: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+fn recording_json(bytes: &[u8]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rwd");
+    std::fs::write(&path, bytes).unwrap();
+    crate::recording::dump(&path)
+}
+
+fn markers(recording: &serde_json::Value, kind: &str) -> usize {
+    recording["threads"]["0"]["markers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|marker| marker["marker"] == kind)
+        .count()
+}
+
+/// A script that streams: `revdebug.flush()` N times (forever when N is
+/// 0), saying so on stdout each time.
+const STREAM: &str = r#"
+import sys, time, revdebug
+revdebug.setrecmode(revdebug.Continuous)
+n = int(sys.argv[1])
+i = 0
+while n == 0 or i < n:
+    total = sum(range(i * 50))
+    revdebug.flush()
+    print("flushed", i, flush=True)
+    time.sleep(0.02)
+    i += 1
+"#;
+
+const CRASH: &str = r#"
+def divide(a, b):
+    return a / b
+
+print("mode", revdebug.setrecmode(revdebug.Continuous))
+divide(1, 0)
+"#;
+
+#[test]
+fn the_collectors_policy_caps_the_mode_and_a_crash_arrives_and_replays() {
+    let scripts = Scripts::new();
+    let script = scripts.write("app.py", &format!("import revdebug\n{CRASH}"));
+    let collector = Collector::start(
+        &scripts.path("store"),
+        "127.0.0.1:0",
+        &["--max-mode", "on-event"],
+    );
+
+    let crashed = run_on(
+        &collector,
+        &scripts.path("spill"),
+        &["--mode", "continuous", script.to_str().unwrap()],
+    );
+    assert_eq!(crashed.code, Some(1), "{crashed:?}");
+    // The script asked for Continuous; the collector allows OnEvent.
+    assert_eq!(crashed.stdout, "mode revdebug.OnEvent\n");
+    assert!(
+        crashed
+            .stderr
+            .contains("rewind: the collector allows on-event at most; recording on-event"),
+        "{}",
+        crashed.stderr
+    );
+    let listed = collector.recordings(None);
+    let [crash] = listed.as_array().unwrap().as_slice() else {
+        panic!("{listed:#}");
+    };
+    assert_eq!(crash["kind"], "crash");
+    assert_eq!(crash["script"], "app");
+    assert_eq!(crash["guest"], "python");
+    assert_eq!(crash["complete"], true);
+    let id = crash["id"].as_str().unwrap();
+    assert!(
+        crashed.stderr.contains(&format!(
+            "rewind: crash recorded on {} as {id} ",
+            collector.url
+        )),
+        "{}",
+        crashed.stderr
+    );
+    // Nothing is left waiting once the collector has it.
+    assert_eq!(std::fs::read_dir(scripts.path("spill")).unwrap().count(), 0);
+
+    // Replay by id, and by URL, with nothing downloaded by hand.
+    let cache = scripts.path("cache");
+    let mut replay = rewind();
+    replay.env("REWIND_CACHE_DIR", &cache).args([
+        "replay",
+        id,
+        "--server",
+        &collector.url,
+        "--commands",
+        "-",
+    ]);
+    let session = crate::run_with_stdin(&mut replay, b"backtrace\nprint b\n");
+    assert_eq!(session.code, Some(0), "{session:?}");
+    assert!(
+        session.stdout.contains("#0 divide at "),
+        "{}",
+        session.stdout
+    );
+    assert!(
+        session.stdout.contains("(rewind) print b\nb = 0"),
+        "{}",
+        session.stdout
+    );
+    let url = format!("{}/v1/recordings/{id}", collector.url);
+    let mut replay = rewind();
+    replay
+        .env("REWIND_CACHE_DIR", &cache)
+        .args(["replay", &url, "--exec"]);
+    let again = run(&mut replay);
+    assert_eq!(again.code, Some(1), "{again:?}");
+    assert_eq!(again.stdout, "mode revdebug.OnEvent\n");
+
+    // An unknown id is one line and exit 2.
+    let missing = run(rewind().args(["replay", "nope", "--server", &collector.url, "--exec"]));
+    assert_eq!(missing.code, Some(2));
+    assert_eq!(
+        missing.stderr,
+        format!("rewind: {} has no recording nope\n", collector.url)
+    );
+}
+
+/// Reads a child's lines into a channel.
+fn lines(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+/// Waits for a line for which `want` holds, up to a minute.
+fn wait_for(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, want: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while let Ok(line) = lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        let found = want(&line);
+        seen.push(line);
+        if found {
+            return;
+        }
+    }
+    panic!("waited a minute for a line; saw {seen:#?}");
+}
+
+/// `acked up to byte N` lines, as the uploader logs them at debug level.
+fn last_ack(lines: &[String]) -> Option<u64> {
+    lines
+        .iter()
+        .filter_map(|line| line.split("acked up to byte ").nth(1))
+        .filter_map(|n| n.trim().parse().ok())
+        .max()
+}
+
+fn streaming_runtime(collector: &Collector, spill: &Path, script: &Path, n: &str) -> Child {
+    rewind()
+        .args(["run", "--server", &collector.url, "--spill"])
+        .arg(spill)
+        .arg(script)
+        .arg(n)
+        .env("REWIND_LOG", "rewind_collector=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_runtime_killed_mid_stream_leaves_a_recording_readable_to_its_last_ack() {
+    let scripts = Scripts::new();
+    let script = scripts.write("stream.py", STREAM);
+    let collector = Collector::start(&scripts.path("store"), "127.0.0.1:0", &[]);
+    let mut child = streaming_runtime(&collector, &scripts.path("spill"), &script, "0");
+    let stdout = lines(child.stdout.take().unwrap());
+    let stderr = lines(child.stderr.take().unwrap());
+    let mut out = Vec::new();
+    wait_for(&stdout, &mut out, |line| line == "flushed 10");
+    let mut err = Vec::new();
+    wait_for(&stderr, &mut err, |line| line.contains("acked up to byte"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Whatever it logged before it died.
+    err.extend(stderr.try_iter());
+    let acked = last_ack(&err).unwrap();
+
+    let listed = collector.recordings(None);
+    let [stream] = listed.as_array().unwrap().as_slice() else {
+        panic!("{listed:#}");
+    };
+    assert_eq!(stream["kind"], "stream");
+    assert_eq!(stream["complete"], false);
+    let size = stream["size"].as_u64().unwrap();
+    assert!(
+        size >= acked,
+        "stored {size} bytes, {acked} were acknowledged"
+    );
+
+    let id = stream["id"].as_str().unwrap();
+    let (status, bytes) = http(
+        collector.port,
+        &request("GET", &format!("/v1/recordings/{id}"), None, b""),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(bytes.len() as u64, size);
+    let recording = recording_json(&bytes);
+    assert!(recording["cut"].is_null(), "{:#}", recording["cut"]);
+    assert!(recording["end"].is_null());
+    assert!(markers(&recording, "flush") >= 1);
+
+    // The debugger opens it as it is.
+    let mut replay = rewind();
+    replay.env("REWIND_CACHE_DIR", scripts.path("cache")).args([
+        "replay",
+        id,
+        "--server",
+        &collector.url,
+        "--commands",
+        "-",
+    ]);
+    let session = crate::run_with_stdin(&mut replay, b"info\n");
+    assert_eq!(session.code, Some(0), "{session:?}");
+    assert!(
+        session.stderr.contains("is incomplete on the collector"),
+        "{}",
+        session.stderr
+    );
+}
+
+#[test]
+fn a_collector_restarted_mid_stream_gets_every_acknowledged_frame() {
+    let scripts = Scripts::new();
+    let script = scripts.write("stream.py", STREAM);
+    let store = scripts.path("store");
+    let mut collector = Collector::start(&store, "127.0.0.1:0", &[]);
+    let mut child = streaming_runtime(&collector, &scripts.path("spill"), &script, "150");
+    let stdout = lines(child.stdout.take().unwrap());
+    let stderr = lines(child.stderr.take().unwrap());
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    wait_for(&stdout, &mut out, |line| line == "flushed 10");
+    wait_for(&stderr, &mut err, |line| line.contains("acked up to byte"));
+    collector.kill();
+    // The runtime goes on, and notices.
+    wait_for(&stderr, &mut err, |line| line.contains("is unreachable"));
+    let acked_before = last_ack(&err).unwrap();
+    let restarted = Collector::start(&store, &format!("127.0.0.1:{}", collector.port), &[]);
+    let status = child.wait().unwrap();
+    err.extend(stderr.iter());
+    assert_eq!(status.code(), Some(0), "{err:#?}");
+    let unreachable = err
+        .iter()
+        .filter(|line| line.contains("is unreachable"))
+        .count();
+    assert_eq!(unreachable, 1, "said once: {err:#?}");
+
+    let listed = restarted.recordings(None);
+    let [stream] = listed.as_array().unwrap().as_slice() else {
+        panic!("{listed:#}");
+    };
+    assert_eq!(stream["complete"], true, "{stream:#}");
+    assert!(stream["size"].as_u64().unwrap() >= acked_before);
+    let id = stream["id"].as_str().unwrap();
+    let (status, bytes) = http(
+        restarted.port,
+        &request("GET", &format!("/v1/recordings/{id}"), None, b""),
+    );
+    assert_eq!(status, 200);
+    let recording = recording_json(&bytes);
+    // Every flush of the run is there, and the end.
+    assert_eq!(markers(&recording, "flush"), 150);
+    assert_eq!(recording["end"]["exit_code"], 0);
+    assert!(recording["cut"].is_null());
+}
+
+#[test]
+fn an_unreachable_collector_leaves_the_crash_for_the_next_run() {
+    let scripts = Scripts::new();
+    let script = scripts.write("app.py", &format!("import revdebug\n{CRASH}"));
+    let spill = scripts.path("spill");
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let first = run(rewind()
+        .args(["run", "--server", &url, "--server-wait", "1s", "--spill"])
+        .arg(&spill)
+        .arg(&script));
+    assert_eq!(first.code, Some(1), "{first:?}");
+    // Capped to on-event, since the policy is unknown.
+    assert_eq!(first.stdout, "mode revdebug.OnEvent\n");
+    assert_eq!(
+        first.stderr.matches("is unreachable").count(),
+        1,
+        "{}",
+        first.stderr
+    );
+    assert!(first.stderr.contains("is not yet on"), "{}", first.stderr);
+
+    let collector = Collector::start(&scripts.path("store"), &format!("127.0.0.1:{port}"), &[]);
+    let second = run_on(&collector, &spill, &["-c", "pass"]);
+    assert_eq!(second.code, Some(0), "{second:?}");
+    let listed = collector.recordings(None);
+    let [crash] = listed.as_array().unwrap().as_slice() else {
+        panic!("{listed:#}");
+    };
+    assert_eq!(
+        (&crash["kind"], &crash["script"]),
+        (&"crash".into(), &"app".into())
+    );
+    assert_eq!(crash["complete"], true);
+}
+
+#[test]
+fn bad_tokens_and_malformed_or_oversized_requests_are_refused_and_lose_nothing() {
+    let scripts = Scripts::new();
+    let token = "s3cret-token";
+    let collector = Collector::start(
+        &scripts.path("store"),
+        "127.0.0.1:0",
+        &["--token", token, "--max-frame-size", "64KiB"],
+    );
+    let port = collector.port;
+
+    // Every request needs the token, the policy's included.
+    let (status, body) = http(port, &request("GET", "/v1/policy", Some(token), b""));
+    assert_eq!(status, 200);
+    let policy: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(policy["token_required"], true);
+    assert_eq!(policy["max_mode"], "continuous");
+    for given in [None, Some("wrong-token"), Some("")] {
+        for path in ["/v1/policy", "/v1/recordings"] {
+            let (status, _) = http(port, &request("GET", path, given, b""));
+            assert_eq!(status, 401, "{path} with token {given:?}");
+        }
+    }
+    let denied = run(rewind().args([
+        "recordings",
+        "--server",
+        &collector.url,
+        "--token",
+        "wrong-token",
+    ]));
+    assert_eq!(denied.code, Some(2));
+    assert!(
+        denied.stderr.contains("refused the token"),
+        "{}",
+        denied.stderr
+    );
+    // A runtime with a bad token stops before running anything.
+    let script = scripts.write(
+        "app.py",
+        "def divide(a, b):\n    return a / b\n\ndivide(1, 0)\n",
+    );
+    let refused = run(rewind()
+        .args([
+            "run",
+            "--server",
+            &collector.url,
+            "--token",
+            "wrong-token",
+            "--spill",
+        ])
+        .arg(scripts.path("spill"))
+        .arg(&script));
+    assert_eq!(refused.code, Some(2), "{refused:?}");
+    assert_eq!(refused.stdout, "");
+
+    // One good recording.
+    let good = run(rewind()
+        .args([
+            "run",
+            "--server",
+            &collector.url,
+            "--token",
+            token,
+            "--spill",
+        ])
+        .arg(scripts.path("spill"))
+        .arg(&script));
+    assert_eq!(good.code, Some(1), "{good:?}");
+    let listed = collector.recordings(Some(token));
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/recordings/{id}");
+    let (status, original) = http(port, &request("GET", &path, Some(token), b""));
+    assert_eq!(status, 200);
+
+    let bad: Vec<(&str, String, Vec<u8>, u16)> = vec![
+        // Not a recording at all.
+        (
+            "PUT",
+            "/v1/streams/fresh?offset=0".into(),
+            b"garbage".to_vec(),
+            400,
+        ),
+        (
+            "PUT",
+            "/v1/recordings/fresh?kind=crash".into(),
+            b"garbage".to_vec(),
+            400,
+        ),
+        // A recording cut short is not a whole one.
+        (
+            "PUT",
+            "/v1/recordings/fresh?kind=crash".into(),
+            original[..original.len() / 2].to_vec(),
+            400,
+        ),
+        // Bigger than a frame may be.
+        (
+            "PUT",
+            "/v1/streams/fresh?offset=0".into(),
+            vec![0; 70 << 10],
+            413,
+        ),
+        // Another recording under a used id.
+        (
+            "PUT",
+            format!("{path}?kind=crash"),
+            original[..original.len() - 1].to_vec(),
+            400,
+        ),
+        (
+            "PUT",
+            format!("/v1/streams/{id}?offset=0"),
+            original.clone(),
+            409,
+        ),
+        // Ids that are not plain names.
+        (
+            "PUT",
+            "/v1/recordings/..?kind=crash".into(),
+            original.clone(),
+            400,
+        ),
+        ("GET", "/v1/recordings/.hidden".into(), Vec::new(), 400),
+        (
+            "PUT",
+            "/v1/recordings/x%2F..%2Fy?kind=crash".into(),
+            original.clone(),
+            400,
+        ),
+        // A missing or bad query.
+        ("PUT", "/v1/streams/fresh".into(), original.clone(), 400),
+        (
+            "PUT",
+            "/v1/recordings/fresh?kind=movie".into(),
+            original.clone(),
+            400,
+        ),
+        ("GET", "/v1/nothing".into(), Vec::new(), 404),
+    ];
+    for (method, target, body, expected) in &bad {
+        let (status, answer) = http(port, &request(method, target, Some(token), body));
+        assert_eq!(
+            status,
+            *expected,
+            "{method} {target}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    // Not HTTP at all.
+    let (status, _) = http(port, b"\x16\x03\x01 hello\r\n\r\n");
+    assert_eq!(status, 400);
+
+    // The same bytes again are acknowledged again; nothing else changed.
+    let (status, _) = http(
+        port,
+        &request("PUT", &format!("{path}?kind=crash"), Some(token), &original),
+    );
+    assert_eq!(status, 201);
+    let after = collector.recordings(Some(token));
+    assert_eq!(after, listed);
+    let (_, stored) = http(port, &request("GET", &path, Some(token), b""));
+    assert!(stored == original, "the stored recording changed");
+}
+
+#[test]
+fn a_collector_off_loopback_needs_a_token() {
+    let scripts = Scripts::new();
+    let refused = run(rewind()
+        .args(["collect", "--listen", "0.0.0.0:0", "--store"])
+        .arg(scripts.path("store")));
+    assert_eq!(refused.code, Some(2));
+    assert_eq!(
+        refused.stderr,
+        "rewind: --listen 0.0.0.0:0: a collector reachable from other machines needs a token (--token or REWIND_TOKEN)\n"
+    );
+    let short = run(rewind()
+        .args(["collect", "--token", "short", "--store"])
+        .arg(scripts.path("store")));
+    assert_eq!(short.code, Some(2));
+}
