@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use clap::Parser;
 
+mod collector;
 mod debugger;
 
 /// Benchmark `rewind run` against CPython and native RustPython.
@@ -61,6 +62,19 @@ struct Args {
     /// Measure the debugger only, not the workloads.
     #[arg(long)]
     debugger_only: bool,
+
+    /// Concurrent streams the collector takes under load; 0 leaves the
+    /// collector out.
+    #[arg(long, default_value_t = 32)]
+    collector_runtimes: usize,
+
+    /// How long the collector is kept under load.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    collector_seconds: f64,
+
+    /// Measure the collector only.
+    #[arg(long)]
+    collector_only: bool,
 }
 
 /// A way to run a Python script.
@@ -177,7 +191,22 @@ fn main() -> Result<()> {
 
     let scratch = tempdir()?;
     let rewind = rewind(&root)?;
-    if args.debugger_events > 0 {
+    if args.collector_runtimes > 0 {
+        let duration = std::time::Duration::from_secs_f64(args.collector_seconds.max(0.1));
+        eprintln!(
+            "loading the collector with {} streams for {:.0} s",
+            args.collector_runtimes,
+            duration.as_secs_f64()
+        );
+        let figures =
+            collector::measure(&rewind.program, &scratch, args.collector_runtimes, duration)?;
+        collector::print(&figures);
+        if args.collector_only {
+            let _ = std::fs::remove_dir_all(&scratch);
+            return Ok(());
+        }
+    }
+    if args.debugger_events > 0 && !args.collector_only {
         eprintln!(
             "measuring the debugger on {} events ({} runs)",
             args.debugger_events, args.runs
