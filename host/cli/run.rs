@@ -389,6 +389,8 @@ impl RunConfig {
                 RecorderEvent::Written { path, what } => {
                     use rewind_collector::Kind;
                     match what {
+                        // In continuous mode the crash is in the stream.
+                        Written::Crash if queue.is_stream(path) => queue.crash_in_stream(path),
                         Written::Crash => {
                             queue.whole(path.clone(), Kind::Crash, &script);
                         }

@@ -155,7 +155,10 @@ divide(1, 0)
 #[test]
 fn the_collectors_policy_caps_the_mode_and_a_crash_arrives_and_replays() {
     let scripts = Scripts::new();
-    let script = scripts.write("app.py", &format!("import revdebug\n{CRASH}"));
+    let script = scripts.write(
+        "app.py",
+        &format!("import revdebug\nrevdebug.snapshot('before')\n{CRASH}"),
+    );
     let collector = Collector::start(
         &scripts.path("store"),
         "127.0.0.1:0",
@@ -178,10 +181,29 @@ fn the_collectors_policy_caps_the_mode_and_a_crash_arrives_and_replays() {
         crashed.stderr
     );
     let listed = collector.recordings(None);
-    let [crash] = listed.as_array().unwrap().as_slice() else {
-        panic!("{listed:#}");
-    };
-    assert_eq!(crash["kind"], "crash");
+    let kinds: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|info| info["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|kind| **kind == "snapshot").count(),
+        1,
+        "{listed:#}"
+    );
+    let crash = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|info| info["kind"] == "crash")
+        .unwrap_or_else(|| panic!("{listed:#}"));
+    assert_eq!(kinds.len(), 2, "{listed:#}");
+    assert!(
+        crashed.stderr.contains("rewind: snapshot recorded on "),
+        "{}",
+        crashed.stderr
+    );
     assert_eq!(crash["script"], "app");
     assert_eq!(crash["guest"], "python");
     assert_eq!(crash["complete"], true);
@@ -235,6 +257,120 @@ fn the_collectors_policy_caps_the_mode_and_a_crash_arrives_and_replays() {
     assert_eq!(
         missing.stderr,
         format!("rewind: {} has no recording nope\n", collector.url)
+    );
+}
+
+#[test]
+fn a_continuous_run_streams_its_crash_and_it_replays() {
+    let scripts = Scripts::new();
+    let script = scripts.write("app.py", &format!("import revdebug\n{CRASH}"));
+    let collector = Collector::start(&scripts.path("store"), "127.0.0.1:0", &[]);
+    let crashed = run_on(
+        &collector,
+        &scripts.path("spill"),
+        &[script.to_str().unwrap()],
+    );
+    assert_eq!(crashed.code, Some(1), "{crashed:?}");
+    assert_eq!(crashed.stdout, "mode revdebug.Continuous\n");
+    let listed = collector.recordings(None);
+    let [stream] = listed.as_array().unwrap().as_slice() else {
+        panic!("{listed:#}");
+    };
+    assert_eq!(stream["kind"], "stream");
+    assert_eq!(stream["complete"], true);
+    let id = stream["id"].as_str().unwrap();
+    assert!(
+        crashed.stderr.contains(&format!(
+            "rewind: recording live to {}/v1/recordings/{id}\n",
+            collector.url
+        )),
+        "{}",
+        crashed.stderr
+    );
+    assert!(
+        crashed.stderr.ends_with(&format!(
+            "rewind: crash recorded on {url} as {id} (rewind replay {id} --server {url})\n",
+            url = collector.url
+        )),
+        "{}",
+        crashed.stderr
+    );
+    let mut replay = rewind();
+    replay.env("REWIND_CACHE_DIR", scripts.path("cache")).args([
+        "replay",
+        id,
+        "--server",
+        &collector.url,
+        "--commands",
+        "-",
+    ]);
+    let session = crate::run_with_stdin(&mut replay, b"backtrace\n");
+    assert_eq!(session.code, Some(0), "{session:?}");
+    assert!(
+        session.stdout.contains("#0 divide at "),
+        "{}",
+        session.stdout
+    );
+}
+
+#[test]
+fn a_stream_past_the_recording_limit_is_refused_and_keeps_what_came_before() {
+    use rewind_format::Writer;
+    use rewind_format::model::{Header, Mode, Source};
+    let scripts = Scripts::new();
+    let collector = Collector::start(
+        &scripts.path("store"),
+        "127.0.0.1:0",
+        &[
+            "--max-frame-size",
+            "64KiB",
+            "--max-recording-size",
+            "128KiB",
+        ],
+    );
+    let header = Header {
+        recording_id: [9; 16],
+        created_unix_ms: 0,
+        guest_name: "python".into(),
+        guest_digest: "sha256:00".into(),
+        mode: Mode::Continuous,
+        settings: Vec::new(),
+    };
+    let mut writer = Writer::new(Vec::new(), &header).unwrap();
+    let mut acked = 0;
+    let mut refused = None;
+    for n in 0..4 {
+        if n > 0 {
+            let source = Source {
+                path: format!("/app/{n}.py"),
+                text: "x = 1\n".repeat(8000),
+            };
+            writer.source(&source).unwrap();
+        }
+        let frame = &writer.get_ref()[acked..];
+        let target = format!("/v1/streams/big?offset={acked}");
+        let (status, body) = http(collector.port, &request("PUT", &target, None, frame));
+        match status {
+            200 => acked = writer.get_ref().len(),
+            _ => {
+                refused = Some((status, String::from_utf8_lossy(&body).into_owned()));
+                break;
+            }
+        }
+    }
+    let (status, body) = refused.expect("the limit was never reached");
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("131072 bytes"), "{body}");
+    let listed = collector.recordings(None);
+    assert_eq!(listed[0]["size"].as_u64().unwrap(), acked as u64);
+    assert_eq!(listed[0]["complete"], false);
+    let (_, stored) = http(
+        collector.port,
+        &request("GET", "/v1/recordings/big", None, b""),
+    );
+    assert!(
+        stored == writer.get_ref()[..acked],
+        "the stored stream changed"
     );
 }
 

@@ -55,7 +55,9 @@ pub enum Report {
 /// What the run ended with.
 #[derive(Debug, Default)]
 pub struct Summary {
-    /// Recordings the collector has acknowledged whole (complete), by kind.
+    /// Recordings the collector has acknowledged whole (complete), by kind;
+    /// a stream that holds a crash is listed twice, as a stream and as a
+    /// crash.
     pub sent: Vec<(Kind, String)>,
     /// Files not (wholly) acknowledged yet, left in the spill directory.
     pub pending: Vec<PathBuf>,
@@ -105,6 +107,8 @@ struct Item {
     acked: u64,
     /// Not to be sent again: done, or given up on.
     done: bool,
+    /// A stream that holds a crash.
+    crash: bool,
 }
 
 impl Uploader {
@@ -155,6 +159,7 @@ impl Uploader {
                 id: None,
                 acked: 0,
                 done: false,
+                crash: false,
             });
         }
         if dropped > 0 {
@@ -240,10 +245,31 @@ impl SpillQueue {
             id: Some(id.clone()),
             acked: 0,
             done: false,
+            crash: false,
         });
         queue.nudged = true;
         self.shared.wake.notify_all();
         id
+    }
+
+    /// Whether `path` is a stream in the queue.
+    pub fn is_stream(&self, path: &Path) -> bool {
+        self.shared
+            .lock()
+            .items
+            .iter()
+            .any(|item| item.kind == Kind::Stream && item.path == path)
+    }
+
+    /// The stream at `path` holds a crash: once it is sent, the summary
+    /// lists it as a crash too.
+    pub fn crash_in_stream(&self, path: &Path) {
+        let mut queue = self.shared.lock();
+        for item in queue.items.iter_mut().filter(|item| item.path == path) {
+            item.crash = true;
+        }
+        queue.nudged = true;
+        self.shared.wake.notify_all();
     }
 
     /// Sends what is there now (`revdebug.flush()`), without waiting.
@@ -312,7 +338,14 @@ impl Sender {
             for n in items {
                 let mut item = self.shared.lock().items[n].clone();
                 let this = runtime.block_on(self.send(&mut item, deadline.is_some()));
-                self.shared.lock().items[n] = item;
+                // Only what the sender owns: the queue's side may have
+                // marked a crash meanwhile.
+                let mut queue = self.shared.lock();
+                let slot = &mut queue.items[n];
+                slot.id = item.id;
+                slot.acked = item.acked;
+                slot.done = item.done;
+                drop(queue);
                 match this {
                     Step::Retry => {
                         step = Step::Retry;
@@ -491,15 +524,24 @@ impl Sender {
     }
 
     /// What is left, and the directories emptied are removed.
-    fn summary(self) -> Summary {
-        let pending: Vec<PathBuf> = self
-            .shared
-            .lock()
+    fn summary(mut self) -> Summary {
+        let queue = self.shared.lock();
+        let pending: Vec<PathBuf> = queue
             .items
             .iter()
             .filter(|item| item.path.exists())
             .map(|item| item.path.clone())
             .collect();
+        let crashed: Vec<String> = queue
+            .items
+            .iter()
+            .filter(|item| item.crash)
+            .filter_map(|item| item.id.clone())
+            .filter(|id| self.sent.contains(&(Kind::Stream, id.clone())))
+            .collect();
+        drop(queue);
+        self.sent
+            .extend(crashed.into_iter().map(|id| (Kind::Crash, id)));
         for (file, lock) in self.locks {
             let dir = lock.with_extension("");
             // Only an empty directory goes; its lock file after it.
