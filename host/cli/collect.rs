@@ -113,6 +113,7 @@ pub fn collect(args: CollectArgs) -> Result<ExitCode> {
         .build()
         .context("cannot start the collector's runtime")?;
     runtime.block_on(async move {
+        store.check().await?;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
             UsageError(format!(
                 "cannot listen on {addr}: {}",

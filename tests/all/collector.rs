@@ -21,7 +21,16 @@ impl Collector {
     /// Starts a collector over `store`; `listen` is `127.0.0.1:0` for any
     /// free port.
     fn start(store: &Path, listen: &str, extra: &[&str]) -> Collector {
-        let mut child = rewind()
+        Collector::start_with(rewind(), store.as_os_str(), listen, extra)
+    }
+
+    fn start_with(
+        mut command: std::process::Command,
+        store: &std::ffi::OsStr,
+        listen: &str,
+        extra: &[&str],
+    ) -> Collector {
+        let mut child = command
             .args(["collect", "--listen", listen, "--store"])
             .arg(store)
             .args(extra)
@@ -371,6 +380,116 @@ fn a_stream_past_the_recording_limit_is_refused_and_keeps_what_came_before() {
     assert!(
         stored == writer.get_ref()[..acked],
         "the stored stream changed"
+    );
+}
+
+/// moto's S3 server, as the README's test command installs it.
+fn moto_server() -> std::path::PathBuf {
+    let path = match std::env::var_os("REWIND_TEST_MOTO_SERVER") {
+        Some(path) => path.into(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target/moto/bin/moto_server"),
+    };
+    assert!(
+        path.exists(),
+        "{} is missing: the README's test command installs it (moto[server] from PyPI), an S3-compatible server",
+        path.display()
+    );
+    path
+}
+
+/// A child killed when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn an_s3_compatible_store_keeps_recordings_across_restarts() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _moto = Killed(
+        std::process::Command::new(moto_server())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting moto_server"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, _) = http(port, &request("PUT", "/recordings-bucket", None, b""));
+    assert_eq!(status, 200);
+    let s3 = || {
+        let mut command = rewind();
+        command
+            .env("AWS_ENDPOINT", format!("http://127.0.0.1:{port}"))
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1");
+        command
+    };
+    let store = std::ffi::OsStr::new("s3://recordings-bucket/rewind");
+    let scripts = Scripts::new();
+    let mut collector = Collector::start_with(s3(), store, "127.0.0.1:0", &[]);
+    let streamed = run_on(
+        &collector,
+        &scripts.path("spill"),
+        &[scripts.write("stream.py", STREAM).to_str().unwrap(), "5"],
+    );
+    assert_eq!(streamed.code, Some(0), "{streamed:?}");
+    let app = scripts.write(
+        "app.py",
+        "def divide(a, b):\n    return a / b\n\ndivide(1, 0)\n",
+    );
+    let crashed = run_on(&collector, &scripts.path("spill"), &[app.to_str().unwrap()]);
+    assert_eq!(crashed.code, Some(1), "{crashed:?}");
+    let before = collector.recordings(None);
+    assert_eq!(before.as_array().unwrap().len(), 2, "{before:#}");
+    assert!(
+        before
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|info| info["complete"] == true)
+    );
+
+    // A new collector over the same bucket knows all of it.
+    let port_was = collector.port;
+    collector.kill();
+    let collector = Collector::start_with(s3(), store, &format!("127.0.0.1:{port_was}"), &[]);
+    assert_eq!(collector.recordings(None), before);
+    let crash = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|info| info["kind"] == "crash")
+        .unwrap();
+    let mut replay = rewind();
+    replay.env("REWIND_CACHE_DIR", scripts.path("cache")).args([
+        "replay",
+        crash["id"].as_str().unwrap(),
+        "--server",
+        &collector.url,
+        "--commands",
+        "-",
+    ]);
+    let session = crate::run_with_stdin(&mut replay, b"backtrace\n");
+    assert_eq!(session.code, Some(0), "{session:?}");
+    assert!(
+        session.stdout.contains("#0 divide at "),
+        "{}",
+        session.stdout
     );
 }
 

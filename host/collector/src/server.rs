@@ -119,7 +119,10 @@ impl From<StoreError> for Failure {
             _ => None,
         };
         let error = match &err {
-            StoreError::Failed(err) => format!("the store failed: {err:#}"),
+            StoreError::Failed(err) => format!(
+                "the store failed: {}",
+                crate::store::short_error(err.root_cause())
+            ),
             err => err.to_string(),
         };
         Failure {

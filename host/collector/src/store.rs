@@ -130,6 +130,18 @@ impl Store {
         })
     }
 
+    /// Whether the store answers: a listing of its top level.
+    pub async fn check(&self) -> Result<()> {
+        match self.objects.list_with_delimiter(Some(&self.recordings())).await {
+            Ok(_) => Ok(()),
+            Err(err) => anyhow::bail!(
+                "the store {} does not answer: {}",
+                self.describe,
+                short_error(&err)
+            ),
+        }
+    }
+
     pub fn describe(&self) -> &str {
         &self.describe
     }
@@ -497,6 +509,28 @@ impl Store {
             .map_err(anyhow::Error::from)
             .boxed();
         Ok(Some((info, stream)))
+    }
+}
+
+/// One line for a store's error: S3's own code and message when it sent
+/// them (`NoSuchBucket: The specified bucket does not exist`), else the
+/// innermost cause's first line.
+pub(crate) fn short_error(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = err;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    let text = innermost.to_string();
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find('<')? + start;
+        Some(text[start..end].to_owned())
+    };
+    match (tag("Code"), tag("Message")) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code,
+        _ => text.lines().next().unwrap_or_default().chars().take(200).collect(),
     }
 }
 

@@ -28,8 +28,11 @@ use bytes::Bytes;
 use crate::client::{Client, ClientError};
 use crate::protocol::Kind;
 
-/// The most a stream frame carries.
+/// The most a stream frame carries...
 const MAX_FRAME: u64 = 4 << 20;
+/// ...and the least it is cut down to when the collector finds frames too
+/// large.
+const MIN_FRAME: u64 = 64 << 10;
 /// How often a growing stream is looked at when nothing nudges.
 const POLL: Duration = Duration::from_millis(200);
 /// Retries start this soon after a failure and back off up to...
@@ -116,6 +119,8 @@ impl Uploader {
     /// adopting what runs that are over left unsent, and its sender thread.
     /// `limit` bounds what old runs may leave: the oldest files beyond it
     /// are dropped (and reported). Refused recordings are moved to `keep`.
+    /// Frames are at most 4 MiB, and are cut down while the collector finds
+    /// them too large.
     pub fn start(
         client: Client,
         root: &Path,
@@ -182,6 +187,7 @@ impl Uploader {
             report: Box::new(report),
             unreachable: false,
             failures: 0,
+            frame_limit: MAX_FRAME,
             locks,
             sent: Vec::new(),
         };
@@ -294,6 +300,8 @@ struct Sender {
     unreachable: bool,
     /// Transient failures in a row, for the backoff.
     failures: u32,
+    /// The most a frame carries: halved when the collector answers 413.
+    frame_limit: u64,
     /// Held while the run lives: its own directory's lock, and those of the
     /// directories it adopted.
     locks: Vec<(File, PathBuf)>,
@@ -456,12 +464,25 @@ impl Sender {
     }
 
     async fn send_frame(&mut self, item: &mut Item, finishing: bool) -> Result<Step, ClientError> {
-        let frame = match read_from(&item.path, item.acked) {
-            Ok(frame) => frame,
-            Err(_) => {
-                item.done = true;
-                return Ok(Step::Idle);
+        // A frame of whole chunks: more than the limit when one chunk alone
+        // is larger (a chunk is at most 64 MiB).
+        let mut limit = self.frame_limit;
+        let frame = loop {
+            let frame = match read_from(&item.path, item.acked, limit) {
+                Ok(frame) => frame,
+                Err(_) => {
+                    item.done = true;
+                    return Ok(Step::Idle);
+                }
+            };
+            let short = (frame.len() as u64) < limit;
+            if short || limit > u64::from(rewind_format::MAX_CHUNK) * 2 {
+                break frame;
             }
+            if rewind_format::whole_chunks(&frame, item.acked).0 > 0 {
+                break frame;
+            }
+            limit *= 2;
         };
         let (whole, ended) = rewind_format::whole_chunks(&frame, item.acked);
         if whole == 0 {
@@ -489,6 +510,12 @@ impl Sender {
                 // it) or less (it lost a frame it never acknowledged): go on
                 // from where it is.
                 item.acked = acked;
+                return Ok(Step::Progress);
+            }
+            Err(ClientError::Refused { status: 413, .. }) if self.frame_limit > MIN_FRAME => {
+                // The collector takes smaller frames than this: a backlog
+                // after an outage is sent in smaller pieces.
+                self.frame_limit = (self.frame_limit / 2).max(MIN_FRAME);
                 return Ok(Step::Progress);
             }
             Err(err) => return Err(err),
@@ -558,11 +585,11 @@ impl Sender {
 }
 
 /// The bytes of `path` from `offset`, at most a frame's worth.
-fn read_from(path: &Path, offset: u64) -> std::io::Result<Vec<u8>> {
+fn read_from(path: &Path, offset: u64, limit: u64) -> std::io::Result<Vec<u8>> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(offset))?;
     let mut frame = Vec::new();
-    file.take(MAX_FRAME).read_to_end(&mut frame)?;
+    file.take(limit).read_to_end(&mut frame)?;
     Ok(frame)
 }
 
@@ -709,6 +736,112 @@ mod tests {
         assert_eq!(
             kind("job-20261122-101500-snapshot-3.rwd"),
             (Kind::Snapshot, "job".to_owned())
+        );
+    }
+
+    /// A collector on loopback, in this process, over a memory store.
+    fn collector(max_frame_bytes: u64) -> (tokio::runtime::Runtime, Client) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let config = crate::ServerConfig {
+            max_mode: rewind_format::model::Mode::Continuous,
+            token: None,
+            max_frame_bytes,
+            max_recording_bytes: 1 << 30,
+        };
+        let store = crate::Store::open("memory://", false).unwrap();
+        runtime.spawn(crate::server::serve(
+            listener,
+            config,
+            store,
+            std::future::pending(),
+        ));
+        (runtime, Client::new(&url, None).unwrap())
+    }
+
+    /// A stream file of source chunks of these sizes, and its end.
+    fn stream_file(dir: &Path, name: &str, tag: u8, sizes: &[usize]) -> (PathBuf, Vec<u8>) {
+        use rewind_format::Writer;
+        use rewind_format::model::{End, Header, Mode, Source};
+        let header = Header {
+            recording_id: [tag; 16],
+            created_unix_ms: 0,
+            guest_name: "python".into(),
+            guest_digest: "sha256:00".into(),
+            mode: Mode::Continuous,
+            settings: Vec::new(),
+        };
+        let mut writer = Writer::new(Vec::new(), &header).unwrap();
+        for (n, size) in sizes.iter().enumerate() {
+            let text = "#".repeat(*size);
+            let path = format!("/app/{n}.py");
+            writer.source(&Source { path, text }).unwrap();
+        }
+        let bytes = writer.end(&End { exit_code: Some(0) }).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        (path, bytes)
+    }
+
+    #[test]
+    fn a_backlog_goes_in_frames_the_collector_takes() {
+        let (runtime, client) = collector(100 << 10);
+        let spill = tempfile::tempdir().unwrap();
+        let kept = spill.path().join("kept");
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let heard = reports.clone();
+        let uploader = Uploader::start(
+            client.clone(),
+            spill.path(),
+            1 << 30,
+            kept.clone(),
+            move |report| heard.lock().unwrap().push(report),
+        )
+        .unwrap();
+        // 440 KB waiting, in chunks of 40 KB: more than a frame may carry.
+        let (backlog, backlog_bytes) = stream_file(
+            uploader.dir(),
+            "job-20261122-101500-stream.rwd",
+            1,
+            &[40_000; 11],
+        );
+        // A chunk of 300 KB cannot go in any frame the collector takes.
+        let (big, big_bytes) = stream_file(
+            uploader.dir(),
+            "job-20261122-101500-stream-1.rwd",
+            2,
+            &[40_000, 300_000, 40_000],
+        );
+        let queue = uploader.queue();
+        let backlog_id = queue.stream(backlog.clone(), "job");
+        let big_id = queue.stream(big.clone(), "job");
+        let summary = uploader.finish(Duration::from_secs(60));
+
+        assert_eq!(summary.sent, [(Kind::Stream, backlog_id.clone())]);
+        assert_eq!(summary.pending, Vec::<PathBuf>::new());
+        let stored = runtime.block_on(client.download(&backlog_id)).unwrap();
+        assert!(stored[..] == backlog_bytes[..]);
+        assert!(!backlog.exists());
+
+        // What came before the big chunk is stored; the file is kept.
+        let stored = runtime.block_on(client.download(&big_id)).unwrap();
+        assert!(
+            stored.len() > 40_000 && stored.len() < 100_000,
+            "{}",
+            stored.len()
+        );
+        assert!(stored[..] == big_bytes[..stored.len()]);
+        let kept_file = kept.join(big.file_name().unwrap());
+        assert_eq!(std::fs::read(&kept_file).unwrap(), big_bytes);
+        let reports = reports.lock().unwrap();
+        assert!(
+            reports
+                .iter()
+                .any(|report| matches!(report, Report::Refused { kept, .. } if *kept == kept_file)),
+            "{reports:?}"
         );
     }
 
