@@ -13,6 +13,7 @@ mod debug;
 mod dump;
 mod replay;
 mod run;
+mod serve;
 
 /// Rewind runs programs in a WebAssembly sandbox with a flight recorder.
 #[derive(Debug, Parser)]
@@ -30,6 +31,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Run(run::RunArgs),
+    Serve(serve::ServeArgs),
     Replay(replay::ReplayArgs),
     Dump(dump::DumpArgs),
     Collect(collect::CollectArgs),
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Run(args) => run::main(args),
+        Command::Serve(args) => serve::main(args),
         Command::Replay(args) => replay::main(args),
         Command::Dump(args) => dump::main(args),
         Command::Collect(args) => collect::collect(args),

@@ -681,7 +681,7 @@ pub(crate) fn parse_mode(name: &str) -> Result<Mode, String> {
 
 /// The absolute path of a script the guest can open, checked on the host so
 /// that a missing file gets python3's message before any work starts.
-fn script_path(script: &str) -> Result<String> {
+pub(crate) fn script_path(script: &str) -> Result<String> {
     let absolute = std::path::absolute(script).unwrap_or_else(|_| PathBuf::from(script));
     let cant_open = |err: std::io::Error| {
         let errno = err.raw_os_error().unwrap_or(2);
@@ -744,7 +744,7 @@ fn parse_grant(spec: &str, writable: bool) -> Result<DirGrant> {
     })
 }
 
-fn parse_env(spec: &str) -> Result<(String, String)> {
+pub(crate) fn parse_env(spec: &str) -> Result<(String, String)> {
     match spec.split_once('=') {
         Some(("", _)) => Err(UsageError(format!("--env {spec:?}: the name is empty")).into()),
         Some((key, value)) => Ok((key.to_owned(), value.to_owned())),
@@ -758,7 +758,7 @@ fn parse_env(spec: &str) -> Result<(String, String)> {
     }
 }
 
-fn parse_size(spec: &str) -> Result<u64> {
+pub(crate) fn parse_size(spec: &str) -> Result<u64> {
     let size: bytesize::ByteSize = spec
         .parse()
         .map_err(|err| UsageError(format!("--max-memory {spec:?}: {err}")))?;

@@ -40,6 +40,20 @@ pub enum Event {
     },
 }
 
+/// An HTTP request to serve (`rewind serve`), as the host hands it over.
+pub struct Request {
+    pub id: u64,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub remote_addr: String,
+    pub remote_port: u16,
+    pub server_name: String,
+    pub server_port: u16,
+}
+
 /// Where an exception is: just raised in a frame, caught there, or ending
 /// the run.
 #[derive(Clone, Copy)]
@@ -51,8 +65,35 @@ pub enum Stage {
 
 #[cfg(target_os = "wasi")]
 mod imp {
-    use super::{Crash, Event, Mode};
-    use crate::wasi::rewind::recorder::{capture, control, trace};
+    use super::{Crash, Event, Mode, Request};
+    use crate::wasi::rewind::recorder::{capture, control, requests, trace};
+
+    pub fn next_request() -> Option<Request> {
+        let request = requests::next()?;
+        Some(Request {
+            id: request.id,
+            method: request.method,
+            path: request.path,
+            query: request.query,
+            headers: request.headers,
+            body: request.body,
+            remote_addr: request.remote_addr,
+            remote_port: request.remote_port,
+            server_name: request.server_name,
+            server_port: request.server_port,
+        })
+    }
+
+    pub fn respond(id: u64, status: u16, headers: Vec<(String, String)>, body: Vec<u8>) {
+        requests::respond(
+            id,
+            &requests::Response {
+                status,
+                headers,
+                body,
+            },
+        )
+    }
 
     fn from_mode(mode: control::Mode) -> Mode {
         match mode {
@@ -171,7 +212,14 @@ mod imp {
 
 #[cfg(not(target_os = "wasi"))]
 mod imp {
-    use super::{Crash, Event, Mode};
+    use super::{Crash, Event, Mode, Request};
+
+    /// Natively there is no server: nothing to serve.
+    pub fn next_request() -> Option<Request> {
+        None
+    }
+
+    pub fn respond(_id: u64, _status: u16, _headers: Vec<(String, String)>, _body: Vec<u8>) {}
 
     pub fn get_mode() -> Mode {
         0

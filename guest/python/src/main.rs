@@ -13,6 +13,11 @@
 //! run (absolute, as CPython makes `__file__` since 3.9); its directory
 //! becomes `sys.path[0]`. `--command CODE` runs CODE as `python -c` does.
 //!
+//! `rewind serve` adds `--serve CALLABLE --debug-prefix PREFIX [--expect
+//! NAME]...`: the script is imported as a module and its WSGI application
+//! CALLABLE serves the host's requests until the host stops
+//! (`revdebug.serve`).
+//!
 //! Start-up is cut by pre-initialisation: the component exports
 //! `wizer-initialize`, which builds the interpreter and imports what every
 //! run imports; the host runs it once (with fixed clocks and randomness, so
@@ -38,6 +43,14 @@ struct Launch {
     hash_seed: Option<u32>,
     main: Main,
     argv: Vec<String>,
+    serve: Option<Serve>,
+}
+
+/// What `rewind serve` asks for.
+struct Serve {
+    callable: String,
+    debug_prefix: String,
+    expected: Vec<String>,
 }
 
 enum Main {
@@ -51,6 +64,9 @@ impl Launch {
         let mut cwd = None;
         let mut hash_seed = None;
         let mut main = None;
+        let mut serve = None;
+        let mut debug_prefix = String::new();
+        let mut expected = Vec::new();
         loop {
             let Some(arg) = args.next() else {
                 return Err("missing `--` before the script's argv".into());
@@ -67,16 +83,27 @@ impl Launch {
                 }
                 "--script" => main = Some(Main::Script(value("--script")?)),
                 "--command" => main = Some(Main::Command(value("--command")?)),
+                "--serve" => serve = Some(value("--serve")?),
+                "--debug-prefix" => debug_prefix = value("--debug-prefix")?,
+                "--expect" => expected.push(value("--expect")?),
                 "--" => break,
                 other => return Err(format!("unknown launch option {other:?}")),
             }
         }
         let main = main.ok_or("one of --script or --command is required")?;
+        if serve.is_some() && !matches!(main, Main::Script(_)) {
+            return Err("--serve needs --script".into());
+        }
         Ok(Launch {
             cwd,
             hash_seed,
             main,
             argv: args.collect(),
+            serve: serve.map(|callable| Serve {
+                callable,
+                debug_prefix,
+                expected,
+            }),
         })
     }
 }
@@ -118,7 +145,10 @@ fn main() -> ExitCode {
             resync_with_process(vm)?;
         }
         recorder::start(vm, &user_root(&launch))?;
-        let result = run_main(vm, &launch.main);
+        let result = match &launch.serve {
+            Some(serve) => run_serve(vm, &launch.main, serve),
+            None => run_main(vm, &launch.main),
+        };
         recorder::finish(vm, result.as_ref().err());
         result
     });
@@ -271,6 +301,38 @@ fn run_main(vm: &VirtualMachine, main: &Main) -> PyResult<()> {
             vm.run_any_file(scope, path)
         }
     }
+}
+
+/// `rewind serve`: the script's directory on `sys.path`, then
+/// `revdebug.serve.main`, which imports the script and serves requests.
+fn run_serve(vm: &VirtualMachine, main: &Main, serve: &Serve) -> PyResult<()> {
+    let Main::Script(path) = main else {
+        return Ok(());
+    };
+    let dir = match path.rfind('/') {
+        Some(0) => "/",
+        Some(end) => &path[..end],
+        None => "",
+    };
+    vm.insert_sys_path(vm.new_pyobj(dir))?;
+    // `import revdebug.serve` gives the package: the module is its attribute.
+    let module = vm.import("revdebug", 0)?.get_attr("serve", vm)?;
+    let serve_main = module.get_attr("main", vm)?;
+    let expected: Vec<_> = serve
+        .expected
+        .iter()
+        .map(|name| vm.ctx.new_str(name.as_str()).into())
+        .collect();
+    serve_main.call(
+        (
+            vm.ctx.new_str(path.as_str()),
+            vm.ctx.new_str(serve.callable.as_str()),
+            vm.ctx.new_str(serve.debug_prefix.as_str()),
+            vm.ctx.new_list(expected),
+        ),
+        vm,
+    )?;
+    Ok(())
 }
 
 /// Exit with the full status code: WASI 0.2's `exit` carries only success or

@@ -8,21 +8,34 @@ use rustpython_vm::{AsObject as _, PyObjectRef, PyResult, VirtualMachine};
 use crate::host;
 use crate::tracer;
 
-/// The agent API's source, compiled into the snapshot at pre-initialisation.
-const REVDEBUG: &str = include_str!("revdebug.py");
+/// The agent API and its submodules, compiled into the snapshot at
+/// pre-initialisation: `revdebug`, `revdebug.registry` (Paste's registry and
+/// restorer) and `revdebug.serve` (serving WSGI, with the debugger).
+const MODULES: [(&str, &str); 3] = [
+    ("revdebug", include_str!("revdebug.py")),
+    ("revdebug.registry", include_str!("registry.py")),
+    ("revdebug.serve", include_str!("serve.py")),
+];
 
-/// Makes `import revdebug` work: compiles the module from its source and
-/// puts it in `sys.modules`. It calls nothing of the host until used.
+/// Makes `import revdebug` (and its submodules) work: compiles each module
+/// from its source and puts it in `sys.modules`, a submodule also as an
+/// attribute of its parent. None calls the host until used.
 pub fn install(vm: &VirtualMachine) -> PyResult<()> {
-    let code = vm
-        .compile_with_opts(
-            REVDEBUG,
-            rustpython_vm::compiler::Mode::Exec,
-            "<revdebug>",
-            vm.compile_opts(),
-        )
-        .map_err(|err| err.into_pyexception(vm, Some(REVDEBUG)))?;
-    rustpython_vm::import::import_code_obj(vm, "revdebug", code, false)?;
+    for (name, source) in MODULES {
+        let code = vm
+            .compile_with_opts(
+                source,
+                rustpython_vm::compiler::Mode::Exec,
+                &format!("<{name}>"),
+                vm.compile_opts(),
+            )
+            .map_err(|err| err.into_pyexception(vm, Some(source)))?;
+        let module = rustpython_vm::import::import_code_obj(vm, name, code, false)?;
+        if let Some((parent, child)) = name.rsplit_once('.') {
+            let parent = vm.import(parent, 0)?;
+            parent.set_attr(&vm.ctx.new_str(child), module, vm)?;
+        }
+    }
     Ok(())
 }
 
@@ -188,6 +201,60 @@ pub mod _rewind {
             frames,
             notes,
         }))
+    }
+
+    /// The next HTTP request to serve, as a dict, or None when the server
+    /// stops.
+    #[pyfunction]
+    fn next_request(vm: &VirtualMachine) -> PyResult<Option<PyObjectRef>> {
+        tracer::flush();
+        let Some(request) = host::next_request() else {
+            return Ok(None);
+        };
+        let dict = vm.ctx.new_dict();
+        let headers: Vec<PyObjectRef> = request
+            .headers
+            .into_iter()
+            .map(|(name, value)| {
+                vm.ctx
+                    .new_tuple(vec![vm.ctx.new_str(name).into(), vm.ctx.new_str(value).into()])
+                    .into()
+            })
+            .collect();
+        let items: [(&str, PyObjectRef); 10] = [
+            ("id", vm.ctx.new_int(request.id).into()),
+            ("method", vm.ctx.new_str(request.method).into()),
+            ("path", vm.ctx.new_str(request.path).into()),
+            ("query", vm.ctx.new_str(request.query).into()),
+            ("headers", vm.ctx.new_list(headers).into()),
+            ("body", vm.ctx.new_bytes(request.body).into()),
+            ("remote_addr", vm.ctx.new_str(request.remote_addr).into()),
+            ("remote_port", vm.ctx.new_int(request.remote_port).into()),
+            ("server_name", vm.ctx.new_str(request.server_name).into()),
+            ("server_port", vm.ctx.new_int(request.server_port).into()),
+        ];
+        for (key, value) in items {
+            dict.set_item(key, value, vm)?;
+        }
+        Ok(Some(dict.into()))
+    }
+
+    /// Answers request `id`: `respond(id, status, [(name, value)], body)`.
+    #[pyfunction]
+    fn respond(
+        id: u64,
+        status: u16,
+        headers: PyObjectRef,
+        body: rustpython_vm::builtins::PyBytesRef,
+        vm: &VirtualMachine,
+    ) -> PyResult<()> {
+        let headers = vm.extract_elements_with(&headers, |pair| {
+            let [name, value] = fields(&pair, vm)?;
+            Ok((name.try_into_value(vm)?, value.try_into_value(vm)?))
+        })?;
+        tracer::flush();
+        host::respond(id, status, headers, body.as_bytes().to_vec());
+        Ok(())
     }
 
     /// The `N` items of a tuple `revdebug` built.

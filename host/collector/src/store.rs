@@ -132,7 +132,11 @@ impl Store {
 
     /// Whether the store answers: a listing of its top level.
     pub async fn check(&self) -> Result<()> {
-        match self.objects.list_with_delimiter(Some(&self.recordings())).await {
+        match self
+            .objects
+            .list_with_delimiter(Some(&self.recordings()))
+            .await
+        {
             Ok(_) => Ok(()),
             Err(err) => anyhow::bail!(
                 "the store {} does not answer: {}",
@@ -530,7 +534,13 @@ pub(crate) fn short_error(err: &(dyn std::error::Error + 'static)) -> String {
     match (tag("Code"), tag("Message")) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code,
-        _ => text.lines().next().unwrap_or_default().chars().take(200).collect(),
+        _ => text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect(),
     }
 }
 

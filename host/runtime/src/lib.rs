@@ -46,6 +46,7 @@ mod recorder;
 mod replay;
 mod run;
 mod sandbox;
+mod serve;
 
 pub use cache::{CacheEvent, ComponentCache, ComponentSource};
 pub use limits::{Limit, Limits};
@@ -58,4 +59,5 @@ pub use replay::{
 pub use rewind_format::model::Mode;
 pub use run::{Outcome, Runtime};
 pub use sandbox::{DirGrant, Sandbox};
+pub use serve::{Job, Jobs, Request, Response};
 pub use wasmtime::component::Component;

@@ -62,6 +62,8 @@ pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
     // The guest imports the recorder; pre-initialisation records nothing.
     crate::recorder::wit::add_to_linker(&mut linker, |state: &mut GuestState| &mut state.recorder)?;
+    // Requests answer none: pre-initialisation serves nothing.
+    crate::serve::add_to_linker(&mut linker)?;
 
     let wasi = WasiCtxBuilder::new()
         .wall_clock(FixedClock)

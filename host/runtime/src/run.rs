@@ -2,17 +2,18 @@
 
 use std::fmt;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::bindings::sync::{Command, CommandPre};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::limits::{Limit, LimitError, Limiter, Limits};
 use crate::recorder::{ThreadEnd, ThreadRecorder, hooks};
 use crate::sandbox::Sandbox;
+use crate::serve::{Jobs, Response, Serving};
 use rewind_format::model::CrashReason;
 
 /// How long the wasm stack of a guest may grow. RustPython recurses through
@@ -78,6 +79,8 @@ pub(crate) struct GuestState {
     pub(crate) recorder: ThreadRecorder,
     /// The paths of open descriptors, for logging file reads.
     pub(crate) paths: hooks::Paths,
+    /// When the guest serves HTTP requests: where they come from.
+    pub(crate) serving: Option<Serving>,
 }
 
 impl GuestState {
@@ -88,6 +91,7 @@ impl GuestState {
             limiter,
             recorder,
             paths: hooks::Paths::default(),
+            serving: None,
         }
     }
 }
@@ -117,6 +121,7 @@ impl Runtime {
             crate::recorder::wit::add_to_linker(&mut linker, |state: &mut GuestState| {
                 &mut state.recorder
             })?;
+            crate::serve::add_to_linker(&mut linker)?;
             Ok(linker)
         };
         let (linker, replay_linker) = (linker(false)?, linker(true)?);
@@ -143,7 +148,34 @@ impl Runtime {
             None => ThreadRecorder::detached(),
         };
         let wasi = sandbox.build(&recorder)?;
-        self.execute(false, component, wasi, recorder, limits)
+        self.execute(false, component, wasi, recorder, limits, None)
+    }
+
+    /// Runs `component` as a worker serving HTTP requests from `jobs` until
+    /// `jobs` runs dry, each request a thread of the recording and each
+    /// limited to `request_timeout`. A request the worker stops under (a
+    /// limit, a crash) is answered by the host with a 5xx saying why; the
+    /// returned [`Outcome`] says how the worker ended, and a caller starts
+    /// another in its place.
+    pub fn serve(
+        &self,
+        component: &Component,
+        sandbox: Sandbox,
+        limits: &Limits,
+        jobs: Box<dyn Jobs>,
+        request_timeout: Duration,
+    ) -> Result<Outcome> {
+        let recorder = match sandbox.recorder() {
+            Some(recorder) => recorder.thread(),
+            None => ThreadRecorder::detached(),
+        };
+        let serving = Serving::new(jobs, sandbox.recorder().cloned(), request_timeout);
+        let wasi = sandbox.build(&recorder)?;
+        let limits = Limits {
+            max_memory: limits.max_memory,
+            timeout: None,
+        };
+        self.execute(false, component, wasi, recorder, &limits, Some(serving))
     }
 
     /// Runs `component` on one thread with `wasi` as its view of the world
@@ -156,6 +188,7 @@ impl Runtime {
         wasi: WasiCtx,
         recorder: ThreadRecorder,
         limits: &Limits,
+        serving: Option<Serving>,
     ) -> Result<Outcome> {
         let linker = match replay {
             true => &self.replay_linker,
@@ -171,12 +204,31 @@ impl Runtime {
             GuestState::new(wasi, Limiter::new(limits.max_memory), recorder.clone()),
         );
         store.limiter(|state| &mut state.limiter);
-        let deadline = match limits.timeout {
-            Some(timeout) => timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64,
-            // The deadline is added to the current epoch: leave room for it.
-            None => u64::MAX / 2,
-        };
-        store.set_epoch_deadline(deadline.max(1));
+        let request_timeout = serving.as_ref().map(|serving| serving.request_timeout);
+        if serving.is_some() {
+            // Each request has its own deadline, looked at every tick.
+            store.data_mut().serving = serving;
+            store.epoch_deadline_callback(|store| {
+                let overdue = store
+                    .data()
+                    .serving
+                    .as_ref()
+                    .and_then(|serving| serving.deadline)
+                    .is_some_and(|deadline| Instant::now() >= deadline);
+                match overdue {
+                    true => Err(Trap::Interrupt.into()),
+                    false => Ok(UpdateDeadline::Continue(1)),
+                }
+            });
+            store.set_epoch_deadline(1);
+        } else {
+            let deadline = match limits.timeout {
+                Some(timeout) => timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64,
+                // The deadline is added to the current epoch: leave room for it.
+                None => u64::MAX / 2,
+            };
+            store.set_epoch_deadline(deadline.max(1));
+        }
 
         let (done, finished) = mpsc::channel();
         let timeout = limits.timeout;
@@ -186,26 +238,35 @@ impl Runtime {
             .spawn(move || {
                 let result = call_run(&mut store, &pre);
                 let wasm_frames = backtrace(&result);
-                let _ = done.send((outcome(result, timeout), wasm_frames));
+                let outcome = outcome(result, timeout.or(request_timeout));
+                let state = store.data_mut();
+                if let Some(serving) = &mut state.serving {
+                    serving.abandon(stopped_under(&outcome));
+                }
+                // The thread that was running: a request's, when serving.
+                let thread = state.recorder.clone();
+                let _ = done.send((outcome, wasm_frames, thread));
             })
             .context("starting the guest thread")?;
 
-        let (outcome, wasm_frames) = match timeout {
+        let (outcome, wasm_frames, thread) = match timeout {
             None => finished.recv().context("the guest thread died")?,
             Some(timeout) => match finished.recv_timeout(timeout + TIMEOUT_GRACE) {
                 Ok(ended) => ended,
                 // The epoch did not stop the guest in time: it is blocked in
                 // a host call. Its thread is abandoned; the caller decides
                 // whether to end the process.
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    (Outcome::LimitExceeded(Limit::Time { timeout }), Vec::new())
-                }
+                Err(mpsc::RecvTimeoutError::Timeout) => (
+                    Outcome::LimitExceeded(Limit::Time { timeout }),
+                    Vec::new(),
+                    recorder,
+                ),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     anyhow::bail!("the guest thread died")
                 }
             },
         };
-        recorder.finish(match &outcome {
+        thread.finish(match &outcome {
             Outcome::Exited(code) => ThreadEnd::Exited(*code),
             Outcome::LimitExceeded(limit) => ThreadEnd::Crashed {
                 reason: CrashReason::Limit(limit.to_string()),
@@ -217,6 +278,27 @@ impl Runtime {
             },
         });
         Ok(outcome)
+    }
+}
+
+/// The host's answer to a request whose worker stopped under it.
+fn stopped_under(outcome: &Outcome) -> Response {
+    match outcome {
+        Outcome::LimitExceeded(limit @ Limit::Time { .. }) => Response::text(
+            504,
+            &format!("rewind: the request ran out of time: {limit}"),
+        ),
+        Outcome::LimitExceeded(limit) => {
+            Response::text(500, &format!("rewind: the request stopped: {limit}"))
+        }
+        Outcome::Trapped(message) => Response::text(
+            500,
+            &format!("rewind: the application crashed the VM: {message}"),
+        ),
+        Outcome::Exited(code) => Response::text(
+            500,
+            &format!("rewind: the application exited (status {code}) before answering"),
+        ),
     }
 }
 

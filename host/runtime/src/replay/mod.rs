@@ -289,7 +289,10 @@ impl Runtime {
         let thread = recorder.thread();
 
         let (outcome, start_failure) = match replay_wasi(&thread, options.echo_output) {
-            Ok(wasi) => (self.execute(true, component, wasi, thread, &limits)?, None),
+            Ok(wasi) => (
+                self.execute(true, component, wasi, thread, &limits, None)?,
+                None,
+            ),
             // The log does not start as a run does: the guest never ran.
             Err(err) => {
                 let message = format!("the guest could not start: {err}");

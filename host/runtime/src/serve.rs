@@ -1,0 +1,180 @@
+//! Serving HTTP requests from a guest (`rewind serve`): the host's side of
+//! the `rewind:recorder/requests` interface (`wit/serve.wit`).
+//!
+//! The host runs the HTTP server; a guest instance is a worker that takes
+//! requests one at a time from a [`Jobs`] source and answers each. Every
+//! request is a logical thread of the run's recording (its own buffer, its
+//! own crash), and has a deadline: a request that runs past it stops the
+//! worker with a time limit, and is answered for it.
+
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::recorder::Recorder;
+use crate::run::GuestState;
+
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "rewind:recorder/serving",
+        imports: { default: trappable },
+    });
+}
+
+use generated::rewind::recorder::requests;
+
+/// An HTTP request, as the guest gets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    /// Still percent-encoded, without the query.
+    pub path: String,
+    /// Without the `?`.
+    pub query: String,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub remote_addr: String,
+    pub remote_port: u16,
+    pub server_name: String,
+    pub server_port: u16,
+}
+
+/// The guest's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A plain-text answer from the host itself (a limit, a crash).
+    pub fn text(status: u16, text: &str) -> Response {
+        Response {
+            status,
+            headers: vec![(
+                "content-type".to_owned(),
+                "text/plain; charset=utf-8".to_owned(),
+            )],
+            body: format!("{text}\n").into_bytes(),
+        }
+    }
+}
+
+/// A request and where its answer goes.
+pub struct Job {
+    pub request: Request,
+    pub respond: Box<dyn FnOnce(Response) + Send>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("request", &self.request)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a worker's requests come from. `next` waits for one; `None` stops
+/// the worker.
+pub trait Jobs: Send {
+    fn next(&mut self) -> Option<Job>;
+}
+
+/// A worker's serving state, in its store.
+pub(crate) struct Serving {
+    jobs: Box<dyn Jobs>,
+    recorder: Option<Recorder>,
+    pub(crate) request_timeout: Duration,
+    next_id: u64,
+    /// The request being handled.
+    current: Option<(u64, Box<dyn FnOnce(Response) + Send>)>,
+    /// When the current request must be done.
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl Serving {
+    pub(crate) fn new(
+        jobs: Box<dyn Jobs>,
+        recorder: Option<Recorder>,
+        request_timeout: Duration,
+    ) -> Serving {
+        Serving {
+            jobs,
+            recorder,
+            request_timeout,
+            next_id: 0,
+            current: None,
+            deadline: None,
+        }
+    }
+
+    /// Answers the request in flight, if any (the worker stopped under it).
+    pub(crate) fn abandon(&mut self, response: Response) {
+        if let Some((_, respond)) = self.current.take() {
+            respond(response);
+        }
+    }
+}
+
+/// Adds `rewind:recorder/requests` to `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
+    requests::add_to_linker::<GuestState, HasSelf<GuestState>>(linker, |state| state)
+        .map_err(anyhow::Error::from)
+}
+
+impl requests::Host for GuestState {
+    fn next(&mut self) -> wasmtime::Result<Option<requests::Request>> {
+        let Some(serving) = &mut self.serving else {
+            return Ok(None);
+        };
+        // A request left unanswered is answered now: the guest moved on.
+        serving.abandon(Response::text(500, "the application returned no response"));
+        serving.deadline = None;
+        let Some(job) = serving.jobs.next() else {
+            return Ok(None);
+        };
+        let id = serving.next_id;
+        serving.next_id += 1;
+        serving.current = Some((id, job.respond));
+        serving.deadline = Some(Instant::now() + serving.request_timeout);
+        // A thread of the recording per request.
+        if let Some(recorder) = &serving.recorder {
+            self.recorder = recorder.thread();
+        }
+        let request = job.request;
+        Ok(Some(requests::Request {
+            id,
+            method: request.method,
+            path: request.path,
+            query: request.query,
+            headers: request.headers,
+            body: request.body,
+            remote_addr: request.remote_addr,
+            remote_port: request.remote_port,
+            server_name: request.server_name,
+            server_port: request.server_port,
+        }))
+    }
+
+    fn respond(&mut self, id: u64, response: requests::Response) -> wasmtime::Result<()> {
+        let Some(serving) = &mut self.serving else {
+            return Ok(());
+        };
+        if serving
+            .current
+            .as_ref()
+            .is_some_and(|(current, _)| *current == id)
+            && let Some((_, respond)) = serving.current.take()
+        {
+            respond(Response {
+                status: response.status,
+                headers: response.headers,
+                body: response.body,
+            });
+        }
+        Ok(())
+    }
+}
