@@ -26,7 +26,7 @@ pub fn install(vm: &VirtualMachine) -> PyResult<()> {
             .compile_with_opts(
                 source,
                 rustpython_vm::compiler::Mode::Exec,
-                &format!("<{name}>"),
+                format!("<{name}>"),
                 vm.compile_opts(),
             )
             .map_err(|err| err.into_pyexception(vm, Some(source)))?;

@@ -63,10 +63,13 @@ impl Response {
     }
 }
 
+/// Where a request's answer goes.
+pub type Respond = Box<dyn FnOnce(Response) + Send>;
+
 /// A request and where its answer goes.
 pub struct Job {
     pub request: Request,
-    pub respond: Box<dyn FnOnce(Response) + Send>,
+    pub respond: Respond,
 }
 
 impl std::fmt::Debug for Job {
@@ -90,7 +93,7 @@ pub(crate) struct Serving {
     pub(crate) request_timeout: Duration,
     next_id: u64,
     /// The request being handled.
-    current: Option<(u64, Box<dyn FnOnce(Response) + Send>)>,
+    current: Option<(u64, Respond)>,
     /// When the current request must be done.
     pub(crate) deadline: Option<Instant>,
 }
