@@ -412,15 +412,21 @@ fn work(
         if plan.stopping.load(Ordering::SeqCst) {
             return;
         }
-        match outcome {
-            Ok(outcome) => {
-                eprintln!("rewind: worker {index} stopped ({outcome}); starting another")
-            }
-            Err(err) => {
-                eprintln!("rewind: worker {index} cannot run: {err:#}");
-                std::thread::sleep(Duration::from_secs(1));
-            }
+        let why = match outcome {
+            Ok(outcome) => outcome.to_string(),
+            Err(err) => format!("{err:#}"),
+        };
+        if !started.load(Ordering::SeqCst) {
+            // It stopped before taking a request: the application does not
+            // import, or has no such callable. Starting it again would fail
+            // again.
+            let mut failed = plan.failed.lock().unwrap_or_else(|p| p.into_inner());
+            failed.get_or_insert(format!("the application stopped before serving ({why})"));
+            plan.stopping.store(true, Ordering::SeqCst);
+            plan.stop.notify_one();
+            return;
         }
+        eprintln!("rewind: worker {index} stopped ({why}); starting another");
     }
 }
 

@@ -11,6 +11,7 @@ mod recording;
 mod replay;
 mod run;
 mod sandbox;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -315,7 +315,9 @@ class StackedObjectRestorer:
         """Ends the current thread's restoration; without one, nothing."""
         try:
             del self.restoration_context_id.request_id
-        except AttributeError:
+        # RustPython's thread-local objects raise KeyError for a missing
+        # attribute, CPython's AttributeError.
+        except (AttributeError, KeyError):
             pass
 
     def in_restoration(self):

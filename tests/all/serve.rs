@@ -1,0 +1,510 @@
+//! `rewind serve`: a real server on a loopback port, a WSGI app in the guest,
+//! Paste's registry and restorer rules checked over HTTP, and the debugger.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use crate::{Scripts, rewind};
+
+/// The application: one endpoint per rule, and failures to debug.
+const APP: &str = r#"
+import sys
+from revdebug.registry import RegistryManager, StackedObjectProxy, restorer
+
+user = StackedObjectProxy(name="user")
+session = StackedObjectProxy(name="session")
+settings = StackedObjectProxy(default="defaults", name="settings")
+nothing = StackedObjectProxy(name="nothing")
+
+def text(start_response, body, status="200 OK"):
+    start_response(status, [("Content-Type", "text/plain")])
+    return [body.encode()]
+
+def uses(proxy):
+    results = []
+    for use in (bool, lambda p: p.anything, lambda p: p["key"], len, str):
+        try:
+            use(proxy)
+            results.append("ok")
+        except TypeError:
+            results.append("TypeError")
+    return " ".join(results)
+
+def inner(environ, start_response):
+    registry = environ["paste.registry"]
+    path = environ["PATH_INFO"]
+    name = environ.get("QUERY_STRING") or "anon"
+    if path == "/empty":
+        return text(start_response, uses(nothing))
+    if path == "/register":
+        registry.register(user, {"name": "first"})
+        registry.register(user, {"name": name})
+        return text(start_response, "%s %d %s" % (
+            user["name"], len(user._object_stack()), environ["outer_registry"] is registry))
+    if path == "/outside":
+        return text(start_response, repr(restorer.in_restoration()))
+    if path == "/fail":
+        registry.register(user, {"name": name})
+        total = 40 + 2
+        raise ValueError("failed for %s" % name)
+    if path == "/expected":
+        raise KeyError("expected")
+    if path == "/expected-here":
+        environ["paste.expected_exceptions"].append(LookupError)
+        raise IndexError("expected by this request")
+    if path == "/slow":
+        while True:
+            pass
+    if path == "/hungry":
+        hoard = []
+        while True:
+            hoard.append(bytearray(16 << 20))
+    if path == "/echo":
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        return text(start_response, "%d bytes" % len(environ["wsgi.input"].read(size)))
+    return text(start_response, "hello %s" % name)
+
+def outer(environ, start_response):
+    environ["outer_registry"] = environ["paste.registry"]
+    environ["paste.registry"].register(session, {"id": "outer-session"})
+    environ["paste.registry"].register(user, {"name": "outer-user"})
+    # The registry is empty again after each request.
+    after = inner_manager(environ, start_response)
+    return after
+
+inner_manager = RegistryManager(inner)
+app = RegistryManager(outer)
+"#;
+
+/// A `rewind serve` child, killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Server {
+    fn start(scripts: &Scripts, extra: &[&str]) -> Server {
+        let app = scripts.write("app.py", APP);
+        let port = free_port();
+        let mut child = rewind()
+            .arg("serve")
+            .arg(format!("{}:app", app.display()))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--out"])
+            .arg(scripts.path("recordings"))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting rewind serve");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut lines = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        lines.read_line(&mut first).unwrap();
+        assert!(first.contains("rewind: serving"), "{first}");
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in lines.lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        Server {
+            child,
+            port,
+            stderr,
+        }
+    }
+
+    fn get(&self, path: &str) -> Answer {
+        http(self.port, "GET", path, &[], b"")
+    }
+
+    fn post(&self, path: &str, body: &[u8]) -> Answer {
+        http(
+            self.port,
+            "POST",
+            path,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body,
+        )
+    }
+
+    /// Fails a request as `name`: its debug URL.
+    fn fail(&self, name: &str) -> String {
+        let answer = self.get(&format!("/fail?{name}"));
+        assert_eq!(answer.status, 500, "{}", answer.body);
+        answer.header("x-debug-url").expect("an X-Debug-URL header")
+    }
+
+    /// Evaluates `input` in frame `frame` of the failed request at `url`.
+    fn eval(&self, url: &str, frame: usize, input: &str) -> String {
+        let exec = url.replace("/view/", "/exec/");
+        let body = format!("frame={frame}&input={}", form_encode(input));
+        let answer = self.post(&exec, body.as_bytes());
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.body
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.clone())
+    }
+}
+
+/// One HTTP/1.1 exchange; retried while the server is still starting.
+fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+    let mut stream = None;
+    for _ in 0..600 {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(connected) => {
+                stream = Some(connected);
+                break;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    let mut stream = stream.expect("the server never listened");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+#[test]
+fn the_registry_follows_pastes_rules() {
+    let scripts = Scripts::new();
+    let server = Server::start(&scripts, &[]);
+    let hello = server.get("/?alice");
+    assert_eq!((hello.status, hello.body.as_str()), (200, "hello alice"));
+    // Nothing pushed, no default: every use is a TypeError, bool() too.
+    assert_eq!(
+        server.get("/empty").body,
+        "TypeError TypeError TypeError TypeError TypeError"
+    );
+    // register replaces in its context; nested managers share a registry.
+    assert_eq!(server.get("/register?bob").body, "bob 2 True");
+    // Outside a restoration, in_restoration() is False.
+    assert_eq!(server.get("/outside").body, "False");
+}
+
+#[test]
+fn a_failed_request_is_debugged_with_its_state_restored() {
+    let scripts = Scripts::new();
+    let server = Server::start(&scripts, &["--expect", "KeyError"]);
+    let url = server.fail("carol");
+    assert!(url.starts_with("/_debug/view/"), "{url}");
+
+    // The page lists the frames and their locals.
+    let page = server.get(&url);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("ValueError: failed for carol"),
+        "{}",
+        page.body
+    );
+    let frames = server.get(&url.replace("/view/", "/frames/"));
+    let frames: serde_json::Value = serde_json::from_str(&frames.body).unwrap();
+    let names: Vec<&str> = frames
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|frame| frame["function"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["outer", "inner"]);
+    assert_eq!(frames[1]["locals"]["total"], "42");
+    assert_eq!(frames[1]["locals"]["name"], "'carol'");
+
+    // REPL: values echo, output is captured, exceptions are shown, and
+    // assignments stay for the next input.
+    assert_eq!(server.eval(&url, 1, "total * 2"), "84\n");
+    assert_eq!(server.eval(&url, 1, "doubled = total * 2"), "");
+    assert_eq!(
+        server.eval(&url, 1, "print('twice', doubled)"),
+        "twice 84\n"
+    );
+    let error = server.eval(&url, 1, "1 / 0");
+    assert!(
+        error.ends_with("ZeroDivisionError: division by zero\n"),
+        "{error}"
+    );
+
+    // The request's objects, restored, long after it ended: the innermost
+    // saved context first, then the outer one.
+    assert_eq!(server.eval(&url, 1, "user['name']"), "'carol'\n");
+    assert_eq!(server.eval(&url, 0, "session['id']"), "'outer-session'\n");
+    // Saved once, by the innermost manager, with both contexts.
+    assert_eq!(
+        server.eval(
+            &url,
+            1,
+            "len(restorer.saved_registry_states[restorer.in_restoration()][1])"
+        ),
+        "2\n"
+    );
+    // Not registered in the request: the live stack, then the default,
+    // then TypeError.
+    assert_eq!(server.eval(&url, 1, "str(settings)"), "'defaults'\n");
+    assert!(
+        server.eval(&url, 1, "nothing.x").ends_with(
+            "TypeError: No object (name: nothing) has been registered for this thread\n"
+        )
+    );
+    // Pushes and pops do nothing while restoring.
+    assert_eq!(
+        server.eval(
+            &url,
+            1,
+            "user._push_object({'name': 'x'}); user._pop_object(); user['name']"
+        ),
+        "'carol'\n"
+    );
+    // in_restoration() is the id; restoration_end() twice is fine.
+    let id = url.rsplit('/').next().unwrap();
+    assert_eq!(
+        server.eval(&url, 1, "restorer.in_restoration()"),
+        format!("'{id}'\n")
+    );
+    assert_eq!(
+        server.eval(
+            &url,
+            1,
+            "restorer.restoration_end(); restorer.restoration_end(); restorer.in_restoration()"
+        ),
+        "False\n"
+    );
+    // Evaluation is in the sandbox: the host's files are not there.
+    assert!(
+        server
+            .eval(&url, 1, "open('/etc/passwd')")
+            .contains("FileNotFoundError"),
+    );
+    // The request is recorded, too.
+    let recordings: Vec<_> = std::fs::read_dir(scripts.path("recordings"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        recordings.iter().any(|name| name.contains("-crash")),
+        "{recordings:?}"
+    );
+
+    // Expected exceptions: the plain 500 of any WSGI server, not kept.
+    for path in ["/expected", "/expected-here"] {
+        let answer = server.get(path);
+        assert_eq!(answer.status, 500);
+        assert_eq!(answer.header("x-debug-url"), None, "{path}");
+        assert_eq!(answer.body, "Internal Server Error\n");
+    }
+    // Unknown ids, and ids of another server, are 404.
+    for bad in [
+        "/_debug/view/nope",
+        "/_debug/view/00000000-0.1-1",
+        "/_debug/exec/x-y-z",
+    ] {
+        assert_eq!(server.get(bad).status, 404, "{bad}");
+    }
+    let stderr = server.stderr.lock().unwrap().clone();
+    assert!(
+        stderr.contains("failed: debug it at http://127.0.0.1:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn concurrent_failures_keep_their_own_state() {
+    let scripts = Scripts::new();
+    let server = std::sync::Arc::new(Server::start(&scripts, &["--workers", "2"]));
+    let names = ["dave", "erin", "frank", "grace"];
+    let urls: Vec<(String, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let server = server.clone();
+                scope.spawn(move || (name.to_string(), server.fail(name)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    let mut distinct: Vec<&String> = urls.iter().map(|(_, url)| url).collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), names.len());
+    for (name, url) in &urls {
+        assert_eq!(
+            server.eval(url, 1, "user['name']"),
+            format!("'{name}'\n"),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn limits_answer_for_the_request_and_the_worker_is_replaced() {
+    let scripts = Scripts::new();
+    let server = Server::start(
+        &scripts,
+        &[
+            "--workers",
+            "1",
+            "--request-timeout",
+            "2s",
+            "--max-memory",
+            "256MiB",
+            "--max-body",
+            "1KiB",
+        ],
+    );
+    let slow = server.get("/slow");
+    assert_eq!(slow.status, 504, "{}", slow.body);
+    assert!(slow.body.contains("ran out of time"), "{}", slow.body);
+    assert_eq!(server.get("/?after").body, "hello after");
+    let hungry = server.get("/hungry");
+    assert_eq!(hungry.status, 500, "{}", hungry.body);
+    assert!(hungry.body.contains("memory"), "{}", hungry.body);
+    assert_eq!(server.get("/?again").body, "hello again");
+    let big = server.post("/echo", &[b'x'; 2048]);
+    assert_eq!(big.status, 413);
+    assert_eq!(server.post("/echo", &[b'x'; 512]).body, "512 bytes");
+}
+
+#[test]
+fn off_loopback_the_debugger_needs_the_token() {
+    let scripts = Scripts::new();
+    let app = scripts.write("app.py", APP);
+    let port = free_port();
+    let mut child = rewind()
+        .arg("serve")
+        .arg(format!("{}:app", app.display()))
+        .args(["--listen", &format!("0.0.0.0:{port}"), "--out"])
+        .arg(scripts.path("recordings"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap());
+    let mut banner = String::new();
+    lines.read_line(&mut banner).unwrap();
+    let mut token_line = String::new();
+    lines.read_line(&mut token_line).unwrap();
+    let token = token_line
+        .split("token is ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no token printed: {token_line:?}"))
+        .to_owned();
+    let fail = http(port, "GET", "/fail?heidi", &[], b"");
+    let url = fail.header("x-debug-url").unwrap();
+    assert_eq!(http(port, "GET", &url, &[], b"").status, 401);
+    assert_eq!(
+        http(port, "GET", &format!("{url}?token=wrong"), &[], b"").status,
+        401
+    );
+    let opened = http(port, "GET", &format!("{url}?token={token}"), &[], b"");
+    assert_eq!(opened.status, 200);
+    let cookie = opened.header("set-cookie").unwrap();
+    let cookie = cookie.split(';').next().unwrap();
+    let frames = http(
+        port,
+        "GET",
+        &url.replace("/view/", "/frames/"),
+        &[("Cookie", cookie)],
+        b"",
+    );
+    assert_eq!(frames.status, 200);
+    // The application itself needs no token.
+    assert_eq!(http(port, "GET", "/?ivan", &[], b"").body, "hello ivan");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn an_app_that_cannot_start_stops_the_server_with_one_line() {
+    let scripts = Scripts::new();
+    let app = scripts.write("broken.py", "import no_such_module\n");
+    let run = crate::run(
+        rewind()
+            .arg("serve")
+            .arg(format!("{}:app", app.display()))
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())]),
+    );
+    assert_eq!(run.code, Some(3), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("cannot be served: the application stopped before serving"),
+        "{}",
+        run.stderr
+    );
+    let missing = crate::run(rewind().args(["serve", "nope.py:app"]));
+    assert_eq!(missing.code, Some(2));
+    let not_python = crate::run(rewind().args(["serve", "app.txt"]));
+    assert_eq!(not_python.code, Some(2));
+}
