@@ -215,8 +215,28 @@ fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
+    // Read up to the body's length: some servers (chromedriver) keep the
+    // connection open whatever the request says.
     let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .and_then(|value| value.trim().parse::<usize>().ok());
+            if let Some(length) = length
+                && raw.len() >= end + 4 + length
+            {
+                break;
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+        }
+    }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
@@ -507,4 +527,181 @@ fn an_app_that_cannot_start_stops_the_server_with_one_line() {
     assert_eq!(missing.code, Some(2));
     let not_python = crate::run(rewind().args(["serve", "app.txt"]));
     assert_eq!(not_python.code, Some(2));
+}
+
+/// A WebDriver session on Debian's chromium, headless, through
+/// chromedriver: the few commands the browser test needs, over plain HTTP.
+struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+            assert!(
+                std::path::Path::new(tool).exists(),
+                "{tool} is missing: the README's test command installs Debian's chromium and chromium-driver"
+            );
+        }
+        let port = free_port();
+        let driver = std::process::Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = serde_json::json!({
+            "capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": "/usr/bin/chromium",
+                    "args": [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--disable-quic", "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync",
+                        format!("--user-data-dir={}", profile.path().display()),
+                    ],
+                },
+            }},
+        });
+        let mut browser = Browser {
+            driver,
+            port,
+            session: String::new(),
+            _profile: profile,
+        };
+        let created = browser.command("POST", "/session", Some(capabilities));
+        browser.session = created["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_owned();
+        browser
+    }
+
+    /// A WebDriver command: its `value`.
+    fn command(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let body = body.map(|body| body.to_string()).unwrap_or_default();
+        let answer = http(
+            self.port,
+            method,
+            path,
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        let json: serde_json::Value = serde_json::from_str(&answer.body)
+            .unwrap_or_else(|_| panic!("not WebDriver JSON: {answer:?}"));
+        assert_eq!(answer.status, 200, "{method} {path}: {json}");
+        json["value"].clone()
+    }
+
+    fn session(&self, path: &str) -> String {
+        format!("/session/{}{path}", self.session)
+    }
+
+    fn open(&self, url: &str) {
+        self.command(
+            "POST",
+            &self.session("/url"),
+            Some(serde_json::json!({ "url": url })),
+        );
+    }
+
+    /// The element `css` selects: its WebDriver id.
+    fn find(&self, css: &str) -> String {
+        let found = self.command(
+            "POST",
+            &self.session("/element"),
+            Some(serde_json::json!({"using": "css selector", "value": css})),
+        );
+        found
+            .as_object()
+            .and_then(|object| object.values().next())
+            .and_then(|id| id.as_str())
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_owned()
+    }
+
+    fn click(&self, css: &str) {
+        let element = self.find(css);
+        self.command(
+            "POST",
+            &self.session(&format!("/element/{element}/click")),
+            Some(serde_json::json!({})),
+        );
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css);
+        self.command(
+            "POST",
+            &self.session(&format!("/element/{element}/value")),
+            Some(serde_json::json!({ "text": text })),
+        );
+    }
+
+    fn text(&self, css: &str) -> String {
+        let element = self.find(css);
+        self.command(
+            "GET",
+            &self.session(&format!("/element/{element}/text")),
+            None,
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = http(self.port, "DELETE", &self.session(""), &[], b"");
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+#[test]
+fn a_browser_evaluates_in_a_frame_of_a_failed_request() {
+    let scripts = Scripts::new();
+    let server = Server::start(&scripts, &[]);
+    let url = server.fail("judy");
+    let browser = Browser::start();
+    browser.open(&format!("http://127.0.0.1:{}{url}", server.port));
+    assert!(browser.text("h1").contains("ValueError: failed for judy"));
+    // Expand the application's frame: its locals show.
+    browser.click("#frame-1 summary");
+    assert!(browser.text("#frame-1 table.locals").contains("total"));
+    // Type an expression and Enter: the request's user, restored.
+    browser.type_into("#frame-1 input.eval", "user['name'] + '!'\u{E007}");
+    let mut output = String::new();
+    for _ in 0..100 {
+        output = browser.text("#frame-1 pre.output");
+        if output.contains("'judy!'") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(output, ">>> user['name'] + '!'\n'judy!'");
+    // Up recalls the input.
+    browser.type_into("#frame-1 input.eval", "\u{E013}");
+    let recalled = browser.command(
+        "GET",
+        &browser.session(&format!(
+            "/element/{}/property/value",
+            browser.find("#frame-1 input.eval")
+        )),
+        None,
+    );
+    assert_eq!(recalled, "user['name'] + '!'");
 }

@@ -22,6 +22,7 @@ use clap::Parser;
 
 mod collector;
 mod debugger;
+mod serve;
 
 /// Benchmark `rewind run` against CPython and native RustPython.
 #[derive(Debug, Parser)]
@@ -75,6 +76,15 @@ struct Args {
     /// Measure the collector only.
     #[arg(long)]
     collector_only: bool,
+
+    /// How long `rewind serve` is kept under load in each recording mode;
+    /// 0 leaves it out.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    serve_seconds: f64,
+
+    /// Measure `rewind serve` only.
+    #[arg(long)]
+    serve_only: bool,
 }
 
 /// A way to run a Python script.
@@ -191,6 +201,20 @@ fn main() -> Result<()> {
 
     let scratch = tempdir()?;
     let rewind = rewind(&root)?;
+    if args.serve_seconds > 0.0 && (args.serve_only || !args.collector_only) {
+        let duration = std::time::Duration::from_secs_f64(args.serve_seconds);
+        let (workers, connections) = (2, 16);
+        eprintln!(
+            "loading rewind serve for {:.0} s per mode",
+            duration.as_secs_f64()
+        );
+        let figures = serve::measure(&rewind.program, &scratch, workers, connections, duration)?;
+        serve::print(&figures, workers, connections);
+        if args.serve_only {
+            let _ = std::fs::remove_dir_all(&scratch);
+            return Ok(());
+        }
+    }
     if args.collector_runtimes > 0 {
         let duration = std::time::Duration::from_secs_f64(args.collector_seconds.max(0.1));
         eprintln!(
