@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker};
 
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, ThreadRecorder};
 use crate::run::GuestState;
 
 mod generated {
@@ -90,6 +90,10 @@ pub trait Jobs: Send {
 pub(crate) struct Serving {
     jobs: Box<dyn Jobs>,
     recorder: Option<Recorder>,
+    /// The worker's own thread of the recording, between requests.
+    base: Option<ThreadRecorder>,
+    /// Whether the recorder's current thread is a request's.
+    in_request: bool,
     pub(crate) request_timeout: Duration,
     next_id: u64,
     /// The request being handled.
@@ -107,6 +111,8 @@ impl Serving {
         Serving {
             jobs,
             recorder,
+            base: None,
+            in_request: false,
             request_timeout,
             next_id: 0,
             current: None,
@@ -135,6 +141,13 @@ impl requests::Host for GuestState {
         };
         // A request left unanswered is answered now: the guest moved on.
         serving.abandon(Response::text(500, "the application returned no response"));
+        if serving.in_request
+            && let Some(base) = serving.base.clone()
+        {
+            self.recorder.release();
+            self.recorder = base;
+            serving.in_request = false;
+        }
         serving.deadline = None;
         let Some(job) = serving.jobs.next() else {
             return Ok(None);
@@ -145,7 +158,9 @@ impl requests::Host for GuestState {
         serving.deadline = Some(Instant::now() + serving.request_timeout);
         // A thread of the recording per request.
         if let Some(recorder) = &serving.recorder {
+            serving.base.get_or_insert_with(|| self.recorder.clone());
             self.recorder = recorder.thread();
+            serving.in_request = true;
         }
         let request = job.request;
         Ok(Some(requests::Request {
@@ -177,6 +192,14 @@ impl requests::Host for GuestState {
                 headers: response.headers,
                 body: response.body,
             });
+            // The request's thread is over: back to the worker's own.
+            if serving.in_request
+                && let Some(base) = serving.base.clone()
+            {
+                self.recorder.release();
+                self.recorder = base;
+                serving.in_request = false;
+            }
         }
         Ok(())
     }

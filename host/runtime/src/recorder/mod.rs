@@ -546,6 +546,21 @@ impl ThreadRecorder {
         })
     }
 
+    /// This thread is over and nothing will refer to it again (a request
+    /// `rewind serve` answered): what it logged goes to the log, and the
+    /// recorder forgets it, so that a long-running server does not keep a
+    /// buffer per request it ever served.
+    pub(crate) fn release(&self) {
+        self.with((), |state, thread, events| {
+            state.commit_inputs(thread, events);
+            if state.mode == Mode::Continuous {
+                state.stream_events(thread, events);
+            }
+            state.threads.remove(&thread);
+            state.blocks.retain(|(owner, _), _| *owner != thread);
+        })
+    }
+
     /// The next live trace events of this thread.
     pub(crate) fn events(&self, batch: Vec<Event>) {
         self.with((), |state, thread, events| {
