@@ -705,3 +705,52 @@ fn a_browser_evaluates_in_a_frame_of_a_failed_request() {
     );
     assert_eq!(recalled, "user['name'] + '!'");
 }
+
+/// Restoration is per thread. The guest runs one thread per worker (wasm
+/// has no threads yet), so this rule is checked on the same module under
+/// CPython, with real threads.
+#[test]
+fn restoration_is_scoped_to_its_thread() {
+    let module =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/python/src/registry.py");
+    let script = format!(
+        r#"
+import importlib.util, threading
+spec = importlib.util.spec_from_file_location("registry", {module:?})
+registry = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(registry)
+proxy = registry.StackedObjectProxy(default="live default", name="proxy")
+environ = {{"paste.evalexception": True, "paste.evalexception.debug_count": "r1"}}
+def failing(environ, start_response):
+    environ["paste.registry"].register(proxy, "saved")
+    raise ValueError("boom")
+try:
+    registry.RegistryManager(failing)(environ, None)
+except ValueError:
+    pass
+registry.restorer.restoration_begin("r1")
+seen = {{}}
+def other():
+    seen["id"] = registry.restorer.in_restoration()
+    seen["value"] = str(proxy)
+thread = threading.Thread(target=other)
+thread.start()
+thread.join()
+print(registry.restorer.in_restoration(), str(proxy), seen["id"], seen["value"])
+"#,
+        module = module.display().to_string()
+    );
+    let output = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("running python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "r1 saved False live default\n"
+    );
+}
