@@ -78,6 +78,21 @@ impl Drop for Collector {
     }
 }
 
+/// `rewind replay ID --server URL --commands -` with `commands` on stdin,
+/// fetching into the cache `cache`.
+fn debug_on(collector: &Collector, cache: std::path::PathBuf, id: &str, commands: &[u8]) -> Run {
+    let mut replay = rewind();
+    replay.env("REWIND_CACHE_DIR", cache).args([
+        "replay",
+        id,
+        "--server",
+        &collector.url,
+        "--commands",
+        "-",
+    ]);
+    crate::run_with_stdin(&mut replay, commands)
+}
+
 /// `rewind run --server URL --spill DIR ARGS...`
 fn run_on(collector: &Collector, spill: &Path, args: &[&str]) -> Run {
     run(rewind()
@@ -230,16 +245,7 @@ fn the_collectors_policy_caps_the_mode_and_a_crash_arrives_and_replays() {
 
     // Replay by id, and by URL, with nothing downloaded by hand.
     let cache = scripts.path("cache");
-    let mut replay = rewind();
-    replay.env("REWIND_CACHE_DIR", &cache).args([
-        "replay",
-        id,
-        "--server",
-        &collector.url,
-        "--commands",
-        "-",
-    ]);
-    let session = crate::run_with_stdin(&mut replay, b"backtrace\nprint b\n");
+    let session = debug_on(&collector, cache.clone(), id, b"backtrace\nprint b\n");
     assert_eq!(session.code, Some(0), "{session:?}");
     assert!(
         session.stdout.contains("#0 divide at "),
@@ -304,16 +310,7 @@ fn a_continuous_run_streams_its_crash_and_it_replays() {
         "{}",
         crashed.stderr
     );
-    let mut replay = rewind();
-    replay.env("REWIND_CACHE_DIR", scripts.path("cache")).args([
-        "replay",
-        id,
-        "--server",
-        &collector.url,
-        "--commands",
-        "-",
-    ]);
-    let session = crate::run_with_stdin(&mut replay, b"backtrace\n");
+    let session = debug_on(&collector, scripts.path("cache"), id, b"backtrace\n");
     assert_eq!(session.code, Some(0), "{session:?}");
     assert!(
         session.stdout.contains("#0 divide at "),
@@ -475,16 +472,12 @@ fn an_s3_compatible_store_keeps_recordings_across_restarts() {
         .iter()
         .find(|info| info["kind"] == "crash")
         .unwrap();
-    let mut replay = rewind();
-    replay.env("REWIND_CACHE_DIR", scripts.path("cache")).args([
-        "replay",
+    let session = debug_on(
+        &collector,
+        scripts.path("cache"),
         crash["id"].as_str().unwrap(),
-        "--server",
-        &collector.url,
-        "--commands",
-        "-",
-    ]);
-    let session = crate::run_with_stdin(&mut replay, b"backtrace\n");
+        b"backtrace\n",
+    );
     assert_eq!(session.code, Some(0), "{session:?}");
     assert!(
         session.stdout.contains("#0 divide at "),
@@ -585,16 +578,7 @@ fn a_runtime_killed_mid_stream_leaves_a_recording_readable_to_its_last_ack() {
     assert!(markers(&recording, "flush") >= 1);
 
     // The debugger opens it as it is.
-    let mut replay = rewind();
-    replay.env("REWIND_CACHE_DIR", scripts.path("cache")).args([
-        "replay",
-        id,
-        "--server",
-        &collector.url,
-        "--commands",
-        "-",
-    ]);
-    let session = crate::run_with_stdin(&mut replay, b"info\n");
+    let session = debug_on(&collector, scripts.path("cache"), id, b"info\n");
     assert_eq!(session.code, Some(0), "{session:?}");
     assert!(
         session.stderr.contains("is incomplete on the collector"),

@@ -136,12 +136,7 @@ fn load(child: &Child, url: &str, runtimes: usize, duration: Duration) -> Result
         .flat_map(|stream| stream.latencies.iter().copied())
         .collect();
     latencies.sort_unstable();
-    let at = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * q) as usize)
-            .copied()
-            .unwrap_or_default()
-    };
+    let at = |q: f64| crate::quantile(&latencies, q);
     Ok(Figures {
         runtimes,
         seconds,

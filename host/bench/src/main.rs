@@ -24,6 +24,14 @@ mod collector;
 mod debugger;
 mod serve;
 
+/// The `q` quantile (0 to 1) of `sorted`, nearest rank below.
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * q) as usize)
+        .copied()
+        .unwrap_or_default()
+}
+
 /// Benchmark `rewind run` against CPython and native RustPython.
 #[derive(Debug, Parser)]
 #[command(name = "rewind-bench", about)]

@@ -121,12 +121,7 @@ fn load(
         }
         let seconds = started.elapsed().as_secs_f64();
         latencies.sort_unstable();
-        let at = |q: f64| {
-            latencies
-                .get(((latencies.len() as f64 - 1.0) * q) as usize)
-                .copied()
-                .unwrap_or_default()
-        };
+        let at = |q: f64| crate::quantile(&latencies, q);
         Ok(Figures {
             mode,
             requests: latencies.len() as u64,
