@@ -217,7 +217,10 @@ pub mod _rewind {
             .into_iter()
             .map(|(name, value)| {
                 vm.ctx
-                    .new_tuple(vec![vm.ctx.new_str(name).into(), vm.ctx.new_str(value).into()])
+                    .new_tuple(vec![
+                        vm.ctx.new_str(name).into(),
+                        vm.ctx.new_str(value).into(),
+                    ])
                     .into()
             })
             .collect();
