@@ -15,12 +15,18 @@ use sha2::{Digest as _, Sha256};
 
 const TARGET: &str = "wasm32-wasip2";
 
-/// (package, its directory in `guest/`, constant name, embedded): an
+/// (package, its directory relative to `guest/`, constant name, embedded): an
 /// embedded guest's bytes are in the binary; a test guest's constant is the
 /// path of its component file, for tests to run.
 const GUESTS: &[(&str, &str, &str, bool)] = &[
     ("rewind-python", "python", "PYTHON", true),
     ("rewind-testapp", "testapp", "TESTAPP_WASM", false),
+    (
+        "rewind-example-guest",
+        "../examples/rust-guest",
+        "EXAMPLE_GUEST_WASM",
+        false,
+    ),
 ];
 
 fn main() {
@@ -74,7 +80,7 @@ fn main() {
         let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
         // Copy into OUT_DIR: the generated code must not point into a
         // directory the next guest build rewrites.
-        let copy = out_dir.join(format!("{name}.wasm"));
+        let copy = out_dir.join(format!("{package}.wasm"));
         std::fs::write(&copy, &bytes).expect("copying the guest into OUT_DIR");
         if *embedded {
             writeln!(

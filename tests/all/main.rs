@@ -11,6 +11,7 @@ mod recording;
 mod replay;
 mod run;
 mod sandbox;
+mod sdk;
 mod serve;
 
 use std::path::{Path, PathBuf};

@@ -809,6 +809,10 @@ impl State {
                 self.marker(thread, MarkerKind::Exit { code }, events);
                 Some(code)
             }
+            // The guest captured this crash itself just before the VM
+            // stopped (a Rust panic hook, then the abort's trap): its
+            // capture, with the message, is the one kept.
+            ThreadEnd::Crashed { .. } if self.unhandled == Some(thread) => None,
             ThreadEnd::Crashed {
                 reason,
                 wasm_frames,
