@@ -51,9 +51,29 @@ thread_local! {
 
 #[derive(Default)]
 struct State {
-    batch: Vec<host::Event>,
+    batch: Vec<Event>,
     /// The frames open now, outermost first: function, file, line.
     frames: Vec<(String, String, u32)>,
+}
+
+/// An event as the SDK batches it, before the host's types.
+enum Event {
+    Call {
+        function: String,
+        file: String,
+        line: u32,
+        args: Vec<(String, String)>,
+    },
+    Line {
+        line: u32,
+        changed: Vec<(String, String)>,
+    },
+    Return(String),
+    Exception {
+        unhandled: bool,
+        type_name: String,
+        message: String,
+    },
 }
 
 /// A value's `Debug` form, capped.
@@ -77,7 +97,7 @@ fn pairs(values: &[(&str, &dyn Debug)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn emit(event: host::Event) {
+fn emit(event: Event) {
     let full = STATE.with(|state| {
         let mut state = state.borrow_mut();
         state.batch.push(event);
@@ -113,7 +133,7 @@ pub fn call(function: &str, file: &str, line: u32, args: &[(&str, &dyn Debug)]) 
             .frames
             .push((function.to_owned(), file.to_owned(), line))
     });
-    emit(host::Event::Call {
+    emit(Event::Call {
         function: function.to_owned(),
         file: file.to_owned(),
         line,
@@ -136,7 +156,7 @@ impl Call {
         }
         self.closed = true;
         STATE.with(|state| state.borrow_mut().frames.pop());
-        emit(host::Event::Return(value));
+        emit(Event::Return(value));
     }
 }
 
@@ -153,7 +173,7 @@ pub fn line(line: u32, changed: &[(&str, &dyn Debug)]) {
             frame.2 = line;
         }
     });
-    emit(host::Event::Line {
+    emit(Event::Line {
         line,
         changed: pairs(changed),
     });
@@ -257,7 +277,7 @@ pub fn install_panic_hook() {
                 location.line(),
             ));
         }
-        emit(host::Event::Exception {
+        emit(Event::Exception {
             unhandled: true,
             type_name: "panic".to_owned(),
             message: message.clone(),
@@ -272,26 +292,8 @@ pub fn install_panic_hook() {
 mod host {
     wit_bindgen::generate!({ path: "../../wit", world: "rewind:recorder/recorded" });
 
+    use super::Event;
     use rewind::recorder::{capture, control, trace};
-
-    pub enum Event {
-        Call {
-            function: String,
-            file: String,
-            line: u32,
-            args: Vec<(String, String)>,
-        },
-        Line {
-            line: u32,
-            changed: Vec<(String, String)>,
-        },
-        Return(String),
-        Exception {
-            unhandled: bool,
-            type_name: String,
-            message: String,
-        },
-    }
 
     fn from(mode: control::Mode) -> super::Mode {
         match mode {
@@ -395,24 +397,7 @@ mod host {
 
 #[cfg(not(target_os = "wasi"))]
 mod host {
-    pub enum Event {
-        Call {
-            function: String,
-            file: String,
-            line: u32,
-            args: Vec<(String, String)>,
-        },
-        Line {
-            line: u32,
-            changed: Vec<(String, String)>,
-        },
-        Return(String),
-        Exception {
-            unhandled: bool,
-            type_name: String,
-            message: String,
-        },
-    }
+    use super::Event;
 
     pub fn get_mode() -> super::Mode {
         super::Mode::Off
