@@ -61,7 +61,9 @@ pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
     let mut linker = Linker::<GuestState>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
     // The guest imports the recorder; pre-initialisation records nothing.
-    crate::recorder::wit::add_to_linker(&mut linker, |state: &mut GuestState| &mut state.recorder)?;
+    crate::recorder::wit::add_to_linker(&mut linker, |state: &mut GuestState| {
+        &mut state.rewind.thread
+    })?;
     // Requests answer none: pre-initialisation serves nothing.
     crate::serve::add_to_linker(&mut linker)?;
 

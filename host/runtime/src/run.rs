@@ -10,6 +10,7 @@ use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::bindings::sync::{Command, CommandPre};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
+use crate::embed::{RecorderCtx, RecorderView};
 use crate::limits::{Limit, LimitError, Limiter, Limits};
 use crate::recorder::{ThreadEnd, ThreadRecorder, hooks};
 use crate::sandbox::Sandbox;
@@ -76,9 +77,7 @@ pub(crate) struct GuestState {
     pub(crate) table: ResourceTable,
     pub(crate) limiter: Limiter,
     /// This guest thread's handle on the run's recorder.
-    pub(crate) recorder: ThreadRecorder,
-    /// The paths of open descriptors, for logging file reads.
-    pub(crate) paths: hooks::Paths,
+    pub(crate) rewind: RecorderCtx,
     /// When the guest serves HTTP requests: where they come from.
     pub(crate) serving: Option<Serving>,
 }
@@ -89,10 +88,15 @@ impl GuestState {
             wasi,
             table: ResourceTable::new(),
             limiter,
-            recorder,
-            paths: hooks::Paths::default(),
+            rewind: RecorderCtx::new(recorder),
             serving: None,
         }
+    }
+}
+
+impl RecorderView for GuestState {
+    fn recorder(&mut self) -> &mut RecorderCtx {
+        &mut self.rewind
     }
 }
 
@@ -119,7 +123,7 @@ impl Runtime {
                 true => crate::replay::feed::add_to_linker(&mut linker)?,
             }
             crate::recorder::wit::add_to_linker(&mut linker, |state: &mut GuestState| {
-                &mut state.recorder
+                &mut state.rewind.thread
             })?;
             crate::serve::add_to_linker(&mut linker)?;
             Ok(linker)
@@ -244,7 +248,7 @@ impl Runtime {
                     serving.abandon(stopped_under(&outcome));
                 }
                 // The thread that was running: a request's, when serving.
-                let thread = state.recorder.clone();
+                let thread = state.rewind.thread().clone();
                 let _ = done.send((outcome, wasm_frames, thread));
             })
             .context("starting the guest thread")?;
@@ -266,18 +270,38 @@ impl Runtime {
                 }
             },
         };
-        thread.finish(match &outcome {
-            Outcome::Exited(code) => ThreadEnd::Exited(*code),
-            Outcome::LimitExceeded(limit) => ThreadEnd::Crashed {
-                reason: CrashReason::Limit(limit.to_string()),
-                wasm_frames,
-            },
-            Outcome::Trapped(message) => ThreadEnd::Crashed {
-                reason: CrashReason::Trap(message.clone()),
-                wasm_frames,
-            },
-        });
+        thread.end(thread_end(&outcome, wasm_frames));
         Ok(outcome)
+    }
+}
+
+impl ThreadRecorder {
+    /// This thread's guest is done: `result` is what its `wasi:cli/run`
+    /// call returned (see [`crate::add_to_linker_sync`] for running a
+    /// component in a host of your own). The recorder logs how it ended —
+    /// an exit status, or a crash captured with the wasm frames still on
+    /// the stack — and, when this was the run's last thread, closes the
+    /// recording. Returns the same ending as an [`Outcome`].
+    pub fn finish(&self, result: wasmtime::Result<Result<(), ()>>) -> Outcome {
+        let wasm_frames = backtrace(&result);
+        let outcome = outcome(result, None);
+        self.end(thread_end(&outcome, wasm_frames));
+        outcome
+    }
+}
+
+/// How a run's [`Outcome`] is logged.
+fn thread_end(outcome: &Outcome, wasm_frames: Vec<String>) -> ThreadEnd {
+    match outcome {
+        Outcome::Exited(code) => ThreadEnd::Exited(*code),
+        Outcome::LimitExceeded(limit) => ThreadEnd::Crashed {
+            reason: CrashReason::Limit(limit.to_string()),
+            wasm_frames,
+        },
+        Outcome::Trapped(message) => ThreadEnd::Crashed {
+            reason: CrashReason::Trap(message.clone()),
+            wasm_frames,
+        },
     }
 }
 
@@ -382,11 +406,12 @@ fn outcome(result: wasmtime::Result<Result<(), ()>>, timeout: Option<Duration>) 
         return Outcome::LimitExceeded(*limit);
     }
     match err.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => {
-            // Only the epoch interrupts a guest, and only at its deadline.
-            let timeout = timeout.unwrap_or_default();
-            Outcome::LimitExceeded(Limit::Time { timeout })
-        }
+        // Only the epoch interrupts a guest, and only at its deadline; a
+        // host of its own may interrupt one for reasons of its own.
+        Some(Trap::Interrupt) => match timeout {
+            Some(timeout) => Outcome::LimitExceeded(Limit::Time { timeout }),
+            None => Outcome::Trapped(Trap::Interrupt.to_string()),
+        },
         Some(Trap::StackOverflow) => Outcome::LimitExceeded(Limit::Stack),
         Some(trap) => {
             tracing::debug!("guest trapped: {err:?}");

@@ -92,6 +92,19 @@ impl Sandbox {
     /// The guest's WASI context; with `log` attached, every input is logged,
     /// starting with argv, environment and working directory.
     pub(crate) fn build(&self, log: &ThreadRecorder) -> Result<WasiCtx> {
+        Ok(self.wasi_builder(log)?.build())
+    }
+
+    /// A WASI context builder for this sandbox, for a host that runs the
+    /// guest in a store of its own (see [`crate::add_to_linker_sync`]).
+    ///
+    /// When `log` belongs to a [`Recorder`], argv, environment and working
+    /// directory are logged now, and the builder's clocks, stdin and
+    /// insecure-random seed log every reading. Its stdout and stderr are the
+    /// host's, and may be replaced (output is not input). Give argv and
+    /// environment to the sandbox, not to the builder, and keep its stdin
+    /// and clocks: what bypasses the log cannot be re-executed.
+    pub fn wasi_builder(&self, log: &ThreadRecorder) -> Result<WasiCtxBuilder> {
         let mut builder = WasiCtxBuilder::new();
         builder
             .inherit_stdout()
@@ -161,6 +174,6 @@ impl Sandbox {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        Ok(builder.build())
+        Ok(builder)
     }
 }

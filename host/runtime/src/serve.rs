@@ -144,8 +144,8 @@ impl requests::Host for GuestState {
         if serving.in_request
             && let Some(base) = serving.base.clone()
         {
-            self.recorder.release();
-            self.recorder = base;
+            self.rewind.thread.release();
+            self.rewind.thread = base;
             serving.in_request = false;
         }
         serving.deadline = None;
@@ -158,8 +158,10 @@ impl requests::Host for GuestState {
         serving.deadline = Some(Instant::now() + serving.request_timeout);
         // A thread of the recording per request.
         if let Some(recorder) = &serving.recorder {
-            serving.base.get_or_insert_with(|| self.recorder.clone());
-            self.recorder = recorder.thread();
+            serving
+                .base
+                .get_or_insert_with(|| self.rewind.thread.clone());
+            self.rewind.thread = recorder.thread();
             serving.in_request = true;
         }
         let request = job.request;
@@ -196,8 +198,8 @@ impl requests::Host for GuestState {
             if serving.in_request
                 && let Some(base) = serving.base.clone()
             {
-                self.recorder.release();
-                self.recorder = base;
+                self.rewind.thread.release();
+                self.rewind.thread = base;
                 serving.in_request = false;
             }
         }

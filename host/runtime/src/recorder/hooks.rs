@@ -23,10 +23,11 @@ use wasmtime_wasi::p2::bindings::sync::filesystem::types::{self as fs, HostDescr
 use wasmtime_wasi::p2::{
     DynInputStream, FsResult, InputStream, Pollable, StreamError, StreamResult,
 };
+use wasmtime_wasi::random::WasiRandomView;
 
 use super::ThreadRecorder;
 use super::wire::{self, Wire};
-use crate::run::GuestState;
+use crate::embed::RecorderView;
 
 /// The most one read hands over: a longer read is cut short (which WASI
 /// allows), so that one input never approaches a chunk's size limit.
@@ -241,7 +242,7 @@ pub(crate) const INSECURE_RANDOM: &str = "wasi:random/insecure@0.2.12";
 
 /// Shadows the `wasi:filesystem` and `wasi:random` functions in `linker` by
 /// versions that log what they return.
-pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
+pub(crate) fn add_to_linker<V: RecorderView>(linker: &mut Linker<V>) -> anyhow::Result<()> {
     linker.allow_shadowing(true);
     let result = shadow_random(linker).and_then(|()| shadow_filesystem(linker));
     linker.allow_shadowing(false);
@@ -249,15 +250,15 @@ pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> anyhow::Result<(
 }
 
 /// Random bytes are logged a call at a time, as the guest received them.
-fn shadow_random(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
+fn shadow_random<V: RecorderView>(linker: &mut Linker<V>) -> anyhow::Result<()> {
     let mut random = linker.instance(RANDOM)?;
     random.func_wrap("get-random-bytes", |mut store, (len,): (u64,)| {
         let state = store.data_mut();
         let bytes = wasmtime_wasi::p2::bindings::sync::random::random::Host::get_random_bytes(
-            &mut state.wasi.random(),
+            WasiRandomView::random(state),
             len,
         )?;
-        state.recorder.input(Input::Random {
+        state.recorder().thread.input(Input::Random {
             data: bytes[..].into(),
         });
         Ok((bytes,))
@@ -265,9 +266,9 @@ fn shadow_random(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
     random.func_wrap("get-random-u64", |mut store, (): ()| {
         let state = store.data_mut();
         let value = wasmtime_wasi::p2::bindings::sync::random::random::Host::get_random_u64(
-            &mut state.wasi.random(),
+            WasiRandomView::random(state),
         )?;
-        state.recorder.input(Input::Random {
+        state.recorder().thread.input(Input::Random {
             data: value.to_le_bytes()[..].into(),
         });
         Ok((value,))
@@ -277,10 +278,10 @@ fn shadow_random(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         let state = store.data_mut();
         let bytes =
             wasmtime_wasi::p2::bindings::sync::random::insecure::Host::get_insecure_random_bytes(
-                &mut state.wasi.random(),
+                WasiRandomView::random(state),
                 len,
             )?;
-        state.recorder.input(Input::InsecureRandom {
+        state.recorder().thread.input(Input::InsecureRandom {
             data: bytes[..].into(),
         });
         Ok((bytes,))
@@ -289,9 +290,9 @@ fn shadow_random(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         let state = store.data_mut();
         let value =
             wasmtime_wasi::p2::bindings::sync::random::insecure::Host::get_insecure_random_u64(
-                &mut state.wasi.random(),
+                WasiRandomView::random(state),
             )?;
-        state.recorder.input(Input::InsecureRandom {
+        state.recorder().thread.input(Input::InsecureRandom {
             data: value.to_le_bytes()[..].into(),
         });
         Ok((value,))
@@ -304,8 +305,8 @@ type Flags = fs::PathFlags;
 type Stamp = fs::NewTimestamp;
 
 /// Logs a filesystem call's outcome and hands it to the guest.
-fn logged<T: Wire>(
-    state: &mut GuestState,
+fn logged<V: RecorderView, T: Wire>(
+    state: &mut V,
     op: &str,
     path: String,
     result: FsResult<T>,
@@ -315,9 +316,9 @@ fn logged<T: Wire>(
     Ok(result)
 }
 
-fn log_fs<T: Wire>(state: &GuestState, op: &str, path: String, result: &T) {
-    if state.recorder.recorder().is_some() {
-        state.recorder.input(Input::Fs {
+fn log_fs<V: RecorderView, T: Wire>(state: &mut V, op: &str, path: String, result: &T) {
+    if state.recorder().thread.recorder().is_some() {
+        state.recorder().thread.input(Input::Fs {
             op: op.to_owned(),
             path,
             result: wire::encode(result)[..].into(),
@@ -326,8 +327,8 @@ fn log_fs<T: Wire>(state: &GuestState, op: &str, path: String, result: &T) {
 }
 
 /// Logs a call that returns a resource: whether it succeeded.
-fn logged_resource<T>(
-    state: &mut GuestState,
+fn logged_resource<V: RecorderView, T>(
+    state: &mut V,
     op: &str,
     path: String,
     result: FsResult<Resource<T>>,
@@ -338,7 +339,7 @@ fn logged_resource<T>(
     Ok(result)
 }
 
-fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
+fn shadow_filesystem<V: RecorderView>(linker: &mut Linker<V>) -> anyhow::Result<()> {
     let mut preopens = linker.instance(FILESYSTEM_PREOPENS)?;
     preopens.func_wrap("get-directories", |mut store, (): ()| {
         let state = store.data_mut();
@@ -346,7 +347,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
             &mut state.filesystem(),
         )?;
         for (dir, path) in &dirs {
-            state.paths.insert(dir.rep(), path.clone());
+            state.recorder().paths.insert(dir.rep(), path.clone());
         }
         let paths: Vec<String> = dirs.iter().map(|(_, path)| path.clone()).collect();
         log_fs(state, "get-directories", String::new(), &paths);
@@ -365,13 +366,13 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
             fs::DescriptorFlags,
         )| {
             let state = store.data_mut();
-            let full = state.paths.at(dir.rep(), &path);
+            let full = state.recorder().paths.at(dir.rep(), &path);
             let result = state
                 .filesystem()
                 .open_at(dir, path_flags, path, open_flags, flags);
             let result = logged_resource(state, "open-at", full.clone(), result)?;
             if let Ok(file) = &result {
-                state.paths.insert(file.rep(), full);
+                state.recorder().paths.insert(file.rep(), full);
             }
             Ok((result,))
         },
@@ -380,19 +381,19 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.read-via-stream",
         |mut store, (file, offset): (Fd, u64)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let result = state.filesystem().read_via_stream(file, offset);
             let result = match logged_resource(state, "read-via-stream", path.clone(), result)? {
                 Ok(stream) => {
                     // Take wasmtime-wasi's stream out of the table and put it
                     // back wrapped.
-                    let inner: DynInputStream = state.table.delete(stream)?;
+                    let inner: DynInputStream = state.ctx().table.delete(stream)?;
                     let logged: DynInputStream = Box::new(LoggedStream {
                         inner,
-                        log: state.recorder.clone(),
+                        log: state.recorder().thread.clone(),
                         source: Source::File { path, offset },
                     });
-                    Ok(state.table.push(logged)?)
+                    Ok(state.ctx().table.push(logged)?)
                 }
                 Err(code) => Err(code),
             };
@@ -403,7 +404,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.read",
         |mut store, (file, len, offset): (Fd, u64, u64)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let len = len.min(MAX_READ as u64);
             let result = fs_result(state.filesystem().read(file, len, offset))?;
             // The data goes in as a file read (which keeps sources), then
@@ -411,7 +412,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
             let outcome = match &result {
                 Ok((data, eof)) => {
                     if !data.is_empty() {
-                        state.recorder.file_read(&path, offset, data);
+                        state.recorder().thread.file_read(&path, offset, data);
                     }
                     Ok(*eof)
                 }
@@ -425,7 +426,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.write-via-stream",
         |mut store, (file, offset): (Fd, u64)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let result = state.filesystem().write_via_stream(file, offset);
             Ok((logged_resource(state, "write-via-stream", path, result)?,))
         },
@@ -434,7 +435,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.append-via-stream",
         |mut store, (file,): (Fd,)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let result = state.filesystem().append_via_stream(file);
             Ok((logged_resource(state, "append-via-stream", path, result)?,))
         },
@@ -443,7 +444,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.advise",
         |mut store, (file, offset, len, advice): (Fd, u64, u64, fs::Advice)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let result = state.filesystem().advise(file, offset, len, advice);
             Ok((logged(state, "advise", path, result)?,))
         },
@@ -452,7 +453,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.sync-data",
         |mut store, (file,): (Fd,)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let result = state.filesystem().sync_data(file);
             Ok((logged(state, "sync-data", path, result)?,))
         },
@@ -461,7 +462,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.get-flags",
         |mut store, (file,): (Fd,)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let result = state.filesystem().get_flags(file);
             Ok((logged(state, "get-flags", path, result)?,))
         },
@@ -470,7 +471,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.get-type",
         |mut store, (file,): (Fd,)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let result = state.filesystem().get_type(file);
             Ok((logged(state, "get-type", path, result)?,))
         },
@@ -479,7 +480,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.set-size",
         |mut store, (file, size): (Fd, u64)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let result = state.filesystem().set_size(file, size);
             Ok((logged(state, "set-size", path, result)?,))
         },
@@ -488,7 +489,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.set-times",
         |mut store, (file, atime, mtime): (Fd, Stamp, Stamp)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let result = state.filesystem().set_times(file, atime, mtime);
             Ok((logged(state, "set-times", path, result)?,))
         },
@@ -497,7 +498,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.write",
         |mut store, (file, buffer, offset): (Fd, Vec<u8>, u64)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let result = state.filesystem().write(file, buffer, offset);
             Ok((logged(state, "write", path, result)?,))
         },
@@ -506,18 +507,18 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.read-directory",
         |mut store, (dir,): (Fd,)| {
             let state = store.data_mut();
-            let path = state.paths.get(dir.rep());
+            let path = state.recorder().paths.get(dir.rep());
             let result = state.filesystem().read_directory(dir);
             let result = logged_resource(state, "read-directory", path.clone(), result)?;
             if let Ok(entries) = &result {
-                state.paths.insert(entries.rep(), path);
+                state.recorder().paths.insert(entries.rep(), path);
             }
             Ok((result,))
         },
     )?;
     types.func_wrap("[method]descriptor.sync", |mut store, (file,): (Fd,)| {
         let state = store.data_mut();
-        let path = state.paths.get(file.rep());
+        let path = state.recorder().paths.get(file.rep());
         let result = state.filesystem().sync(file);
         Ok((logged(state, "sync", path, result)?,))
     })?;
@@ -525,14 +526,14 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.create-directory-at",
         |mut store, (dir, path): (Fd, String)| {
             let state = store.data_mut();
-            let full = state.paths.at(dir.rep(), &path);
+            let full = state.recorder().paths.at(dir.rep(), &path);
             let result = state.filesystem().create_directory_at(dir, path);
             Ok((logged(state, "create-directory-at", full, result)?,))
         },
     )?;
     types.func_wrap("[method]descriptor.stat", |mut store, (file,): (Fd,)| {
         let state = store.data_mut();
-        let path = state.paths.get(file.rep());
+        let path = state.recorder().paths.get(file.rep());
         let result = state.filesystem().stat(file);
         Ok((logged(state, "stat", path, result)?,))
     })?;
@@ -540,7 +541,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.stat-at",
         |mut store, (dir, flags, path): (Fd, Flags, String)| {
             let state = store.data_mut();
-            let full = state.paths.at(dir.rep(), &path);
+            let full = state.recorder().paths.at(dir.rep(), &path);
             let result = state.filesystem().stat_at(dir, flags, path);
             Ok((logged(state, "stat-at", full, result)?,))
         },
@@ -549,7 +550,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.set-times-at",
         |mut store, (dir, flags, path, atime, mtime): (Fd, Flags, String, Stamp, Stamp)| {
             let state = store.data_mut();
-            let full = state.paths.at(dir.rep(), &path);
+            let full = state.recorder().paths.at(dir.rep(), &path);
             let result = state
                 .filesystem()
                 .set_times_at(dir, flags, path, atime, mtime);
@@ -560,7 +561,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.link-at",
         |mut store, (dir, flags, old, new_dir, new): (Fd, Flags, String, Fd, String)| {
             let state = store.data_mut();
-            let full = state.paths.at(dir.rep(), &old);
+            let full = state.recorder().paths.at(dir.rep(), &old);
             let result = state.filesystem().link_at(dir, flags, old, new_dir, new);
             Ok((logged(state, "link-at", full, result)?,))
         },
@@ -569,7 +570,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.readlink-at",
         |mut store, (dir, path): (Fd, String)| {
             let state = store.data_mut();
-            let full = state.paths.at(dir.rep(), &path);
+            let full = state.recorder().paths.at(dir.rep(), &path);
             let result = state.filesystem().readlink_at(dir, path);
             Ok((logged(state, "readlink-at", full, result)?,))
         },
@@ -578,7 +579,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.remove-directory-at",
         |mut store, (dir, path): (Fd, String)| {
             let state = store.data_mut();
-            let full = state.paths.at(dir.rep(), &path);
+            let full = state.recorder().paths.at(dir.rep(), &path);
             let result = state.filesystem().remove_directory_at(dir, path);
             Ok((logged(state, "remove-directory-at", full, result)?,))
         },
@@ -587,7 +588,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.rename-at",
         |mut store, (dir, old, new_dir, new): (Fd, String, Fd, String)| {
             let state = store.data_mut();
-            let full = state.paths.at(dir.rep(), &old);
+            let full = state.recorder().paths.at(dir.rep(), &old);
             let result = state.filesystem().rename_at(dir, old, new_dir, new);
             Ok((logged(state, "rename-at", full, result)?,))
         },
@@ -596,7 +597,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.symlink-at",
         |mut store, (dir, old, new): (Fd, String, String)| {
             let state = store.data_mut();
-            let full = state.paths.at(dir.rep(), &new);
+            let full = state.recorder().paths.at(dir.rep(), &new);
             let result = state.filesystem().symlink_at(dir, old, new);
             Ok((logged(state, "symlink-at", full, result)?,))
         },
@@ -605,7 +606,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.unlink-file-at",
         |mut store, (dir, path): (Fd, String)| {
             let state = store.data_mut();
-            let full = state.paths.at(dir.rep(), &path);
+            let full = state.recorder().paths.at(dir.rep(), &path);
             let result = state.filesystem().unlink_file_at(dir, path);
             Ok((logged(state, "unlink-file-at", full, result)?,))
         },
@@ -614,7 +615,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.is-same-object",
         |mut store, (file, other): (Fd, Fd)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let same = state.filesystem().is_same_object(file, other)?;
             log_fs(state, "is-same-object", path, &same);
             Ok((same,))
@@ -624,7 +625,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.metadata-hash",
         |mut store, (file,): (Fd,)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.recorder().paths.get(file.rep());
             let result = state.filesystem().metadata_hash(file);
             Ok((logged(state, "metadata-hash", path, result)?,))
         },
@@ -633,7 +634,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.metadata-hash-at",
         |mut store, (dir, flags, path): (Fd, Flags, String)| {
             let state = store.data_mut();
-            let full = state.paths.at(dir.rep(), &path);
+            let full = state.recorder().paths.at(dir.rep(), &path);
             let result = state.filesystem().metadata_hash_at(dir, flags, path);
             Ok((logged(state, "metadata-hash-at", full, result)?,))
         },
@@ -642,7 +643,7 @@ fn shadow_filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]directory-entry-stream.read-directory-entry",
         |mut store, (entries,): (Resource<fs::DirectoryEntryStream>,)| {
             let state = store.data_mut();
-            let path = state.paths.get(entries.rep());
+            let path = state.recorder().paths.get(entries.rep());
             let result = state.filesystem().read_directory_entry(entries);
             Ok((logged(state, "read-directory-entry", path, result)?,))
         },

@@ -79,6 +79,30 @@ pub struct RecordingConfig {
     pub settings: Vec<(String, String)>,
 }
 
+impl RecordingConfig {
+    /// The settings `rewind run` starts from: record on events (crashes and
+    /// snapshots), allow continuous recording, keep the last 10,000 events
+    /// per thread, no live tracing, recordings named after `guest` and
+    /// written into `out_dir`.
+    ///
+    /// A recording finds its guest again for re-execution through the
+    /// setting `guest-path` (the component's absolute path), which `rewind
+    /// replay` reads; push it onto `settings` when the guest is a file.
+    pub fn new(guest: &crate::ComponentSource, out_dir: impl Into<PathBuf>) -> RecordingConfig {
+        RecordingConfig {
+            mode: Mode::OnEvent,
+            max_mode: Mode::Continuous,
+            buffer_events: 10_000,
+            trace: false,
+            out_dir: out_dir.into(),
+            name: guest.name().to_owned(),
+            guest_name: guest.name().to_owned(),
+            guest_digest: guest.digest().to_owned(),
+            settings: Vec::new(),
+        }
+    }
+}
+
 /// Something the recorder did that the user should hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecorderEvent {
@@ -179,6 +203,9 @@ struct ThreadLog {
     streamed_events: u64,
     /// The thread's guest is done; its log stays for `snapshotall`.
     finished: bool,
+    /// The guest reported an unhandled crash of this thread (a Rust panic
+    /// hook does, just before the abort traps).
+    crashed: bool,
 }
 
 impl ThreadLog {
@@ -571,7 +598,7 @@ impl ThreadRecorder {
     /// The thread's guest is done: log how it ended (a VM crash is captured
     /// here, with whatever the host knows of it), and close the recording
     /// when this was the last thread.
-    pub(crate) fn finish(&self, end: ThreadEnd) {
+    pub(crate) fn end(&self, end: ThreadEnd) {
         self.with((), |state, thread, events| {
             state.finish(thread, end, events)
         })
@@ -777,6 +804,11 @@ impl State {
         let crash = Crash { id, ..crash };
         let thread = crash.thread;
         self.marker(thread, MarkerKind::Crash { crash: id }, events);
+        if crash.reason == CrashReason::Unhandled
+            && let Some(log) = self.threads.get_mut(&thread)
+        {
+            log.crashed = true;
+        }
         if let Some(replay) = &mut self.replay {
             replay.crash(&crash);
             let path = PathBuf::from(&replay.recording_path);
@@ -812,14 +844,18 @@ impl State {
             // The guest captured this crash itself just before the VM
             // stopped (a Rust panic hook, then the abort's trap): its
             // capture, with the message, is the one kept.
-            ThreadEnd::Crashed { .. } if self.unhandled == Some(thread) => None,
+            ThreadEnd::Crashed { .. }
+                if self.threads.get(&thread).is_some_and(|log| log.crashed) =>
+            {
+                None
+            }
             ThreadEnd::Crashed {
                 reason,
                 wasm_frames,
             } => {
                 let mut notes = vec![
-                    "the Python frames cannot be read once the VM has stopped; \
-                     re-executing the recording reaches this point with them"
+                    "the guest's own frames (Python's) cannot be read once the VM has \
+                     stopped; re-executing the recording reaches this point with them"
                         .to_owned(),
                 ];
                 if wasm_frames.is_empty() {
@@ -1312,7 +1348,7 @@ mod tests {
         thread.input(Input::WallClock { secs: 1, nanos: 2 });
         thread.events(vec![line(1)]);
         thread.flush();
-        thread.finish(ThreadEnd::Exited(4));
+        thread.end(ThreadEnd::Exited(4));
         let heard = heard.lock().unwrap();
         let [RecorderEvent::Written { path, .. }] = &heard[..] else {
             panic!("{heard:?}");
@@ -1340,7 +1376,7 @@ mod tests {
         // the whole.
         thread.file_read("/app/lib.py", 6, b"y = 2\n");
         thread.flush();
-        thread.finish(ThreadEnd::Exited(0));
+        thread.end(ThreadEnd::Exited(0));
         let heard = heard.lock().unwrap();
         let [RecorderEvent::Written { path, .. }] = &heard[..] else {
             panic!("{heard:?}");
@@ -1387,7 +1423,7 @@ mod tests {
         thread.events(vec![line(2)]);
         thread.clear(false, false);
         thread.events(vec![line(3)]);
-        thread.finish(ThreadEnd::Exited(0));
+        thread.end(ThreadEnd::Exited(0));
         let heard = heard.lock().unwrap();
         let [RecorderEvent::Written { path, .. }] = &heard[..] else {
             panic!("{heard:?}");

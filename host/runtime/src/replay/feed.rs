@@ -45,7 +45,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> anyhow::Result<(
 }
 
 fn input(state: &GuestState, asked: Asked<'_>) -> wasmtime::Result<Input> {
-    state.recorder.replay_input(asked)
+    state.rewind.thread.replay_input(asked)
 }
 
 fn u64_of(name: &str, data: &[u8]) -> wasmtime::Result<u64> {
@@ -190,7 +190,7 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         let mut dirs = Vec::with_capacity(paths.len());
         for path in paths {
             let dir = state.table.push(ReplayFile)?;
-            state.paths.insert(dir.rep(), path.clone());
+            state.rewind.paths.insert(dir.rep(), path.clone());
             dirs.push((dir, path));
         }
         Ok((dirs,))
@@ -231,11 +231,11 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
             fs::DescriptorFlags,
         )| {
             let state = store.data_mut();
-            let full = state.paths.at(dir.rep(), &path);
+            let full = state.rewind.paths.at(dir.rep(), &path);
             let result = match outcome::<Outcome<()>>(state, "open-at", &full)? {
                 Ok(()) => {
                     let file = state.table.push(ReplayFile)?;
-                    state.paths.insert(file.rep(), full);
+                    state.rewind.paths.insert(file.rep(), full);
                     Ok(file)
                 }
                 Err(code) => Err(code),
@@ -247,11 +247,11 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.read-via-stream",
         |mut store, (file, offset): (Fd, u64)| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.rewind.paths.get(file.rep());
             let result = match outcome::<Outcome<()>>(state, "read-via-stream", &path)? {
                 Ok(()) => {
                     let stream: DynInputStream = Box::new(ReplayStream {
-                        log: state.recorder.clone(),
+                        log: state.rewind.thread.clone(),
                         file: Some((path, offset)),
                     });
                     Ok(state.table.push(stream)?)
@@ -264,7 +264,7 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
     for op in ["write-via-stream", "append-via-stream"] {
         let write = move |mut store: wasmtime::StoreContextMut<'_, GuestState>, file: Fd| {
             let state = store.data_mut();
-            let path = state.paths.get(file.rep());
+            let path = state.rewind.paths.get(file.rep());
             // What the guest writes goes nowhere: replay does no real I/O.
             let result = match outcome::<Outcome<()>>(state, op, &path)? {
                 Ok(()) => {
@@ -288,8 +288,8 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.read",
         |store, (file, len, offset): (Fd, u64, u64)| {
             let state = store.data();
-            let path = state.paths.get(file.rep());
-            let data = match state.recorder.replay_input_if(Asked::FileRead {
+            let path = state.rewind.paths.get(file.rep());
+            let data = match state.rewind.thread.replay_input_if(Asked::FileRead {
                 path: &path,
                 offset,
             }) {
@@ -311,11 +311,11 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]descriptor.read-directory",
         |mut store, (dir,): (Fd,)| {
             let state = store.data_mut();
-            let path = state.paths.get(dir.rep());
+            let path = state.rewind.paths.get(dir.rep());
             let result = match outcome::<Outcome<()>>(state, "read-directory", &path)? {
                 Ok(()) => {
                     let entries = state.table.push(ReplayEntries)?;
-                    state.paths.insert(entries.rep(), path);
+                    state.rewind.paths.insert(entries.rep(), path);
                     Ok(entries)
                 }
                 Err(code) => Err(code),
@@ -327,7 +327,7 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         "[method]directory-entry-stream.read-directory-entry",
         |store, (entries,): (Resource<ReplayEntries>,)| {
             let state = store.data();
-            let path = state.paths.get(entries.rep());
+            let path = state.rewind.paths.get(entries.rep());
             let result: Outcome<Option<fs::DirectoryEntry>> =
                 outcome(state, "read-directory-entry", &path)?;
             Ok((result,))
@@ -341,27 +341,27 @@ fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
         },
     )?;
 
-    answered!(types, "advise", (file: Fd, _offset: u64, _len: u64, _advice: fs::Advice) -> Outcome<()>, |state| state.paths.get(file.rep()));
-    answered!(types, "sync-data", (file: Fd) -> Outcome<()>, |state| state.paths.get(file.rep()));
-    answered!(types, "get-flags", (file: Fd) -> Outcome<fs::DescriptorFlags>, |state| state.paths.get(file.rep()));
-    answered!(types, "get-type", (file: Fd) -> Outcome<fs::DescriptorType>, |state| state.paths.get(file.rep()));
-    answered!(types, "set-size", (file: Fd, _size: u64) -> Outcome<()>, |state| state.paths.get(file.rep()));
-    answered!(types, "set-times", (file: Fd, _atime: Stamp, _mtime: Stamp) -> Outcome<()>, |state| state.paths.get(file.rep()));
-    answered!(types, "write", (file: Fd, _buffer: Vec<u8>, _offset: u64) -> Outcome<u64>, |state| state.paths.get(file.rep()));
-    answered!(types, "sync", (file: Fd) -> Outcome<()>, |state| state.paths.get(file.rep()));
-    answered!(types, "create-directory-at", (dir: Fd, path: String) -> Outcome<()>, |state| state.paths.at(dir.rep(), &path));
-    answered!(types, "stat", (file: Fd) -> Outcome<fs::DescriptorStat>, |state| state.paths.get(file.rep()));
-    answered!(types, "stat-at", (dir: Fd, _flags: Flags, path: String) -> Outcome<fs::DescriptorStat>, |state| state.paths.at(dir.rep(), &path));
-    answered!(types, "set-times-at", (dir: Fd, _flags: Flags, path: String, _atime: Stamp, _mtime: Stamp) -> Outcome<()>, |state| state.paths.at(dir.rep(), &path));
-    answered!(types, "link-at", (dir: Fd, _flags: Flags, old: String, _new_dir: Fd, _new: String) -> Outcome<()>, |state| state.paths.at(dir.rep(), &old));
-    answered!(types, "readlink-at", (dir: Fd, path: String) -> Outcome<String>, |state| state.paths.at(dir.rep(), &path));
-    answered!(types, "remove-directory-at", (dir: Fd, path: String) -> Outcome<()>, |state| state.paths.at(dir.rep(), &path));
-    answered!(types, "rename-at", (dir: Fd, old: String, _new_dir: Fd, _new: String) -> Outcome<()>, |state| state.paths.at(dir.rep(), &old));
-    answered!(types, "symlink-at", (dir: Fd, _old: String, new: String) -> Outcome<()>, |state| state.paths.at(dir.rep(), &new));
-    answered!(types, "unlink-file-at", (dir: Fd, path: String) -> Outcome<()>, |state| state.paths.at(dir.rep(), &path));
-    answered!(types, "is-same-object", (file: Fd, _other: Fd) -> bool, |state| state.paths.get(file.rep()));
-    answered!(types, "metadata-hash", (file: Fd) -> Outcome<fs::MetadataHashValue>, |state| state.paths.get(file.rep()));
-    answered!(types, "metadata-hash-at", (dir: Fd, _flags: Flags, path: String) -> Outcome<fs::MetadataHashValue>, |state| state.paths.at(dir.rep(), &path));
+    answered!(types, "advise", (file: Fd, _offset: u64, _len: u64, _advice: fs::Advice) -> Outcome<()>, |state| state.rewind.paths.get(file.rep()));
+    answered!(types, "sync-data", (file: Fd) -> Outcome<()>, |state| state.rewind.paths.get(file.rep()));
+    answered!(types, "get-flags", (file: Fd) -> Outcome<fs::DescriptorFlags>, |state| state.rewind.paths.get(file.rep()));
+    answered!(types, "get-type", (file: Fd) -> Outcome<fs::DescriptorType>, |state| state.rewind.paths.get(file.rep()));
+    answered!(types, "set-size", (file: Fd, _size: u64) -> Outcome<()>, |state| state.rewind.paths.get(file.rep()));
+    answered!(types, "set-times", (file: Fd, _atime: Stamp, _mtime: Stamp) -> Outcome<()>, |state| state.rewind.paths.get(file.rep()));
+    answered!(types, "write", (file: Fd, _buffer: Vec<u8>, _offset: u64) -> Outcome<u64>, |state| state.rewind.paths.get(file.rep()));
+    answered!(types, "sync", (file: Fd) -> Outcome<()>, |state| state.rewind.paths.get(file.rep()));
+    answered!(types, "create-directory-at", (dir: Fd, path: String) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &path));
+    answered!(types, "stat", (file: Fd) -> Outcome<fs::DescriptorStat>, |state| state.rewind.paths.get(file.rep()));
+    answered!(types, "stat-at", (dir: Fd, _flags: Flags, path: String) -> Outcome<fs::DescriptorStat>, |state| state.rewind.paths.at(dir.rep(), &path));
+    answered!(types, "set-times-at", (dir: Fd, _flags: Flags, path: String, _atime: Stamp, _mtime: Stamp) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &path));
+    answered!(types, "link-at", (dir: Fd, _flags: Flags, old: String, _new_dir: Fd, _new: String) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &old));
+    answered!(types, "readlink-at", (dir: Fd, path: String) -> Outcome<String>, |state| state.rewind.paths.at(dir.rep(), &path));
+    answered!(types, "remove-directory-at", (dir: Fd, path: String) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &path));
+    answered!(types, "rename-at", (dir: Fd, old: String, _new_dir: Fd, _new: String) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &old));
+    answered!(types, "symlink-at", (dir: Fd, _old: String, new: String) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &new));
+    answered!(types, "unlink-file-at", (dir: Fd, path: String) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &path));
+    answered!(types, "is-same-object", (file: Fd, _other: Fd) -> bool, |state| state.rewind.paths.get(file.rep()));
+    answered!(types, "metadata-hash", (file: Fd) -> Outcome<fs::MetadataHashValue>, |state| state.rewind.paths.get(file.rep()));
+    answered!(types, "metadata-hash-at", (dir: Fd, _flags: Flags, path: String) -> Outcome<fs::MetadataHashValue>, |state| state.rewind.paths.at(dir.rep(), &path));
     Ok(())
 }
 

@@ -190,7 +190,7 @@ impl Replayed {
     pub fn summary(&self) -> String {
         match &self.stop {
             Some(stop) => stop.to_string(),
-            None => format!("the guest {}, as recorded", self.outcome),
+            None => as_recorded(&self.outcome),
         }
     }
 }
@@ -331,7 +331,7 @@ impl Runtime {
                 full: options.full,
                 outcome: match &stop {
                     Some(stop) => stop.to_string(),
-                    None => format!("the guest {outcome}, as recorded"),
+                    None => as_recorded(&outcome),
                 },
                 windows: windows.clone(),
             })?;
@@ -359,6 +359,14 @@ impl Runtime {
             materialized,
             warnings,
         })
+    }
+}
+
+/// A re-execution's end when it is the recorded run's.
+fn as_recorded(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Exited(code) => format!("the guest exited with status {code}, as recorded"),
+        stopped => format!("{stopped}, as recorded"),
     }
 }
 
