@@ -108,3 +108,52 @@ fn a_panic_in_a_rust_guest_is_one_crash_event_the_debugger_opens() {
         session.stdout
     );
 }
+
+#[test]
+fn a_panic_recorded_continuously_is_one_crash_in_the_stream() {
+    let scripts = Scripts::new();
+    let out = scripts.path("out");
+    let run = crate::run(
+        rewind()
+            .args(["run", "--mode", "continuous", "--out"])
+            .arg(&out)
+            .arg(example())
+            .arg("--panic"),
+    );
+    assert_eq!(run.code, Some(70), "{run:?}");
+    let [stream] = files(&out).try_into().unwrap_or_else(|f| panic!("{f:?}"));
+    let recording = crate::recording::dump(&stream);
+    // The panic hook's capture; the abort's trap that follows adds none.
+    let crashes = recording["crashes"].as_array().unwrap();
+    assert_eq!(crashes.len(), 1, "{crashes:?}");
+    assert_eq!(crashes[0]["exception"]["type_name"], "panic");
+}
+
+/// The SDK's own tests and documentation examples, built for this machine
+/// (where every call answers as `Off` does): the guest workspace is not a
+/// member of this one, so `cargo test` reaches them from here.
+#[test]
+fn the_sdks_doc_examples_compile_and_run() {
+    let guest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("guest");
+    let target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("rewind-sdk");
+    let output = std::process::Command::new(env!("CARGO"))
+        .current_dir(&guest)
+        .args([
+            "test",
+            "--release",
+            "--locked",
+            "-p",
+            "rewind-sdk",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .output()
+        .expect("cargo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("test sdk/src/lib.rs - (line ") && stdout.contains(" ... ok"),
+        "{stdout}"
+    );
+}

@@ -10,21 +10,26 @@
 //! - [`install_panic_hook`]: a panic becomes a crash event, with the
 //!   message, where it happened, and the frames open at the time.
 //!
-//! ```no_run
+//! ```
 //! fn fib(n: u64) -> u64 {
 //!     let call = rewind::call("fib", file!(), line!(), &[("n", &n)]);
 //!     let result = if n < 2 { n } else { fib(n - 1) + fib(n - 2) };
-//!     call.returns(&result)
+//!     call.returns(result)
 //! }
 //!
 //! rewind::install_panic_hook();
 //! let total = fib(10);
 //! rewind::line(line!(), &[("total", &total)]);
-//! rewind::snapshot(Some("after-fib"));
+//! let name = rewind::snapshot(Some("after-fib"));
+//! assert_eq!((total, name.as_str()), (55, "after-fib"));
 //! ```
 //!
-//! Built for anything but WASI (unit tests of the host, say), every call is
-//! a no-op answering as the `Off` mode would.
+//! Built for anything but WASI (unit tests of the host, say, and this
+//! example under `cargo test`), every call is a no-op answering as the
+//! `Off` mode would, and a snapshot is named but not taken. Under Rewind
+//! (`rewind run app.wasm`, or a host that embeds `rewind-runtime`), the
+//! same calls go to the recorder through the `rewind:recorder` WIT
+//! interfaces.
 
 use std::cell::RefCell;
 use std::fmt::Debug;
