@@ -1,8 +1,9 @@
 //! A Rust component that Rewind records through its guest SDK.
 //!
-//! Run it with `rewind run examples/rust-guest.wasm [--panic]` (the tests
-//! build it; `cargo build --release --target wasm32-wasip2` in `guest/`
-//! builds it too). It computes Fibonacci numbers, emitting a call event
+//! `cargo build --release` at the root builds it (through `host/guests`)
+//! into `target/rewind-guests/wasm32-wasip2/release/`; run it with
+//! `rewind run target/rewind-guests/wasm32-wasip2/release/rewind-example-guest.wasm
+//! [--panic]`, or through the example host (`examples/rust-host`). It computes Fibonacci numbers, emitting a call event
 //! for each call and a line event with the running total, takes a
 //! snapshot, and with `--panic` indexes past the end of a vector: the
 //! panic becomes a crash event.
