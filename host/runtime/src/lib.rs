@@ -24,11 +24,16 @@
 //! [`Runtime`] does all of it for `rewind run`:
 //!
 //! ```
-//! use rewind_runtime::{ComponentCache, ComponentSource, Limits, Outcome, Runtime, Sandbox};
+//! use rewind_runtime::{
+//!     ComponentCache, ComponentSource, Limits, Outcome, Recorder, RecordingConfig, Runtime,
+//!     Sandbox,
+//! };
 //!
 //! # fn main() -> anyhow::Result<()> {
 //! # let app_wasm = rewind_guests::EXAMPLE_GUEST_WASM;
 //! # let cache_dir = tempfile::tempdir()?;
+//! # let out = tempfile::tempdir()?;
+//! # let out_dir = out.path();
 //! let runtime = Runtime::new()?;
 //! let source = ComponentSource::from_bytes("app", std::fs::read(app_wasm)?);
 //! let cache = ComponentCache::new(cache_dir.path());
@@ -36,8 +41,15 @@
 //!
 //! let mut sandbox = Sandbox::new(["app", "--verbose"]);
 //! sandbox.env("GREETING", "hello");
+//! // Crashes and snapshots are written into `out_dir`.
+//! let recorder = Recorder::new(RecordingConfig::new(&source, out_dir), |event| {
+//!     eprintln!("{event:?}")
+//! });
+//! sandbox.record(recorder);
 //! let outcome = runtime.run(&component, sandbox, &Limits::default())?;
 //! assert_eq!(outcome, Outcome::Exited(0));
+//! // The guest took one snapshot.
+//! assert_eq!(std::fs::read_dir(out_dir)?.count(), 1);
 //! # Ok(())
 //! # }
 //! ```
