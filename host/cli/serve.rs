@@ -16,8 +16,8 @@ use axum::http::{HeaderName, HeaderValue, Request as HttpRequest, StatusCode, he
 use axum::response::{IntoResponse, Response as HttpResponse};
 use clap::Args;
 use rewind_runtime::{
-    Component, DirGrant, Job, Jobs, Limits, Mode, Recorder, RecorderEvent, RecordingConfig,
-    Request, Response, Runtime, Sandbox, Written,
+    Component, ComponentSource, DirGrant, Job, Jobs, Limits, Mode, Recorder, RecorderEvent,
+    RecordingConfig, Request, Response, Runtime, Sandbox, Written,
 };
 
 use crate::UsageError;
@@ -110,6 +110,8 @@ pub struct ServeArgs {
 /// Everything a worker needs to start (again).
 struct Plan {
     runtime: Runtime,
+    /// The Python guest, named and digested for its recordings.
+    source: ComponentSource,
     component: Component,
     script: String,
     callable: String,
@@ -222,11 +224,12 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
 
     let runtime = Runtime::new()?;
     let guest = rewind_guests::PYTHON;
-    let source = rewind_runtime::ComponentSource::with_digest(guest.name, guest.wasm, guest.digest);
+    let source = ComponentSource::with_digest(guest.name, guest.wasm, guest.digest);
     let component = load_guest(&runtime, &source, "the Python guest")?;
     let tag = format!("{:08x}", rand_u32());
     let plan = Arc::new(Plan {
         runtime,
+        source,
         component,
         script,
         callable: callable.to_owned(),
@@ -437,17 +440,12 @@ fn recorder(plan: &Plan) -> Recorder {
         .unwrap_or_else(|| "app".to_owned());
     let config = RecordingConfig {
         mode: plan.mode,
-        max_mode: Mode::Continuous,
-        buffer_events: 10_000,
-        trace: false,
-        out_dir: plan.out.clone(),
         name,
-        guest_name: rewind_guests::PYTHON.name.to_owned(),
-        guest_digest: rewind_guests::PYTHON.digest.to_owned(),
         settings: vec![
             ("max-memory".to_owned(), plan.limits.max_memory.to_string()),
             ("hash-seed".to_owned(), "0".to_owned()),
         ],
+        ..RecordingConfig::new(&plan.source, &plan.out)
     };
     Recorder::new(config, |event| match event {
         RecorderEvent::Written { path, what } => match what {
