@@ -23,7 +23,7 @@ pub(crate) fn record(scripts: &Scripts, args: &[&str], stdin: &str) -> (Run, Vec
     (run, recordings(&out))
 }
 
-fn recordings(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn recordings(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
         .map(|entries| {
             entries

@@ -457,6 +457,40 @@ fn limits_answer_for_the_request_and_the_worker_is_replaced() {
 }
 
 #[test]
+fn a_worker_stopped_under_a_request_closes_its_continuous_stream() {
+    let scripts = Scripts::new();
+    let server = Server::start(
+        &scripts,
+        &[
+            "--workers",
+            "1",
+            "--request-timeout",
+            "1s",
+            "--mode",
+            "continuous",
+        ],
+    );
+    assert_eq!(server.get("/?before").body, "hello before");
+    assert_eq!(server.get("/slow").status, 504);
+    assert_eq!(server.get("/?after").body, "hello after");
+    // The stopped worker's stream, and its replacement's (still open).
+    let streams = crate::recording::recordings(&scripts.path("recordings"));
+    assert_eq!(streams.len(), 2, "{streams:?}");
+    let mut stopped: Vec<_> = streams
+        .iter()
+        .map(|stream| crate::recording::dump(stream))
+        .filter(|stream| !stream["crashes"].as_array().unwrap().is_empty())
+        .collect();
+    let [stopped] = &mut stopped[..] else {
+        panic!("one stream with the crash, not {stopped:?}");
+    };
+    let crashes = stopped["crashes"].as_array().unwrap();
+    assert_eq!(crashes.len(), 1, "{crashes:?}");
+    assert_eq!(crashes[0]["reason"]["reason"], "limit", "{crashes:?}");
+    assert!(!stopped["end"].is_null(), "the stream is closed: {stopped}");
+}
+
+#[test]
 fn off_loopback_the_debugger_needs_the_token() {
     let scripts = Scripts::new();
     let app = scripts.write("app.py", APP);

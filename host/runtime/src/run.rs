@@ -245,7 +245,7 @@ impl Runtime {
                 let outcome = outcome(result, timeout.or(request_timeout));
                 let state = store.data_mut();
                 if let Some(serving) = &mut state.serving {
-                    serving.abandon(stopped_under(&outcome));
+                    serving.stopped(stopped_under(&outcome));
                 }
                 // The thread that was running: a request's, when serving.
                 let thread = state.rewind.thread().clone();

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker};
 
+use crate::embed::RecorderCtx;
 use crate::recorder::{Recorder, ThreadRecorder};
 use crate::run::GuestState;
 
@@ -90,10 +91,9 @@ pub trait Jobs: Send {
 pub(crate) struct Serving {
     jobs: Box<dyn Jobs>,
     recorder: Option<Recorder>,
-    /// The worker's own thread of the recording, between requests.
+    /// While a request's thread of the recording is the store's: the
+    /// worker's own thread, to go back to when the request is over.
     base: Option<ThreadRecorder>,
-    /// Whether the recorder's current thread is a request's.
-    in_request: bool,
     pub(crate) request_timeout: Duration,
     next_id: u64,
     /// The request being handled.
@@ -112,7 +112,6 @@ impl Serving {
             jobs,
             recorder,
             base: None,
-            in_request: false,
             request_timeout,
             next_id: 0,
             current: None,
@@ -120,10 +119,30 @@ impl Serving {
         }
     }
 
-    /// Answers the request in flight, if any (the worker stopped under it).
-    pub(crate) fn abandon(&mut self, response: Response) {
+    /// Answers the request in flight, if any.
+    fn abandon(&mut self, response: Response) {
         if let Some((_, respond)) = self.current.take() {
             respond(response);
+        }
+    }
+
+    /// The worker stopped (a limit, a crash): the request in flight is
+    /// answered with `response`, and the worker's own thread of the
+    /// recording, which will not run again, is forgotten, so that the
+    /// request's thread, ending last, closes the recording.
+    pub(crate) fn stopped(&mut self, response: Response) {
+        self.abandon(response);
+        if let Some(base) = self.base.take() {
+            base.release();
+        }
+    }
+
+    /// The current request's thread of the recording is over: the recorder
+    /// forgets it, and `rewind` records the worker's own thread again.
+    fn leave_request(&mut self, rewind: &mut RecorderCtx) {
+        if let Some(base) = self.base.take() {
+            rewind.thread.release();
+            rewind.thread = base;
         }
     }
 }
@@ -141,13 +160,7 @@ impl requests::Host for GuestState {
         };
         // A request left unanswered is answered now: the guest moved on.
         serving.abandon(Response::text(500, "the application returned no response"));
-        if serving.in_request
-            && let Some(base) = serving.base.clone()
-        {
-            self.rewind.thread.release();
-            self.rewind.thread = base;
-            serving.in_request = false;
-        }
+        serving.leave_request(&mut self.rewind);
         serving.deadline = None;
         let Some(job) = serving.jobs.next() else {
             return Ok(None);
@@ -158,11 +171,8 @@ impl requests::Host for GuestState {
         serving.deadline = Some(Instant::now() + serving.request_timeout);
         // A thread of the recording per request.
         if let Some(recorder) = &serving.recorder {
-            serving
-                .base
-                .get_or_insert_with(|| self.rewind.thread.clone());
-            self.rewind.thread = recorder.thread();
-            serving.in_request = true;
+            let base = std::mem::replace(&mut self.rewind.thread, recorder.thread());
+            serving.base = Some(base);
         }
         let request = job.request;
         Ok(Some(requests::Request {
@@ -194,14 +204,7 @@ impl requests::Host for GuestState {
                 headers: response.headers,
                 body: response.body,
             });
-            // The request's thread is over: back to the worker's own.
-            if serving.in_request
-                && let Some(base) = serving.base.clone()
-            {
-                self.rewind.thread.release();
-                self.rewind.thread = base;
-                serving.in_request = false;
-            }
+            serving.leave_request(&mut self.rewind);
         }
         Ok(())
     }
