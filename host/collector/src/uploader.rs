@@ -467,7 +467,7 @@ impl Sender {
         // A frame of whole chunks: more than the limit when one chunk alone
         // is larger (a chunk is at most 64 MiB).
         let mut limit = self.frame_limit;
-        let frame = loop {
+        let (frame, (whole, ended)) = loop {
             let frame = match read_from(&item.path, item.acked, limit) {
                 Ok(frame) => frame,
                 Err(_) => {
@@ -475,16 +475,13 @@ impl Sender {
                     return Ok(Step::Idle);
                 }
             };
+            let chunks = rewind_format::whole_chunks(&frame, item.acked);
             let short = (frame.len() as u64) < limit;
-            if short || limit > u64::from(rewind_format::MAX_CHUNK) * 2 {
-                break frame;
-            }
-            if rewind_format::whole_chunks(&frame, item.acked).0 > 0 {
-                break frame;
+            if chunks.0 > 0 || short || limit > u64::from(rewind_format::MAX_CHUNK) * 2 {
+                break (frame, chunks);
             }
             limit *= 2;
         };
-        let (whole, ended) = rewind_format::whole_chunks(&frame, item.acked);
         if whole == 0 {
             if finishing && !frame.is_empty() {
                 // The run is over and the file ends in a half-written chunk
