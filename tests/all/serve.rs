@@ -99,11 +99,19 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("starting rewind serve");
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let mut lines = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        lines.read_line(&mut first).unwrap();
-        assert!(first.contains("rewind: serving"), "{first}");
+        // The workers may speak first (`recording live to ...`).
+        let mut before = String::new();
+        loop {
+            let mut line = String::new();
+            let read = lines.read_line(&mut line).unwrap();
+            assert!(read > 0, "rewind serve ended: {before}");
+            if line.contains("rewind: serving") {
+                break;
+            }
+            before.push_str(&line);
+        }
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(before));
         let sink = stderr.clone();
         std::thread::spawn(move || {
             for line in lines.lines().map_while(Result::ok) {
