@@ -149,19 +149,27 @@
 
 mod cache;
 mod embed;
+mod engine;
+mod guest_state;
 mod limits;
+mod outcome;
 mod preinit;
 mod recorder;
 mod replay;
 mod run;
 mod sandbox;
 mod serve;
+mod source;
 
-pub use cache::{CacheEvent, ComponentCache, ComponentSource};
-pub use embed::{RecorderCtx, RecorderView, add_to_linker_sync, configure};
+pub use cache::{CacheEvent, ComponentCache};
+pub use embed::add_to_linker_sync;
+pub use engine::configure;
 pub use limits::{Limit, Limits};
-pub use recorder::wire::describe as describe_fs_outcome;
-pub use recorder::{Recorder, RecorderEvent, RecordingConfig, ThreadRecorder, Written};
+pub use outcome::Outcome;
+pub use recorder::fs_ops::describe as describe_fs_outcome;
+pub use recorder::{
+    Recorder, RecorderCtx, RecorderEvent, RecorderView, RecordingConfig, ThreadRecorder, Written,
+};
 pub use replay::{
     Divergence, Materialize, Progress, RecordingFile, ReplayOptions, Replayed, Stop,
     materialized_path,
@@ -170,7 +178,8 @@ pub use replay::{
 /// header, threads, inputs, markers, events and crashes.
 pub use rewind_format as format;
 pub use rewind_format::model::Mode;
-pub use run::{Outcome, Runtime};
+pub use run::Runtime;
 pub use sandbox::{DirGrant, Sandbox};
 pub use serve::{Job, Jobs, Request, Response};
+pub use source::ComponentSource;
 pub use wasmtime::component::Component;

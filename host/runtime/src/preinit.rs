@@ -20,9 +20,11 @@ use wasmtime::{Config, Engine, OptLevel, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
 
+use crate::engine;
+use crate::guest_state::GuestState;
 use crate::limits::{Limiter, Limits};
-use crate::recorder::ThreadRecorder;
-use crate::run::GuestState;
+use crate::recorder::{self, ThreadRecorder};
+use crate::serve;
 
 /// The export a component offers to be pre-initialised.
 pub(crate) const INIT_EXPORT: &str = "wizer-initialize";
@@ -56,16 +58,14 @@ pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
     config.wasm_component_model(true);
     // This engine compiles code that runs once: compile it fast.
     config.cranelift_opt_level(OptLevel::None);
-    crate::run::deterministic_floats(&mut config);
+    engine::deterministic_floats(&mut config);
     let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
     let mut linker = Linker::<GuestState>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
     // The guest imports the recorder; pre-initialisation records nothing.
-    crate::recorder::wit::add_to_linker(&mut linker, |state: &mut GuestState| {
-        &mut state.rewind.thread
-    })?;
+    recorder::wit::add_to_linker(&mut linker)?;
     // Requests answer none: pre-initialisation serves nothing.
-    crate::serve::add_to_linker(&mut linker)?;
+    serve::add_to_linker(&mut linker)?;
 
     let wasi = WasiCtxBuilder::new()
         .wall_clock(FixedClock)

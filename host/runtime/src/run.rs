@@ -1,34 +1,24 @@
-//! Running a WASI command component to completion, and how it ended.
+//! [`Runtime`]: running a WASI command component to completion on a thread
+//! of its own, under limits, with its recorder — the same way for a run, a
+//! worker of `rewind serve` and a re-execution.
 
 use std::fmt;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi::p2::bindings::sync::{Command, CommandPre};
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
-use crate::embed::{RecorderCtx, RecorderView};
-use crate::limits::{Limit, LimitError, Limiter, Limits};
-use crate::recorder::{ThreadEnd, ThreadRecorder, hooks};
+use crate::engine::{self, GUEST_THREAD_STACK};
+use crate::guest_state::GuestState;
+use crate::limits::{Limit, Limiter, Limits};
+use crate::outcome::{self, Outcome, RunResult};
+use crate::recorder::{self, ThreadEnd, ThreadRecorder};
 use crate::sandbox::Sandbox;
-use crate::serve::{Jobs, Response, Serving};
-use rewind_format::model::CrashReason;
-
-/// How long the wasm stack of a guest may grow. RustPython recurses through
-/// many wasm frames per Python call; 64 MiB keeps CPython's default recursion
-/// limit (1000 Python frames) well inside it, so deep recursion ends in
-/// Python's own `RecursionError` rather than in a trap.
-const MAX_WASM_STACK: usize = 64 << 20;
-
-/// The host thread that runs a guest needs the wasm stack plus room for the
-/// host's own frames (WASI calls, Cranelift's trampolines).
-const GUEST_THREAD_STACK: usize = MAX_WASM_STACK + (16 << 20);
-
-/// How often the engine's epoch advances; the granularity of `--timeout`.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
+use crate::serve::{self, Jobs, Response, Serving};
 
 /// After a timeout, how long to wait for the guest to notice before giving up
 /// on it: a guest blocked inside a host call (reading stdin, say) cannot be
@@ -49,87 +39,34 @@ impl fmt::Debug for Runtime {
     }
 }
 
-/// How a guest run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The guest exited with this status (0 when `main` returned normally).
-    Exited(i32),
-    /// A limit stopped the guest.
-    LimitExceeded(Limit),
-    /// The guest trapped: a crash of the guest itself (an `unreachable`, an
-    /// out-of-bounds access, a Rust panic in the VM).
-    Trapped(String),
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Outcome::Exited(code) => write!(f, "exited with status {code}"),
-            Outcome::LimitExceeded(limit) => write!(f, "{limit}"),
-            Outcome::Trapped(message) => write!(f, "the guest crashed: {message}"),
-        }
-    }
-}
-
-/// The state a guest's store carries.
-pub(crate) struct GuestState {
-    pub(crate) wasi: WasiCtx,
-    pub(crate) table: ResourceTable,
-    pub(crate) limiter: Limiter,
-    /// This guest thread's handle on the run's recorder.
-    pub(crate) rewind: RecorderCtx,
-    /// When the guest serves HTTP requests: where they come from.
-    pub(crate) serving: Option<Serving>,
-}
-
-impl GuestState {
-    pub(crate) fn new(wasi: WasiCtx, limiter: Limiter, recorder: ThreadRecorder) -> GuestState {
-        GuestState {
-            wasi,
-            table: ResourceTable::new(),
-            limiter,
-            rewind: RecorderCtx::new(recorder),
-            serving: None,
-        }
-    }
-}
-
-impl RecorderView for GuestState {
-    fn recorder(&mut self) -> &mut RecorderCtx {
-        &mut self.rewind
-    }
-}
-
-impl WasiView for GuestState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
+/// Which of a [`Runtime`]'s linkers a guest runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inputs {
+    /// From the host, through the recorder's hooks.
+    Live,
+    /// From a recording's log.
+    Replayed,
 }
 
 impl Runtime {
     /// An engine configured for Rewind's guests, with WASI linked.
     pub fn new() -> Result<Runtime> {
-        let engine = Engine::new(&engine_config()).map_err(anyhow::Error::from)?;
-        let linker = |replay: bool| -> Result<Linker<GuestState>> {
+        let engine = Engine::new(&engine::runtime_config()).map_err(anyhow::Error::from)?;
+        let linker = |inputs: Inputs| -> Result<Linker<GuestState>> {
             let mut linker = Linker::new(&engine);
             // WASI 0.2.12's `exit-with-code`, which the Python guest uses for
             // `sys.exit(n)`, is part of the default link.
             wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
-            match replay {
-                false => hooks::add_to_linker(&mut linker)?,
-                true => crate::replay::feed::add_to_linker(&mut linker)?,
+            match inputs {
+                Inputs::Live => recorder::hooks::add_to_linker(&mut linker)?,
+                Inputs::Replayed => crate::replay::feed::add_to_linker(&mut linker)?,
             }
-            crate::recorder::wit::add_to_linker(&mut linker, |state: &mut GuestState| {
-                &mut state.rewind.thread
-            })?;
-            crate::serve::add_to_linker(&mut linker)?;
+            recorder::wit::add_to_linker(&mut linker)?;
+            serve::add_to_linker(&mut linker)?;
             Ok(linker)
         };
-        let (linker, replay_linker) = (linker(false)?, linker(true)?);
-        start_epoch_ticker(&engine);
+        let (linker, replay_linker) = (linker(Inputs::Live)?, linker(Inputs::Replayed)?);
+        engine::start_epoch_ticker(&engine);
         Ok(Runtime {
             engine,
             linker,
@@ -152,7 +89,7 @@ impl Runtime {
             None => ThreadRecorder::detached(),
         };
         let wasi = sandbox.build(&recorder)?;
-        self.execute(false, component, wasi, recorder, limits, None)
+        self.execute(Inputs::Live, component, wasi, recorder, limits, None)
     }
 
     /// Runs `component` as a worker serving HTTP requests from `jobs` until
@@ -179,24 +116,31 @@ impl Runtime {
             max_memory: limits.max_memory,
             timeout: None,
         };
-        self.execute(false, component, wasi, recorder, &limits, Some(serving))
+        self.execute(
+            Inputs::Live,
+            component,
+            wasi,
+            recorder,
+            &limits,
+            Some(serving),
+        )
     }
 
     /// Runs `component` on one thread with `wasi` as its view of the world
-    /// and `recorder` as its thread's recorder; `replay` picks the linker
-    /// whose inputs come from the recorder's log.
+    /// and `recorder` as its thread's recorder, its inputs coming from where
+    /// `inputs` says.
     pub(crate) fn execute(
         &self,
-        replay: bool,
+        inputs: Inputs,
         component: &Component,
         wasi: WasiCtx,
         recorder: ThreadRecorder,
         limits: &Limits,
         serving: Option<Serving>,
     ) -> Result<Outcome> {
-        let linker = match replay {
-            true => &self.replay_linker,
-            false => &self.linker,
+        let linker = match inputs {
+            Inputs::Live => &self.linker,
+            Inputs::Replayed => &self.replay_linker,
         };
         let pre = linker
             .instantiate_pre(component)
@@ -226,12 +170,7 @@ impl Runtime {
             });
             store.set_epoch_deadline(1);
         } else {
-            let deadline = match limits.timeout {
-                Some(timeout) => timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64,
-                // The deadline is added to the current epoch: leave room for it.
-                None => u64::MAX / 2,
-            };
-            store.set_epoch_deadline(deadline.max(1));
+            store.set_epoch_deadline(engine::deadline_ticks(limits.timeout));
         }
 
         let (done, finished) = mpsc::channel();
@@ -241,14 +180,14 @@ impl Runtime {
             .stack_size(GUEST_THREAD_STACK)
             .spawn(move || {
                 let result = call_run(&mut store, &pre);
-                let wasm_frames = backtrace(&result);
-                let outcome = outcome(result, timeout.or(request_timeout));
+                let wasm_frames = outcome::wasm_frames(&result);
+                let outcome = Outcome::of(result, timeout.or(request_timeout));
                 let state = store.data_mut();
                 if let Some(serving) = &mut state.serving {
                     serving.stopped(stopped_under(&outcome));
                 }
                 // The thread that was running: a request's, when serving.
-                let thread = state.rewind.thread().clone();
+                let thread = state.recorder.thread().clone();
                 let _ = done.send((outcome, wasm_frames, thread));
             })
             .context("starting the guest thread")?;
@@ -270,38 +209,8 @@ impl Runtime {
                 }
             },
         };
-        thread.end(thread_end(&outcome, wasm_frames));
+        thread.end(ThreadEnd::new(&outcome, wasm_frames));
         Ok(outcome)
-    }
-}
-
-impl ThreadRecorder {
-    /// This thread's guest is done: `result` is what its `wasi:cli/run`
-    /// call returned (see [`crate::add_to_linker_sync`] for running a
-    /// component in a host of your own). The recorder logs how it ended —
-    /// an exit status, or a crash captured with the wasm frames still on
-    /// the stack — and, when this was the run's last thread, closes the
-    /// recording. Returns the same ending as an [`Outcome`].
-    pub fn finish(&self, result: wasmtime::Result<Result<(), ()>>) -> Outcome {
-        let wasm_frames = backtrace(&result);
-        let outcome = outcome(result, None);
-        self.end(thread_end(&outcome, wasm_frames));
-        outcome
-    }
-}
-
-/// How a run's [`Outcome`] is logged.
-fn thread_end(outcome: &Outcome, wasm_frames: Vec<String>) -> ThreadEnd {
-    match outcome {
-        Outcome::Exited(code) => ThreadEnd::Exited(*code),
-        Outcome::LimitExceeded(limit) => ThreadEnd::Crashed {
-            reason: CrashReason::Limit(limit.to_string()),
-            wasm_frames,
-        },
-        Outcome::Trapped(message) => ThreadEnd::Crashed {
-            reason: CrashReason::Trap(message.clone()),
-            wasm_frames,
-        },
     }
 }
 
@@ -326,100 +235,7 @@ fn stopped_under(outcome: &Outcome) -> Response {
     }
 }
 
-fn engine_config() -> Config {
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    config.epoch_interruption(true);
-    config.max_wasm_stack(MAX_WASM_STACK);
-    // Guests run on fibers when called asynchronously; their stacks must hold
-    // the same wasm stack plus the host's frames.
-    config.async_stack_size(GUEST_THREAD_STACK);
-    deterministic_floats(&mut config);
-    config
-}
-
-/// Re-execution must compute bit-identical results on every machine:
-/// canonical NaNs and deterministic relaxed SIMD take away the two sources of
-/// float nondeterminism wasm allows. Every engine that runs guest code sets
-/// them, pre-initialisation's included (its results end up in the snapshot).
-pub(crate) fn deterministic_floats(config: &mut Config) {
-    config.cranelift_nan_canonicalization(true);
-    config.relaxed_simd_deterministic(true);
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the
-/// process lives, so that every store's deadline is counted in ticks.
-fn start_epoch_ticker(engine: &Engine) {
-    let engine = engine.weak();
-    let _ = std::thread::Builder::new()
-        .name("epoch-ticker".into())
-        .spawn(move || {
-            while let Some(engine) = engine.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        });
-}
-
-fn call_run(
-    store: &mut Store<GuestState>,
-    pre: &CommandPre<GuestState>,
-) -> wasmtime::Result<Result<(), ()>> {
+fn call_run(store: &mut Store<GuestState>, pre: &CommandPre<GuestState>) -> RunResult {
     let command: Command = pre.instantiate(&mut *store)?;
     command.wasi_cli_run().call_run(&mut *store)
-}
-
-/// The most wasm frames a VM crash keeps, innermost first.
-const MAX_WASM_FRAMES: usize = 64;
-
-/// The names of the wasm functions on the stack when the guest trapped.
-fn backtrace(result: &wasmtime::Result<Result<(), ()>>) -> Vec<String> {
-    let Err(err) = result else {
-        return Vec::new();
-    };
-    let Some(trace) = err.downcast_ref::<wasmtime::WasmBacktrace>() else {
-        return Vec::new();
-    };
-    trace
-        .frames()
-        .iter()
-        .take(MAX_WASM_FRAMES)
-        .map(|frame| match frame.func_name() {
-            // The guest's Rust names, without their hashes.
-            Some(name) => format!("{:#}", rustc_demangle::demangle(name)),
-            None => format!("<wasm function {}>", frame.func_index()),
-        })
-        .collect()
-}
-
-fn outcome(result: wasmtime::Result<Result<(), ()>>, timeout: Option<Duration>) -> Outcome {
-    let err = match result {
-        Ok(Ok(())) => return Outcome::Exited(0),
-        Ok(Err(())) => return Outcome::Exited(1),
-        Err(err) => err,
-    };
-    if let Some(exit) = err.downcast_ref::<I32Exit>() {
-        return Outcome::Exited(exit.0);
-    }
-    if let Some(LimitError(limit)) = err.downcast_ref::<LimitError>() {
-        return Outcome::LimitExceeded(*limit);
-    }
-    match err.downcast_ref::<Trap>() {
-        // Only the epoch interrupts a guest, and only at its deadline; a
-        // host of its own may interrupt one for reasons of its own.
-        Some(Trap::Interrupt) => match timeout {
-            Some(timeout) => Outcome::LimitExceeded(Limit::Time { timeout }),
-            None => Outcome::Trapped(Trap::Interrupt.to_string()),
-        },
-        Some(Trap::StackOverflow) => Outcome::LimitExceeded(Limit::Stack),
-        Some(trap) => {
-            tracing::debug!("guest trapped: {err:?}");
-            Outcome::Trapped(trap.to_string())
-        }
-        None => {
-            tracing::debug!("guest failed: {err:?}");
-            Outcome::Trapped(err.root_cause().to_string())
-        }
-    }
 }

@@ -9,11 +9,9 @@
 
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasData, Linker};
 
-use crate::embed::RecorderCtx;
-use crate::recorder::{Recorder, ThreadRecorder};
-use crate::run::GuestState;
+use crate::recorder::{Recorder, RecorderCtx, ThreadRecorder};
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -138,29 +136,47 @@ impl Serving {
     }
 
     /// The current request's thread of the recording is over: the recorder
-    /// forgets it, and `rewind` records the worker's own thread again.
-    fn leave_request(&mut self, rewind: &mut RecorderCtx) {
+    /// forgets it, and the store records the worker's own thread again.
+    fn leave_request(&mut self, recorder: &mut RecorderCtx) {
         if let Some(base) = self.base.take() {
-            rewind.thread.release();
-            rewind.thread = base;
+            recorder.thread.release();
+            recorder.thread = base;
         }
     }
 }
 
-/// Adds `rewind:recorder/requests` to `linker`.
-pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
-    requests::add_to_linker::<GuestState, HasSelf<GuestState>>(linker, |state| state)
-        .map_err(anyhow::Error::from)
+/// What the requests interface needs of a store's data: its serving state
+/// (none in a store that serves nothing) and its recorder, whose thread is
+/// the request's while it is handled.
+pub(crate) struct ServeCtx<'a> {
+    pub(crate) serving: &'a mut Option<Serving>,
+    pub(crate) recorder: &'a mut RecorderCtx,
 }
 
-impl requests::Host for GuestState {
+/// A store's data whose guest may serve requests.
+pub(crate) trait ServeView: Send {
+    fn serve(&mut self) -> ServeCtx<'_>;
+}
+
+struct HasServe;
+
+impl HasData for HasServe {
+    type Data<'a> = ServeCtx<'a>;
+}
+
+/// Adds `rewind:recorder/requests` to `linker`.
+pub(crate) fn add_to_linker<T: ServeView + 'static>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+    requests::add_to_linker::<T, HasServe>(linker, T::serve).map_err(anyhow::Error::from)
+}
+
+impl requests::Host for ServeCtx<'_> {
     fn next(&mut self) -> wasmtime::Result<Option<requests::Request>> {
-        let Some(serving) = &mut self.serving else {
+        let Some(serving) = self.serving.as_mut() else {
             return Ok(None);
         };
         // A request left unanswered is answered now: the guest moved on.
         serving.abandon(Response::text(500, "the application returned no response"));
-        serving.leave_request(&mut self.rewind);
+        serving.leave_request(self.recorder);
         serving.deadline = None;
         let Some(job) = serving.jobs.next() else {
             return Ok(None);
@@ -171,7 +187,7 @@ impl requests::Host for GuestState {
         serving.deadline = Some(Instant::now() + serving.request_timeout);
         // A thread of the recording per request.
         if let Some(recorder) = &serving.recorder {
-            let base = std::mem::replace(&mut self.rewind.thread, recorder.thread());
+            let base = std::mem::replace(&mut self.recorder.thread, recorder.thread());
             serving.base = Some(base);
         }
         let request = job.request;
@@ -190,7 +206,7 @@ impl requests::Host for GuestState {
     }
 
     fn respond(&mut self, id: u64, response: requests::Response) -> wasmtime::Result<()> {
-        let Some(serving) = &mut self.serving else {
+        let Some(serving) = self.serving.as_mut() else {
             return Ok(());
         };
         if serving
@@ -204,7 +220,7 @@ impl requests::Host for GuestState {
                 headers: response.headers,
                 body: response.body,
             });
-            serving.leave_request(&mut self.rewind);
+            serving.leave_request(self.recorder);
         }
         Ok(())
     }

@@ -4,30 +4,39 @@
 //!
 //! wasmtime-wasi has hooks for clocks and stdin (the `WasiCtxBuilder` takes
 //! them as trait objects). The filesystem and randomness have none that fit,
-//! so [`add_to_linker`] shadows their functions in the linker by versions that
-//! call wasmtime-wasi's own and log what they return: every filesystem call,
+//! so [`add_to_linker`] shadows their interfaces in the linker by [`Logged`],
+//! which implements wasmtime-wasi's generated `Host` traits by calling
+//! wasmtime-wasi's own and logging what they return: every filesystem call,
 //! not only reads, since what `stat` or a directory listing says decides what
-//! the guest does next just as much.
+//! the guest does next just as much. Implementing the traits, rather than
+//! shadowing functions by name, makes the compiler check that no function
+//! of a shadowed interface is missed, and the names and versions are
+//! wasmtime-wasi's own. The filesystem calls and their logged outcomes are
+//! the table of [`fs_ops`](super::fs_ops), which re-execution answers from.
 
-use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rewind_format::model::Input;
-use wasmtime::component::{Linker, Resource};
+use wasmtime::component::{HasData, Linker, Resource};
 use wasmtime_wasi::cli::{IsTerminal, StdinStream};
 use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
-use wasmtime_wasi::filesystem::WasiFilesystemView as _;
-use wasmtime_wasi::p2::bindings::sync::filesystem::types::HostDirectoryEntryStream as _;
-use wasmtime_wasi::p2::bindings::sync::filesystem::types::{self as fs, HostDescriptor as _};
+use wasmtime_wasi::filesystem::{WasiFilesystemCtxView, WasiFilesystemView as _};
+use wasmtime_wasi::p2::bindings::filesystem::preopens;
+use wasmtime_wasi::p2::bindings::random::{insecure, random};
+use wasmtime_wasi::p2::bindings::sync::filesystem::types as fs;
+use wasmtime_wasi::p2::bindings::sync::io::streams;
 use wasmtime_wasi::p2::{
-    DynInputStream, FsResult, InputStream, Pollable, StreamError, StreamResult,
+    DynInputStream, DynOutputStream, FsError, FsResult, InputStream, Pollable, StreamError,
+    StreamResult,
 };
-use wasmtime_wasi::random::WasiRandomView;
+use wasmtime_wasi::random::WasiRandomView as _;
 
-use super::ThreadRecorder;
+use super::ctx::RecorderView;
+use super::fs_ops::{Answer, Fd, Outcome, error_code, fs_op_path, plain_fs_ops};
+use super::handle::ThreadRecorder;
 use super::wire::{self, Wire};
-use crate::embed::RecorderView;
 
 /// The most one read hands over: a longer read is cut short (which WASI
 /// allows), so that one input never approaches a chunk's size limit.
@@ -198,479 +207,261 @@ impl InputStream for LoggedStream {
     }
 }
 
-/// The guest paths of a store's open descriptors, by resource handle, so
-/// that a file read can be logged with its path.
-#[derive(Debug, Default)]
-pub(crate) struct Paths {
-    by_rep: HashMap<u32, String>,
+/// A store's data, seen by the shadowed WASI interfaces: each call goes to
+/// wasmtime-wasi and what it returns is logged on its way to the guest.
+pub(crate) struct Logged<'a, T>(&'a mut T);
+
+struct HasLogged<T>(PhantomData<T>);
+
+impl<T: 'static> HasData for HasLogged<T> {
+    type Data<'a> = Logged<'a, T>;
 }
 
-impl Paths {
-    pub(crate) fn insert(&mut self, rep: u32, path: String) {
-        self.by_rep.insert(rep, path);
+/// Shadows `wasi:filesystem` and `wasi:random` in `linker`, which already
+/// has wasmtime-wasi's, by versions that log what they return.
+pub(crate) fn add_to_linker<T: RecorderView + 'static>(
+    linker: &mut Linker<T>,
+) -> anyhow::Result<()> {
+    fn view<T>(state: &mut T) -> Logged<'_, T> {
+        Logged(state)
     }
-
-    pub(crate) fn get(&self, rep: u32) -> String {
-        self.by_rep
-            .get(&rep)
-            .cloned()
-            .unwrap_or_else(|| "<unknown>".to_owned())
-    }
-
-    /// The guest path that `path`, relative to descriptor `rep`, names.
-    pub(crate) fn at(&self, rep: u32, path: &str) -> String {
-        join(&self.get(rep), path)
-    }
-}
-
-/// `dir/path` as the guest would spell it.
-fn join(dir: &str, path: &str) -> String {
-    if path.starts_with('/') || dir.is_empty() {
-        path.to_owned()
-    } else if dir.ends_with('/') {
-        format!("{dir}{path}")
-    } else {
-        format!("{dir}/{path}")
-    }
-}
-
-/// The WASI interfaces the hooks shadow.
-pub(crate) const FILESYSTEM_TYPES: &str = "wasi:filesystem/types@0.2.12";
-pub(crate) const FILESYSTEM_PREOPENS: &str = "wasi:filesystem/preopens@0.2.12";
-pub(crate) const RANDOM: &str = "wasi:random/random@0.2.12";
-pub(crate) const INSECURE_RANDOM: &str = "wasi:random/insecure@0.2.12";
-
-/// Shadows the `wasi:filesystem` and `wasi:random` functions in `linker` by
-/// versions that log what they return.
-pub(crate) fn add_to_linker<V: RecorderView>(linker: &mut Linker<V>) -> anyhow::Result<()> {
     linker.allow_shadowing(true);
-    let result = shadow_random(linker).and_then(|()| shadow_filesystem(linker));
+    let result = (|| -> wasmtime::Result<()> {
+        random::add_to_linker::<T, HasLogged<T>>(linker, view::<T>)?;
+        insecure::add_to_linker::<T, HasLogged<T>>(linker, view::<T>)?;
+        preopens::add_to_linker::<T, HasLogged<T>>(linker, view::<T>)?;
+        fs::add_to_linker::<T, HasLogged<T>>(linker, view::<T>)
+    })();
     linker.allow_shadowing(false);
-    result
+    result.map_err(anyhow::Error::from)
+}
+
+impl<T: RecorderView> Logged<'_, T> {
+    fn thread(&mut self) -> &ThreadRecorder {
+        &self.0.recorder().thread
+    }
+
+    fn fs(&mut self) -> WasiFilesystemCtxView<'_> {
+        self.0.filesystem()
+    }
+
+    /// Logs filesystem call `op` on `path` with its outcome.
+    fn log_fs<A: Wire>(&mut self, op: &str, path: String, outcome: &A) {
+        let thread = self.thread();
+        if thread.recorder().is_some() {
+            thread.input(Input::Fs {
+                op: op.to_owned(),
+                path,
+                result: wire::encode(outcome)[..].into(),
+            });
+        }
+    }
+
+    /// Logs what a plain call returned, and hands it on.
+    fn logged<A: Answer>(&mut self, op: &str, path: String, returned: A::Returned) -> A::Returned {
+        match A::of(returned) {
+            Ok(answer) => {
+                self.log_fs(op, path, &answer);
+                answer.returned()
+            }
+            Err(trap) => A::trap(trap),
+        }
+    }
+
+    /// Logs whether a call that makes a resource succeeded.
+    fn logged_resource<R>(
+        &mut self,
+        op: &str,
+        path: String,
+        returned: FsResult<Resource<R>>,
+    ) -> FsResult<Resource<R>> {
+        // A trap: the guest gets nothing, and nothing is logged.
+        let Some(answer) = answer_of(&returned) else {
+            return returned;
+        };
+        self.log_fs(op, path, &answer.map(|_| ()));
+        returned
+    }
+}
+
+/// What the guest gets from `returned`: a value or an error code; `None`
+/// when the call trapped.
+fn answer_of<T>(returned: &FsResult<T>) -> Option<Result<&T, fs::ErrorCode>> {
+    match returned {
+        Ok(value) => Some(Ok(value)),
+        Err(err) => err.downcast_ref().map(|code| Err((*code).into())),
+    }
 }
 
 /// Random bytes are logged a call at a time, as the guest received them.
-fn shadow_random<V: RecorderView>(linker: &mut Linker<V>) -> anyhow::Result<()> {
-    let mut random = linker.instance(RANDOM)?;
-    random.func_wrap("get-random-bytes", |mut store, (len,): (u64,)| {
-        let state = store.data_mut();
-        let bytes = wasmtime_wasi::p2::bindings::sync::random::random::Host::get_random_bytes(
-            WasiRandomView::random(state),
-            len,
-        )?;
-        state.recorder().thread.input(Input::Random {
+impl<T: RecorderView> random::Host for Logged<'_, T> {
+    fn get_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
+        let bytes = random::Host::get_random_bytes(self.0.random(), len)?;
+        self.thread().input(Input::Random {
             data: bytes[..].into(),
         });
-        Ok((bytes,))
-    })?;
-    random.func_wrap("get-random-u64", |mut store, (): ()| {
-        let state = store.data_mut();
-        let value = wasmtime_wasi::p2::bindings::sync::random::random::Host::get_random_u64(
-            WasiRandomView::random(state),
-        )?;
-        state.recorder().thread.input(Input::Random {
+        Ok(bytes)
+    }
+
+    fn get_random_u64(&mut self) -> wasmtime::Result<u64> {
+        let value = random::Host::get_random_u64(self.0.random())?;
+        self.thread().input(Input::Random {
             data: value.to_le_bytes()[..].into(),
         });
-        Ok((value,))
-    })?;
-    let mut insecure = linker.instance(INSECURE_RANDOM)?;
-    insecure.func_wrap("get-insecure-random-bytes", |mut store, (len,): (u64,)| {
-        let state = store.data_mut();
-        let bytes =
-            wasmtime_wasi::p2::bindings::sync::random::insecure::Host::get_insecure_random_bytes(
-                WasiRandomView::random(state),
-                len,
-            )?;
-        state.recorder().thread.input(Input::InsecureRandom {
-            data: bytes[..].into(),
-        });
-        Ok((bytes,))
-    })?;
-    insecure.func_wrap("get-insecure-random-u64", |mut store, (): ()| {
-        let state = store.data_mut();
-        let value =
-            wasmtime_wasi::p2::bindings::sync::random::insecure::Host::get_insecure_random_u64(
-                WasiRandomView::random(state),
-            )?;
-        state.recorder().thread.input(Input::InsecureRandom {
-            data: value.to_le_bytes()[..].into(),
-        });
-        Ok((value,))
-    })?;
-    Ok(())
-}
-
-type Fd = Resource<fs::Descriptor>;
-type Flags = fs::PathFlags;
-type Stamp = fs::NewTimestamp;
-
-/// Logs a filesystem call's outcome and hands it to the guest.
-fn logged<V: RecorderView, T: Wire>(
-    state: &mut V,
-    op: &str,
-    path: String,
-    result: FsResult<T>,
-) -> wasmtime::Result<Result<T, fs::ErrorCode>> {
-    let result = fs_result(result)?;
-    log_fs(state, op, path, &result);
-    Ok(result)
-}
-
-fn log_fs<V: RecorderView, T: Wire>(state: &mut V, op: &str, path: String, result: &T) {
-    if state.recorder().thread.recorder().is_some() {
-        state.recorder().thread.input(Input::Fs {
-            op: op.to_owned(),
-            path,
-            result: wire::encode(result)[..].into(),
-        });
+        Ok(value)
     }
 }
 
-/// Logs a call that returns a resource: whether it succeeded.
-fn logged_resource<V: RecorderView, T>(
-    state: &mut V,
-    op: &str,
-    path: String,
-    result: FsResult<Resource<T>>,
-) -> wasmtime::Result<Result<Resource<T>, fs::ErrorCode>> {
-    let result = fs_result(result)?;
-    let outcome: Result<(), fs::ErrorCode> = result.as_ref().map(|_| ()).map_err(|code| *code);
-    log_fs(state, op, path, &outcome);
-    Ok(result)
+impl<T: RecorderView> insecure::Host for Logged<'_, T> {
+    fn get_insecure_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
+        let bytes = insecure::Host::get_insecure_random_bytes(self.0.random(), len)?;
+        self.thread().input(Input::InsecureRandom {
+            data: bytes[..].into(),
+        });
+        Ok(bytes)
+    }
+
+    fn get_insecure_random_u64(&mut self) -> wasmtime::Result<u64> {
+        let value = insecure::Host::get_insecure_random_u64(self.0.random())?;
+        self.thread().input(Input::InsecureRandom {
+            data: value.to_le_bytes()[..].into(),
+        });
+        Ok(value)
+    }
 }
 
-fn shadow_filesystem<V: RecorderView>(linker: &mut Linker<V>) -> anyhow::Result<()> {
-    let mut preopens = linker.instance(FILESYSTEM_PREOPENS)?;
-    preopens.func_wrap("get-directories", |mut store, (): ()| {
-        let state = store.data_mut();
-        let dirs = wasmtime_wasi::p2::bindings::filesystem::preopens::Host::get_directories(
-            &mut state.filesystem(),
-        )?;
+impl<T: RecorderView> preopens::Host for Logged<'_, T> {
+    fn get_directories(&mut self) -> wasmtime::Result<Vec<(Fd, String)>> {
+        let dirs = preopens::Host::get_directories(&mut self.fs())?;
         for (dir, path) in &dirs {
-            state.recorder().paths.insert(dir.rep(), path.clone());
+            self.0.recorder().paths.insert(dir.rep(), path.clone());
         }
         let paths: Vec<String> = dirs.iter().map(|(_, path)| path.clone()).collect();
-        log_fs(state, "get-directories", String::new(), &paths);
-        Ok((dirs,))
-    })?;
-
-    let mut types = linker.instance(FILESYSTEM_TYPES)?;
-    types.func_wrap(
-        "[method]descriptor.open-at",
-        |mut store,
-         (dir, path_flags, path, open_flags, flags): (
-            Fd,
-            Flags,
-            String,
-            fs::OpenFlags,
-            fs::DescriptorFlags,
-        )| {
-            let state = store.data_mut();
-            let full = state.recorder().paths.at(dir.rep(), &path);
-            let result = state
-                .filesystem()
-                .open_at(dir, path_flags, path, open_flags, flags);
-            let result = logged_resource(state, "open-at", full.clone(), result)?;
-            if let Ok(file) = &result {
-                state.recorder().paths.insert(file.rep(), full);
-            }
-            Ok((result,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.read-via-stream",
-        |mut store, (file, offset): (Fd, u64)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let result = state.filesystem().read_via_stream(file, offset);
-            let result = match logged_resource(state, "read-via-stream", path.clone(), result)? {
-                Ok(stream) => {
-                    // Take wasmtime-wasi's stream out of the table and put it
-                    // back wrapped.
-                    let inner: DynInputStream = state.ctx().table.delete(stream)?;
-                    let logged: DynInputStream = Box::new(LoggedStream {
-                        inner,
-                        log: state.recorder().thread.clone(),
-                        source: Source::File { path, offset },
-                    });
-                    Ok(state.ctx().table.push(logged)?)
-                }
-                Err(code) => Err(code),
-            };
-            Ok((result,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.read",
-        |mut store, (file, len, offset): (Fd, u64, u64)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let len = len.min(MAX_READ as u64);
-            let result = fs_result(state.filesystem().read(file, len, offset))?;
-            // The data goes in as a file read (which keeps sources), then
-            // whether the call succeeded and hit the end.
-            let outcome = match &result {
-                Ok((data, eof)) => {
-                    if !data.is_empty() {
-                        state.recorder().thread.file_read(&path, offset, data);
-                    }
-                    Ok(*eof)
-                }
-                Err(code) => Err(*code),
-            };
-            log_fs(state, "read", path, &outcome);
-            Ok((result,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.write-via-stream",
-        |mut store, (file, offset): (Fd, u64)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let result = state.filesystem().write_via_stream(file, offset);
-            Ok((logged_resource(state, "write-via-stream", path, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.append-via-stream",
-        |mut store, (file,): (Fd,)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let result = state.filesystem().append_via_stream(file);
-            Ok((logged_resource(state, "append-via-stream", path, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.advise",
-        |mut store, (file, offset, len, advice): (Fd, u64, u64, fs::Advice)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let result = state.filesystem().advise(file, offset, len, advice);
-            Ok((logged(state, "advise", path, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.sync-data",
-        |mut store, (file,): (Fd,)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let result = state.filesystem().sync_data(file);
-            Ok((logged(state, "sync-data", path, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.get-flags",
-        |mut store, (file,): (Fd,)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let result = state.filesystem().get_flags(file);
-            Ok((logged(state, "get-flags", path, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.get-type",
-        |mut store, (file,): (Fd,)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let result = state.filesystem().get_type(file);
-            Ok((logged(state, "get-type", path, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.set-size",
-        |mut store, (file, size): (Fd, u64)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let result = state.filesystem().set_size(file, size);
-            Ok((logged(state, "set-size", path, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.set-times",
-        |mut store, (file, atime, mtime): (Fd, Stamp, Stamp)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let result = state.filesystem().set_times(file, atime, mtime);
-            Ok((logged(state, "set-times", path, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.write",
-        |mut store, (file, buffer, offset): (Fd, Vec<u8>, u64)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let result = state.filesystem().write(file, buffer, offset);
-            Ok((logged(state, "write", path, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.read-directory",
-        |mut store, (dir,): (Fd,)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(dir.rep());
-            let result = state.filesystem().read_directory(dir);
-            let result = logged_resource(state, "read-directory", path.clone(), result)?;
-            if let Ok(entries) = &result {
-                state.recorder().paths.insert(entries.rep(), path);
-            }
-            Ok((result,))
-        },
-    )?;
-    types.func_wrap("[method]descriptor.sync", |mut store, (file,): (Fd,)| {
-        let state = store.data_mut();
-        let path = state.recorder().paths.get(file.rep());
-        let result = state.filesystem().sync(file);
-        Ok((logged(state, "sync", path, result)?,))
-    })?;
-    types.func_wrap(
-        "[method]descriptor.create-directory-at",
-        |mut store, (dir, path): (Fd, String)| {
-            let state = store.data_mut();
-            let full = state.recorder().paths.at(dir.rep(), &path);
-            let result = state.filesystem().create_directory_at(dir, path);
-            Ok((logged(state, "create-directory-at", full, result)?,))
-        },
-    )?;
-    types.func_wrap("[method]descriptor.stat", |mut store, (file,): (Fd,)| {
-        let state = store.data_mut();
-        let path = state.recorder().paths.get(file.rep());
-        let result = state.filesystem().stat(file);
-        Ok((logged(state, "stat", path, result)?,))
-    })?;
-    types.func_wrap(
-        "[method]descriptor.stat-at",
-        |mut store, (dir, flags, path): (Fd, Flags, String)| {
-            let state = store.data_mut();
-            let full = state.recorder().paths.at(dir.rep(), &path);
-            let result = state.filesystem().stat_at(dir, flags, path);
-            Ok((logged(state, "stat-at", full, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.set-times-at",
-        |mut store, (dir, flags, path, atime, mtime): (Fd, Flags, String, Stamp, Stamp)| {
-            let state = store.data_mut();
-            let full = state.recorder().paths.at(dir.rep(), &path);
-            let result = state
-                .filesystem()
-                .set_times_at(dir, flags, path, atime, mtime);
-            Ok((logged(state, "set-times-at", full, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.link-at",
-        |mut store, (dir, flags, old, new_dir, new): (Fd, Flags, String, Fd, String)| {
-            let state = store.data_mut();
-            let full = state.recorder().paths.at(dir.rep(), &old);
-            let result = state.filesystem().link_at(dir, flags, old, new_dir, new);
-            Ok((logged(state, "link-at", full, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.readlink-at",
-        |mut store, (dir, path): (Fd, String)| {
-            let state = store.data_mut();
-            let full = state.recorder().paths.at(dir.rep(), &path);
-            let result = state.filesystem().readlink_at(dir, path);
-            Ok((logged(state, "readlink-at", full, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.remove-directory-at",
-        |mut store, (dir, path): (Fd, String)| {
-            let state = store.data_mut();
-            let full = state.recorder().paths.at(dir.rep(), &path);
-            let result = state.filesystem().remove_directory_at(dir, path);
-            Ok((logged(state, "remove-directory-at", full, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.rename-at",
-        |mut store, (dir, old, new_dir, new): (Fd, String, Fd, String)| {
-            let state = store.data_mut();
-            let full = state.recorder().paths.at(dir.rep(), &old);
-            let result = state.filesystem().rename_at(dir, old, new_dir, new);
-            Ok((logged(state, "rename-at", full, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.symlink-at",
-        |mut store, (dir, old, new): (Fd, String, String)| {
-            let state = store.data_mut();
-            let full = state.recorder().paths.at(dir.rep(), &new);
-            let result = state.filesystem().symlink_at(dir, old, new);
-            Ok((logged(state, "symlink-at", full, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.unlink-file-at",
-        |mut store, (dir, path): (Fd, String)| {
-            let state = store.data_mut();
-            let full = state.recorder().paths.at(dir.rep(), &path);
-            let result = state.filesystem().unlink_file_at(dir, path);
-            Ok((logged(state, "unlink-file-at", full, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.is-same-object",
-        |mut store, (file, other): (Fd, Fd)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let same = state.filesystem().is_same_object(file, other)?;
-            log_fs(state, "is-same-object", path, &same);
-            Ok((same,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.metadata-hash",
-        |mut store, (file,): (Fd,)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(file.rep());
-            let result = state.filesystem().metadata_hash(file);
-            Ok((logged(state, "metadata-hash", path, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.metadata-hash-at",
-        |mut store, (dir, flags, path): (Fd, Flags, String)| {
-            let state = store.data_mut();
-            let full = state.recorder().paths.at(dir.rep(), &path);
-            let result = state.filesystem().metadata_hash_at(dir, flags, path);
-            Ok((logged(state, "metadata-hash-at", full, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]directory-entry-stream.read-directory-entry",
-        |mut store, (entries,): (Resource<fs::DirectoryEntryStream>,)| {
-            let state = store.data_mut();
-            let path = state.recorder().paths.get(entries.rep());
-            let result = state.filesystem().read_directory_entry(entries);
-            Ok((logged(state, "read-directory-entry", path, result)?,))
-        },
-    )?;
-    types.func_wrap(
-        "filesystem-error-code",
-        |mut store,
-         (error,): (Resource<wasmtime_wasi::p2::bindings::sync::io::streams::Error>,)| {
-            let state = store.data_mut();
-            let code =
-                wasmtime_wasi::p2::bindings::sync::filesystem::types::Host::filesystem_error_code(
-                    &mut state.filesystem(),
-                    error,
-                )?;
-            log_fs(state, "filesystem-error-code", String::new(), &code);
-            Ok((code,))
-        },
-    )?;
-    Ok(())
+        self.log_fs("get-directories", String::new(), &paths);
+        Ok(dirs)
+    }
 }
 
-/// Splits wasmtime-wasi's result into the guest's error code and a trap.
-pub(crate) fn fs_result<T>(
-    result: wasmtime_wasi::p2::FsResult<T>,
-) -> wasmtime::Result<Result<T, fs::ErrorCode>> {
-    match result {
-        Ok(value) => Ok(Ok(value)),
-        Err(err) => Ok(Err(err.downcast()?.into())),
+impl<T: RecorderView> fs::Host for Logged<'_, T> {
+    fn convert_error_code(&mut self, err: FsError) -> wasmtime::Result<fs::ErrorCode> {
+        error_code(err)
+    }
+
+    fn filesystem_error_code(
+        &mut self,
+        err: Resource<streams::Error>,
+    ) -> wasmtime::Result<Option<fs::ErrorCode>> {
+        let code = fs::Host::filesystem_error_code(&mut self.fs(), err)?;
+        self.log_fs("filesystem-error-code", String::new(), &code);
+        Ok(code)
+    }
+}
+
+/// A plain call of [`plain_fs_ops!`]: wasmtime-wasi's answer, logged.
+macro_rules! logged_methods {
+    ($($op:literal $method:ident ($($arg:ident: $ty:ty),*) @ $fd:ident $(/ $rel:ident)? -> $out:ty;)*) => {
+        $(
+            fn $method(&mut self, $($arg: $ty),*) -> <$out as Answer>::Returned {
+                let path = fs_op_path!(self.0.recorder().paths, $fd $(/ $rel)?);
+                let returned = self.fs().$method($($arg),*);
+                self.logged::<$out>($op, path, returned)
+            }
+        )*
+    };
+}
+
+impl<T: RecorderView> fs::HostDescriptor for Logged<'_, T> {
+    plain_fs_ops!(logged_methods);
+
+    fn open_at(
+        &mut self,
+        dir: Fd,
+        path_flags: fs::PathFlags,
+        path: String,
+        open_flags: fs::OpenFlags,
+        flags: fs::DescriptorFlags,
+    ) -> FsResult<Fd> {
+        let full = self.0.recorder().paths.at(dir.rep(), &path);
+        let returned = self.fs().open_at(dir, path_flags, path, open_flags, flags);
+        let returned = self.logged_resource("open-at", full.clone(), returned);
+        if let Ok(file) = &returned {
+            self.0.recorder().paths.insert(file.rep(), full);
+        }
+        returned
+    }
+
+    fn read_via_stream(&mut self, file: Fd, offset: u64) -> FsResult<Resource<DynInputStream>> {
+        let path = self.0.recorder().paths.get(file.rep());
+        let returned = self.fs().read_via_stream(file, offset);
+        let stream = self.logged_resource("read-via-stream", path.clone(), returned)?;
+        // Take wasmtime-wasi's stream out of the table and put it back
+        // wrapped.
+        let inner: DynInputStream = self.0.ctx().table.delete(stream)?;
+        let logged: DynInputStream = Box::new(LoggedStream {
+            inner,
+            log: self.thread().clone(),
+            source: Source::File { path, offset },
+        });
+        Ok(self.0.ctx().table.push(logged)?)
+    }
+
+    fn write_via_stream(&mut self, file: Fd, offset: u64) -> FsResult<Resource<DynOutputStream>> {
+        let path = self.0.recorder().paths.get(file.rep());
+        let returned = self.fs().write_via_stream(file, offset);
+        self.logged_resource("write-via-stream", path, returned)
+    }
+
+    fn append_via_stream(&mut self, file: Fd) -> FsResult<Resource<DynOutputStream>> {
+        let path = self.0.recorder().paths.get(file.rep());
+        let returned = self.fs().append_via_stream(file);
+        self.logged_resource("append-via-stream", path, returned)
+    }
+
+    fn read(&mut self, file: Fd, len: u64, offset: u64) -> FsResult<(Vec<u8>, bool)> {
+        let path = self.0.recorder().paths.get(file.rep());
+        let len = len.min(MAX_READ as u64);
+        let returned = self.fs().read(file, len, offset);
+        // The data goes in as a file read (which keeps sources), then
+        // whether the call succeeded and hit the end.
+        let Some(answer) = answer_of(&returned) else {
+            return returned;
+        };
+        let outcome: Outcome<bool> = answer.map(|(data, eof)| {
+            if !data.is_empty() {
+                self.thread().file_read(&path, offset, data);
+            }
+            *eof
+        });
+        self.log_fs("read", path, &outcome);
+        returned
+    }
+
+    fn read_directory(&mut self, dir: Fd) -> FsResult<Resource<fs::DirectoryEntryStream>> {
+        let path = self.0.recorder().paths.get(dir.rep());
+        let returned = self.fs().read_directory(dir);
+        let returned = self.logged_resource("read-directory", path.clone(), returned);
+        if let Ok(entries) = &returned {
+            self.0.recorder().paths.insert(entries.rep(), path);
+        }
+        returned
+    }
+
+    fn drop(&mut self, file: Fd) -> wasmtime::Result<()> {
+        fs::HostDescriptor::drop(&mut self.fs(), file)
+    }
+}
+
+impl<T: RecorderView> fs::HostDirectoryEntryStream for Logged<'_, T> {
+    fn read_directory_entry(
+        &mut self,
+        entries: Resource<fs::DirectoryEntryStream>,
+    ) -> FsResult<Option<fs::DirectoryEntry>> {
+        let path = self.0.recorder().paths.get(entries.rep());
+        let returned = self.fs().read_directory_entry(entries);
+        self.logged::<Outcome<Option<fs::DirectoryEntry>>>("read-directory-entry", path, returned)
+    }
+
+    fn drop(&mut self, entries: Resource<fs::DirectoryEntryStream>) -> wasmtime::Result<()> {
+        fs::HostDirectoryEntryStream::drop(&mut self.fs(), entries)
     }
 }

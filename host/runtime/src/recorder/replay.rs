@@ -465,7 +465,7 @@ impl ReplayState {
             return;
         };
         if sink.full {
-            if let Err(err) = super::write_events(&mut sink.writer, thread, first, batch) {
+            if let Err(err) = super::files::write_events(&mut sink.writer, thread, first, batch) {
                 self.failure.get_or_insert(err.to_string());
             }
             self.written.insert(thread, first + batch.len() as u64);
@@ -500,7 +500,9 @@ impl ReplayState {
         let from = written.max(first);
         if from < end {
             let skip = (from - first) as usize;
-            if let Err(err) = super::write_events(&mut sink.writer, thread, from, &events[skip..]) {
+            if let Err(err) =
+                super::files::write_events(&mut sink.writer, thread, from, &events[skip..])
+            {
                 self.failure.get_or_insert(err.to_string());
             }
             self.written.insert(thread, end);

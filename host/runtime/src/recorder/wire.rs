@@ -344,32 +344,6 @@ impl Wire for fs::MetadataHashValue {
     }
 }
 
-/// The outcome of filesystem call `op`, in words (for `rewind dump`).
-pub fn describe(op: &str, bytes: &[u8]) -> String {
-    fn show<T: Wire + std::fmt::Debug>(bytes: &[u8]) -> String {
-        match decode::<T>(bytes) {
-            Some(value) => format!("{value:?}"),
-            None => format!("<malformed: {} bytes>", bytes.len()),
-        }
-    }
-    type R<T> = Result<T, fs::ErrorCode>;
-    match op {
-        "get-directories" => show::<Vec<String>>(bytes),
-        "read" => show::<R<bool>>(bytes),
-        "get-flags" => show::<R<fs::DescriptorFlags>>(bytes),
-        "get-type" => show::<R<fs::DescriptorType>>(bytes),
-        "write" => show::<R<u64>>(bytes),
-        "stat" | "stat-at" => show::<R<fs::DescriptorStat>>(bytes),
-        "readlink-at" => show::<R<String>>(bytes),
-        "is-same-object" => show::<bool>(bytes),
-        "metadata-hash" | "metadata-hash-at" => show::<R<fs::MetadataHashValue>>(bytes),
-        "read-directory-entry" => show::<R<Option<fs::DirectoryEntry>>>(bytes),
-        "filesystem-error-code" => show::<Option<fs::ErrorCode>>(bytes),
-        "stream-closed" | "stream-failed" => String::new(),
-        _ => show::<R<()>>(bytes),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,8 @@
 use rewind_format::model::{self as format, CrashReason, Mode};
 use wasmtime::component::{HasSelf, Linker};
 
-use super::ThreadRecorder;
+use super::ctx::RecorderView;
+use super::handle::ThreadRecorder;
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -22,14 +23,15 @@ mod generated {
 
 use generated::rewind::recorder::{capture, control, trace};
 
-/// Adds the recorder's interfaces to `linker`, for stores whose data gives
-/// a thread's recorder through `get`.
-pub fn add_to_linker<T: Send + 'static>(
+/// Adds the recorder's interfaces to `linker`: each call goes to the
+/// calling store's thread of the recording.
+pub(crate) fn add_to_linker<T: RecorderView + 'static>(
     linker: &mut Linker<T>,
-    get: fn(&mut T) -> &mut ThreadRecorder,
 ) -> anyhow::Result<()> {
-    generated::Recorded::add_to_linker::<T, HasSelf<ThreadRecorder>>(linker, get)
-        .map_err(anyhow::Error::from)
+    generated::Recorded::add_to_linker::<T, HasSelf<ThreadRecorder>>(linker, |state| {
+        &mut state.recorder().thread
+    })
+    .map_err(anyhow::Error::from)
 }
 
 fn to_mode(mode: control::Mode) -> Mode {
@@ -50,55 +52,53 @@ fn from_mode(mode: Mode) -> control::Mode {
 
 type Result<T> = wasmtime::Result<T>;
 
-impl ThreadRecorder {
-    /// A control call's answer, unless re-execution must stop here.
-    fn answer<T>(&self, value: T) -> Result<T> {
-        self.replay_check()?;
-        Ok(value)
-    }
+/// A control call's answer, unless re-execution must stop here.
+fn answer<T>(thread: &ThreadRecorder, value: T) -> Result<T> {
+    thread.replay_check()?;
+    Ok(value)
 }
 
 impl control::Host for ThreadRecorder {
     fn get_mode(&mut self) -> Result<control::Mode> {
-        self.answer(from_mode(self.mode()))
+        answer(self, from_mode(self.mode()))
     }
 
     fn set_mode(&mut self, requested: control::Mode) -> Result<control::Mode> {
         let effective = ThreadRecorder::set_mode(self, to_mode(requested));
-        self.answer(from_mode(effective))
+        answer(self, from_mode(effective))
     }
 
     fn max_mode(&mut self) -> Result<control::Mode> {
-        self.answer(from_mode(ThreadRecorder::max_mode(self)))
+        answer(self, from_mode(ThreadRecorder::max_mode(self)))
     }
 
     fn tracing(&mut self) -> Result<bool> {
-        self.answer(ThreadRecorder::tracing(self))
+        answer(self, ThreadRecorder::tracing(self))
     }
 
     fn snapshot(&mut self, name: Option<String>, all: bool) -> Result<String> {
         let name = ThreadRecorder::snapshot(self, name, all);
-        self.answer(name)
+        answer(self, name)
     }
 
     fn clear(&mut self, all: bool, flush: bool) -> Result<()> {
         ThreadRecorder::clear(self, all, flush);
-        self.answer(())
+        answer(self, ())
     }
 
     fn flush(&mut self) -> Result<()> {
         ThreadRecorder::flush(self);
-        self.answer(())
+        answer(self, ())
     }
 
     fn block(&mut self, task: u64, clear: bool) -> Result<u64> {
         let block = ThreadRecorder::block(self, task, clear);
-        self.answer(block)
+        answer(self, block)
     }
 
     fn rule(&mut self, target: String, record: bool) -> Result<()> {
         ThreadRecorder::rule(self, target, record);
-        self.answer(())
+        answer(self, ())
     }
 }
 
@@ -128,7 +128,7 @@ impl capture::Host for ThreadRecorder {
             notes: crash.notes,
         };
         let path = self.crash(crash);
-        self.answer(path.map(|path| path.to_string_lossy().into_owned()))
+        answer(self, path.map(|path| path.to_string_lossy().into_owned()))
     }
 }
 
@@ -160,6 +160,6 @@ impl trace::Host for ThreadRecorder {
             })
             .collect();
         ThreadRecorder::events(self, batch);
-        self.answer(())
+        answer(self, ())
     }
 }

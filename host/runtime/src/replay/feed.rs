@@ -2,30 +2,36 @@
 //! clocks, randomness, stdin and the whole filesystem. Nothing here touches
 //! the host's clocks, random source, stdin or files.
 //!
-//! Descriptors are placeholders ([`ReplayFile`]): the `descriptor` resource
-//! is redefined in the replay linker, so that no wasmtime-wasi function that
-//! would do real I/O can be reached with one.
+//! [`add_to_linker`] shadows those interfaces by [`Fed`], which implements
+//! wasmtime-wasi's generated `Host` traits (so the compiler checks that no
+//! function is missed, and the names and versions are wasmtime-wasi's).
+//! Every filesystem function is answered here, and a descriptor is a
+//! placeholder in the store's table ([`ReplayFile`]) that only these
+//! functions understand: no wasmtime-wasi function that would do real I/O
+//! can be reached with one. The plain filesystem calls are generated from
+//! the same table as the record side's ([`fs_ops`](crate::recorder::fs_ops)).
+
+use std::marker::PhantomData;
 
 use bytes::Bytes;
 use rewind_format::model::Input;
-use wasmtime::component::{Linker, Resource, ResourceType};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::cli::{IsTerminal, StdinStream, StdoutStream};
-use wasmtime_wasi::p2::bindings::sync::clocks::wall_clock::Datetime;
+use wasmtime_wasi::p2::bindings::clocks::{monotonic_clock, wall_clock};
+use wasmtime_wasi::p2::bindings::filesystem::preopens;
+use wasmtime_wasi::p2::bindings::random::{insecure, random};
 use wasmtime_wasi::p2::bindings::sync::filesystem::types as fs;
+use wasmtime_wasi::p2::bindings::sync::io::streams;
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
 use wasmtime_wasi::p2::{
-    DynInputStream, DynOutputStream, DynPollable, InputStream, OutputStream, Pollable, StreamError,
-    StreamResult,
+    DynInputStream, DynOutputStream, DynPollable, FsError, FsResult, InputStream, OutputStream,
+    Pollable, StreamError, StreamResult,
 };
 
-use crate::recorder::ThreadRecorder;
-use crate::recorder::hooks;
+use crate::recorder::fs_ops::{Answer, Fd, Outcome, error_code, fs_op_path, plain_fs_ops, refused};
 use crate::recorder::replay::Asked;
 use crate::recorder::wire::{self, Wire};
-use crate::run::GuestState;
-
-const WALL_CLOCK: &str = "wasi:clocks/wall-clock@0.2.12";
-const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
+use crate::recorder::{RecorderView, ThreadRecorder};
 
 /// A descriptor during re-execution: its path is in the store's `paths`.
 pub(crate) struct ReplayFile;
@@ -33,19 +39,35 @@ pub(crate) struct ReplayFile;
 /// A directory listing during re-execution.
 pub(crate) struct ReplayEntries;
 
-/// Replaces, in `linker`, every WASI function whose answer comes from
-/// outside the guest by one that reads it from the log.
-pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
-    linker.allow_shadowing(true);
-    let result = clocks(linker)
-        .and_then(|()| random(linker))
-        .and_then(|()| filesystem(linker));
-    linker.allow_shadowing(false);
-    result
+/// A store's data, seen by the shadowed WASI interfaces during
+/// re-execution: every answer comes from the log.
+pub(crate) struct Fed<'a, T>(&'a mut T);
+
+struct HasFed<T>(PhantomData<T>);
+
+impl<T: 'static> HasData for HasFed<T> {
+    type Data<'a> = Fed<'a, T>;
 }
 
-fn input(state: &GuestState, asked: Asked<'_>) -> wasmtime::Result<Input> {
-    state.rewind.thread.replay_input(asked)
+/// Replaces, in `linker`, every WASI function whose answer comes from
+/// outside the guest by one that reads it from the log.
+pub(crate) fn add_to_linker<T: RecorderView + 'static>(
+    linker: &mut Linker<T>,
+) -> anyhow::Result<()> {
+    fn view<T>(state: &mut T) -> Fed<'_, T> {
+        Fed(state)
+    }
+    linker.allow_shadowing(true);
+    let result = (|| -> wasmtime::Result<()> {
+        wall_clock::add_to_linker::<T, HasFed<T>>(linker, view::<T>)?;
+        monotonic_clock::add_to_linker::<T, HasFed<T>>(linker, view::<T>)?;
+        random::add_to_linker::<T, HasFed<T>>(linker, view::<T>)?;
+        insecure::add_to_linker::<T, HasFed<T>>(linker, view::<T>)?;
+        preopens::add_to_linker::<T, HasFed<T>>(linker, view::<T>)?;
+        fs::add_to_linker::<T, HasFed<T>>(linker, view::<T>)
+    })();
+    linker.allow_shadowing(false);
+    result.map_err(anyhow::Error::from)
 }
 
 fn u64_of(name: &str, data: &[u8]) -> wasmtime::Result<u64> {
@@ -55,54 +77,129 @@ fn u64_of(name: &str, data: &[u8]) -> wasmtime::Result<u64> {
     Ok(u64::from_le_bytes(bytes))
 }
 
-fn clocks(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
-    let mut wall = linker.instance(WALL_CLOCK)?;
-    wall.func_wrap("now", |store, (): ()| {
-        match input(store.data(), Asked::WallClock)? {
-            Input::WallClock { secs, nanos } => Ok((Datetime {
+impl<T: RecorderView> Fed<'_, T> {
+    fn thread(&mut self) -> &ThreadRecorder {
+        &self.0.recorder().thread
+    }
+
+    fn table(&mut self) -> &mut ResourceTable {
+        self.0.ctx().table
+    }
+
+    /// The next logged input, which must be what the guest asked for.
+    fn input(&mut self, asked: Asked<'_>) -> wasmtime::Result<Input> {
+        self.thread().replay_input(asked)
+    }
+
+    /// The data of the next logged input of kind `Other`, named `name`.
+    fn other(&mut self, name: &str) -> wasmtime::Result<Vec<u8>> {
+        match self.input(Asked::Other(name))? {
+            Input::Other { data, .. } => Ok(data.0),
+            _ => unreachable!("matched by kind"),
+        }
+    }
+
+    /// The logged outcome of filesystem call `op` on `path`.
+    fn outcome<A: Wire>(&mut self, op: &str, path: &str) -> wasmtime::Result<A> {
+        let Input::Fs { result, .. } = self.input(Asked::Fs { op, path })? else {
+            unreachable!("matched by kind")
+        };
+        wire::decode(&result.0).ok_or_else(|| {
+            wasmtime::format_err!("the recording's outcome of {op} on {path} is malformed")
+        })
+    }
+
+    /// A plain call, answered with its logged outcome.
+    fn answered<A: Answer>(&mut self, op: &str, path: String) -> A::Returned {
+        match self.outcome::<A>(op, &path) {
+            Ok(answer) => answer.returned(),
+            Err(trap) => A::trap(trap),
+        }
+    }
+
+    /// A call that made a descriptor when it was recorded: a placeholder
+    /// for `path` when it succeeded then.
+    fn descriptor(&mut self, op: &str, path: String) -> FsResult<Fd> {
+        match self
+            .outcome::<Outcome<()>>(op, &path)
+            .map_err(FsError::trap)?
+        {
+            Ok(()) => {
+                let file = self.table().push(ReplayFile)?;
+                self.0.recorder().paths.insert(file.rep(), path);
+                Ok(Resource::new_own(file.rep()))
+            }
+            Err(code) => refused(code),
+        }
+    }
+
+    /// What a call that made a stream when it was recorded answers now.
+    fn stream<S: Send + 'static>(
+        &mut self,
+        op: &str,
+        path: &str,
+        stream: S,
+    ) -> FsResult<Resource<S>> {
+        match self
+            .outcome::<Outcome<()>>(op, path)
+            .map_err(FsError::trap)?
+        {
+            Ok(()) => Ok(self.table().push(stream)?),
+            Err(code) => refused(code),
+        }
+    }
+}
+
+impl<T: RecorderView> wall_clock::Host for Fed<'_, T> {
+    fn now(&mut self) -> wasmtime::Result<wall_clock::Datetime> {
+        match self.input(Asked::WallClock)? {
+            Input::WallClock { secs, nanos } => Ok(wall_clock::Datetime {
                 seconds: secs,
                 nanoseconds: nanos,
-            },)),
+            }),
             _ => unreachable!("matched by kind"),
         }
-    })?;
-    wall.func_wrap("resolution", |store, (): ()| {
-        let Input::Other { data, .. } = input(store.data(), Asked::Other("wall-clock-resolution"))?
-        else {
-            unreachable!("matched by kind")
-        };
-        let nanos = u64_of("wall-clock resolution", &data.0)?;
-        Ok((Datetime {
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<wall_clock::Datetime> {
+        let nanos = u64_of(
+            "wall-clock resolution",
+            &self.other("wall-clock-resolution")?,
+        )?;
+        Ok(wall_clock::Datetime {
             seconds: nanos / 1_000_000_000,
             nanoseconds: (nanos % 1_000_000_000) as u32,
-        },))
-    })?;
+        })
+    }
+}
 
-    let mut monotonic = linker.instance(MONOTONIC_CLOCK)?;
-    monotonic.func_wrap("now", |store, (): ()| {
-        match input(store.data(), Asked::MonotonicClock)? {
-            Input::MonotonicClock { nanos } => Ok((nanos,)),
+impl<T: RecorderView> monotonic_clock::Host for Fed<'_, T> {
+    fn now(&mut self) -> wasmtime::Result<u64> {
+        match self.input(Asked::MonotonicClock)? {
+            Input::MonotonicClock { nanos } => Ok(nanos),
             _ => unreachable!("matched by kind"),
         }
-    })?;
-    monotonic.func_wrap("resolution", |store, (): ()| {
-        let Input::Other { data, .. } =
-            input(store.data(), Asked::Other("monotonic-clock-resolution"))?
-        else {
-            unreachable!("matched by kind")
-        };
-        Ok((u64_of("monotonic-clock resolution", &data.0)?,))
-    })?;
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<u64> {
+        u64_of(
+            "monotonic-clock resolution",
+            &self.other("monotonic-clock-resolution")?,
+        )
+    }
+
     // Timers are ready at once: the time they waited for has passed in the
     // recording, and the clock readings that follow say so.
-    monotonic.func_wrap("subscribe-instant", |mut store, (_when,): (u64,)| {
-        input(store.data(), Asked::MonotonicClock)?;
-        Ok((ready(&mut store.data_mut().table)?,))
-    })?;
-    monotonic.func_wrap("subscribe-duration", |mut store, (_duration,): (u64,)| {
-        Ok((ready(&mut store.data_mut().table)?,))
-    })?;
-    Ok(())
+    fn subscribe_instant(&mut self, _when: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        // When it was recorded, the timer read the clock to know how far
+        // off `when` was.
+        self.input(Asked::MonotonicClock)?;
+        ready(self.table())
+    }
+
+    fn subscribe_duration(&mut self, _duration: u64) -> wasmtime::Result<Resource<DynPollable>> {
+        ready(self.table())
+    }
 }
 
 /// A pollable that is always ready.
@@ -113,256 +210,176 @@ impl Pollable for Ready {
     async fn ready(&mut self) {}
 }
 
-fn ready(
-    table: &mut wasmtime::component::ResourceTable,
-) -> wasmtime::Result<Resource<DynPollable>> {
+fn ready(table: &mut ResourceTable) -> wasmtime::Result<Resource<DynPollable>> {
     let ready = table.push(Ready)?;
     wasmtime_wasi::p2::subscribe(table, ready)
 }
 
-fn random(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
-    let mut random = linker.instance(hooks::RANDOM)?;
-    random.func_wrap("get-random-bytes", |store, (len,): (u64,)| {
-        match input(store.data(), Asked::Random { len })? {
-            Input::Random { data } => Ok((data.0,)),
+impl<T: RecorderView> random::Host for Fed<'_, T> {
+    fn get_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
+        match self.input(Asked::Random { len })? {
+            Input::Random { data } => Ok(data.0),
             _ => unreachable!("matched by kind"),
-        }
-    })?;
-    random.func_wrap("get-random-u64", |store, (): ()| {
-        match input(store.data(), Asked::Random { len: 8 })? {
-            Input::Random { data } => Ok((u64_of("random u64", &data.0)?,)),
-            _ => unreachable!("matched by kind"),
-        }
-    })?;
-    let mut insecure = linker.instance(hooks::INSECURE_RANDOM)?;
-    insecure.func_wrap(
-        "get-insecure-random-bytes",
-        |store, (len,): (u64,)| match input(store.data(), Asked::InsecureRandom { len })? {
-            Input::InsecureRandom { data } => Ok((data.0,)),
-            _ => unreachable!("matched by kind"),
-        },
-    )?;
-    insecure.func_wrap("get-insecure-random-u64", |store, (): ()| {
-        match input(store.data(), Asked::InsecureRandom { len: 8 })? {
-            Input::InsecureRandom { data } => Ok((u64_of("insecure random u64", &data.0)?,)),
-            _ => unreachable!("matched by kind"),
-        }
-    })?;
-    Ok(())
-}
-
-/// The logged outcome of filesystem call `op` on `path`.
-fn outcome<T: Wire>(state: &GuestState, op: &str, path: &str) -> wasmtime::Result<T> {
-    let Input::Fs { result, .. } = input(state, Asked::Fs { op, path })? else {
-        unreachable!("matched by kind")
-    };
-    wire::decode(&result.0).ok_or_else(|| {
-        wasmtime::format_err!("the recording's outcome of {op} on {path} is malformed")
-    })
-}
-
-type Fd = Resource<ReplayFile>;
-type Flags = fs::PathFlags;
-type Stamp = fs::NewTimestamp;
-type Outcome<T> = Result<T, fs::ErrorCode>;
-
-/// A descriptor method whose outcome is a plain value: `$path` names what
-/// it concerns, given the store's state and the arguments.
-macro_rules! answered {
-    ($types:ident, $op:literal, ($($arg:ident: $ty:ty),*) -> $out:ty, |$state:ident| $path:expr) => {
-        $types.func_wrap(
-            concat!("[method]descriptor.", $op),
-            |store, ($($arg,)*): ($($ty,)*)| {
-                let $state = store.data();
-                let path: String = $path;
-                let _ = ($(&$arg,)*);
-                Ok((outcome::<$out>($state, $op, &path)?,))
-            },
-        )?;
-    };
-}
-
-fn filesystem(linker: &mut Linker<GuestState>) -> anyhow::Result<()> {
-    let mut preopens = linker.instance(hooks::FILESYSTEM_PREOPENS)?;
-    preopens.func_wrap("get-directories", |mut store, (): ()| {
-        let state = store.data_mut();
-        let paths: Vec<String> = outcome(state, "get-directories", "")?;
-        let mut dirs = Vec::with_capacity(paths.len());
-        for path in paths {
-            let dir = state.table.push(ReplayFile)?;
-            state.rewind.paths.insert(dir.rep(), path.clone());
-            dirs.push((dir, path));
-        }
-        Ok((dirs,))
-    })?;
-
-    let mut types = linker.instance(hooks::FILESYSTEM_TYPES)?;
-    types.resource(
-        "descriptor",
-        ResourceType::host::<ReplayFile>(),
-        |mut store, rep| {
-            store
-                .data_mut()
-                .table
-                .delete(Resource::<ReplayFile>::new_own(rep))?;
-            Ok(())
-        },
-    )?;
-    types.resource(
-        "directory-entry-stream",
-        ResourceType::host::<ReplayEntries>(),
-        |mut store, rep| {
-            store
-                .data_mut()
-                .table
-                .delete(Resource::<ReplayEntries>::new_own(rep))?;
-            Ok(())
-        },
-    )?;
-
-    types.func_wrap(
-        "[method]descriptor.open-at",
-        |mut store,
-         (dir, _flags, path, _open, _descriptor): (
-            Fd,
-            Flags,
-            String,
-            fs::OpenFlags,
-            fs::DescriptorFlags,
-        )| {
-            let state = store.data_mut();
-            let full = state.rewind.paths.at(dir.rep(), &path);
-            let result = match outcome::<Outcome<()>>(state, "open-at", &full)? {
-                Ok(()) => {
-                    let file = state.table.push(ReplayFile)?;
-                    state.rewind.paths.insert(file.rep(), full);
-                    Ok(file)
-                }
-                Err(code) => Err(code),
-            };
-            Ok((result,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.read-via-stream",
-        |mut store, (file, offset): (Fd, u64)| {
-            let state = store.data_mut();
-            let path = state.rewind.paths.get(file.rep());
-            let result = match outcome::<Outcome<()>>(state, "read-via-stream", &path)? {
-                Ok(()) => {
-                    let stream: DynInputStream = Box::new(ReplayStream {
-                        log: state.rewind.thread.clone(),
-                        file: Some((path, offset)),
-                    });
-                    Ok(state.table.push(stream)?)
-                }
-                Err(code) => Err(code),
-            };
-            Ok((result,))
-        },
-    )?;
-    for op in ["write-via-stream", "append-via-stream"] {
-        let write = move |mut store: wasmtime::StoreContextMut<'_, GuestState>, file: Fd| {
-            let state = store.data_mut();
-            let path = state.rewind.paths.get(file.rep());
-            // What the guest writes goes nowhere: replay does no real I/O.
-            let result = match outcome::<Outcome<()>>(state, op, &path)? {
-                Ok(()) => {
-                    let sink: DynOutputStream = Box::new(SinkOutputStream);
-                    Ok(state.table.push(sink)?)
-                }
-                Err(code) => Err(code),
-            };
-            wasmtime::Result::Ok((result,))
-        };
-        let name = format!("[method]descriptor.{op}");
-        if op == "write-via-stream" {
-            types.func_wrap(&name, move |store, (file, _offset): (Fd, u64)| {
-                write(store, file)
-            })?;
-        } else {
-            types.func_wrap(&name, move |store, (file,): (Fd,)| write(store, file))?;
         }
     }
-    types.func_wrap(
-        "[method]descriptor.read",
-        |store, (file, len, offset): (Fd, u64, u64)| {
-            let state = store.data();
-            let path = state.rewind.paths.get(file.rep());
-            let data = match state.rewind.thread.replay_input_if(Asked::FileRead {
-                path: &path,
-                offset,
-            }) {
-                Some(Input::FileRead { data, .. }) if data.0.len() as u64 > len => {
-                    return Err(wasmtime::format_err!(
-                        "re-execution diverged: the guest read {len} bytes of {path} \
-                         where the recording has {}",
-                        data.0.len()
-                    ));
-                }
-                Some(Input::FileRead { data, .. }) => data.0,
-                _ => Vec::new(),
-            };
-            let result = outcome::<Outcome<bool>>(state, "read", &path)?;
-            Ok((result.map(|eof| (data, eof)),))
-        },
-    )?;
-    types.func_wrap(
-        "[method]descriptor.read-directory",
-        |mut store, (dir,): (Fd,)| {
-            let state = store.data_mut();
-            let path = state.rewind.paths.get(dir.rep());
-            let result = match outcome::<Outcome<()>>(state, "read-directory", &path)? {
-                Ok(()) => {
-                    let entries = state.table.push(ReplayEntries)?;
-                    state.rewind.paths.insert(entries.rep(), path);
-                    Ok(entries)
-                }
-                Err(code) => Err(code),
-            };
-            Ok((result,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]directory-entry-stream.read-directory-entry",
-        |store, (entries,): (Resource<ReplayEntries>,)| {
-            let state = store.data();
-            let path = state.rewind.paths.get(entries.rep());
-            let result: Outcome<Option<fs::DirectoryEntry>> =
-                outcome(state, "read-directory-entry", &path)?;
-            Ok((result,))
-        },
-    )?;
-    types.func_wrap(
-        "filesystem-error-code",
-        |store, (_error,): (Resource<wasmtime_wasi::p2::bindings::sync::io::streams::Error>,)| {
-            let code: Option<fs::ErrorCode> = outcome(store.data(), "filesystem-error-code", "")?;
-            Ok((code,))
-        },
-    )?;
 
-    answered!(types, "advise", (file: Fd, _offset: u64, _len: u64, _advice: fs::Advice) -> Outcome<()>, |state| state.rewind.paths.get(file.rep()));
-    answered!(types, "sync-data", (file: Fd) -> Outcome<()>, |state| state.rewind.paths.get(file.rep()));
-    answered!(types, "get-flags", (file: Fd) -> Outcome<fs::DescriptorFlags>, |state| state.rewind.paths.get(file.rep()));
-    answered!(types, "get-type", (file: Fd) -> Outcome<fs::DescriptorType>, |state| state.rewind.paths.get(file.rep()));
-    answered!(types, "set-size", (file: Fd, _size: u64) -> Outcome<()>, |state| state.rewind.paths.get(file.rep()));
-    answered!(types, "set-times", (file: Fd, _atime: Stamp, _mtime: Stamp) -> Outcome<()>, |state| state.rewind.paths.get(file.rep()));
-    answered!(types, "write", (file: Fd, _buffer: Vec<u8>, _offset: u64) -> Outcome<u64>, |state| state.rewind.paths.get(file.rep()));
-    answered!(types, "sync", (file: Fd) -> Outcome<()>, |state| state.rewind.paths.get(file.rep()));
-    answered!(types, "create-directory-at", (dir: Fd, path: String) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &path));
-    answered!(types, "stat", (file: Fd) -> Outcome<fs::DescriptorStat>, |state| state.rewind.paths.get(file.rep()));
-    answered!(types, "stat-at", (dir: Fd, _flags: Flags, path: String) -> Outcome<fs::DescriptorStat>, |state| state.rewind.paths.at(dir.rep(), &path));
-    answered!(types, "set-times-at", (dir: Fd, _flags: Flags, path: String, _atime: Stamp, _mtime: Stamp) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &path));
-    answered!(types, "link-at", (dir: Fd, _flags: Flags, old: String, _new_dir: Fd, _new: String) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &old));
-    answered!(types, "readlink-at", (dir: Fd, path: String) -> Outcome<String>, |state| state.rewind.paths.at(dir.rep(), &path));
-    answered!(types, "remove-directory-at", (dir: Fd, path: String) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &path));
-    answered!(types, "rename-at", (dir: Fd, old: String, _new_dir: Fd, _new: String) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &old));
-    answered!(types, "symlink-at", (dir: Fd, _old: String, new: String) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &new));
-    answered!(types, "unlink-file-at", (dir: Fd, path: String) -> Outcome<()>, |state| state.rewind.paths.at(dir.rep(), &path));
-    answered!(types, "is-same-object", (file: Fd, _other: Fd) -> bool, |state| state.rewind.paths.get(file.rep()));
-    answered!(types, "metadata-hash", (file: Fd) -> Outcome<fs::MetadataHashValue>, |state| state.rewind.paths.get(file.rep()));
-    answered!(types, "metadata-hash-at", (dir: Fd, _flags: Flags, path: String) -> Outcome<fs::MetadataHashValue>, |state| state.rewind.paths.at(dir.rep(), &path));
-    Ok(())
+    fn get_random_u64(&mut self) -> wasmtime::Result<u64> {
+        match self.input(Asked::Random { len: 8 })? {
+            Input::Random { data } => u64_of("random u64", &data.0),
+            _ => unreachable!("matched by kind"),
+        }
+    }
+}
+
+impl<T: RecorderView> insecure::Host for Fed<'_, T> {
+    fn get_insecure_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
+        match self.input(Asked::InsecureRandom { len })? {
+            Input::InsecureRandom { data } => Ok(data.0),
+            _ => unreachable!("matched by kind"),
+        }
+    }
+
+    fn get_insecure_random_u64(&mut self) -> wasmtime::Result<u64> {
+        match self.input(Asked::InsecureRandom { len: 8 })? {
+            Input::InsecureRandom { data } => u64_of("insecure random u64", &data.0),
+            _ => unreachable!("matched by kind"),
+        }
+    }
+}
+
+impl<T: RecorderView> preopens::Host for Fed<'_, T> {
+    fn get_directories(&mut self) -> wasmtime::Result<Vec<(Fd, String)>> {
+        let paths: Vec<String> = self.outcome("get-directories", "")?;
+        let mut dirs = Vec::with_capacity(paths.len());
+        for path in paths {
+            let dir = self.table().push(ReplayFile)?;
+            self.0.recorder().paths.insert(dir.rep(), path.clone());
+            dirs.push((Resource::new_own(dir.rep()), path));
+        }
+        Ok(dirs)
+    }
+}
+
+impl<T: RecorderView> fs::Host for Fed<'_, T> {
+    fn convert_error_code(&mut self, err: FsError) -> wasmtime::Result<fs::ErrorCode> {
+        error_code(err)
+    }
+
+    fn filesystem_error_code(
+        &mut self,
+        _error: Resource<streams::Error>,
+    ) -> wasmtime::Result<Option<fs::ErrorCode>> {
+        self.outcome("filesystem-error-code", "")
+    }
+}
+
+/// A plain call of [`plain_fs_ops!`], answered from the log.
+macro_rules! answered_methods {
+    ($($op:literal $method:ident ($($arg:ident: $ty:ty),*) @ $fd:ident $(/ $rel:ident)? -> $out:ty;)*) => {
+        $(
+            fn $method(&mut self, $($arg: $ty),*) -> <$out as Answer>::Returned {
+                let path = fs_op_path!(self.0.recorder().paths, $fd $(/ $rel)?);
+                let _ = ($(&$arg,)*);
+                self.answered::<$out>($op, path)
+            }
+        )*
+    };
+}
+
+impl<T: RecorderView> fs::HostDescriptor for Fed<'_, T> {
+    plain_fs_ops!(answered_methods);
+
+    fn open_at(
+        &mut self,
+        dir: Fd,
+        _path_flags: fs::PathFlags,
+        path: String,
+        _open_flags: fs::OpenFlags,
+        _flags: fs::DescriptorFlags,
+    ) -> FsResult<Fd> {
+        let full = self.0.recorder().paths.at(dir.rep(), &path);
+        self.descriptor("open-at", full)
+    }
+
+    fn read_via_stream(&mut self, file: Fd, offset: u64) -> FsResult<Resource<DynInputStream>> {
+        let path = self.0.recorder().paths.get(file.rep());
+        let stream: DynInputStream = Box::new(ReplayStream {
+            log: self.thread().clone(),
+            file: Some((path.clone(), offset)),
+        });
+        self.stream("read-via-stream", &path, stream)
+    }
+
+    // What the guest writes goes nowhere: replay does no real I/O.
+    fn write_via_stream(&mut self, file: Fd, _offset: u64) -> FsResult<Resource<DynOutputStream>> {
+        let path = self.0.recorder().paths.get(file.rep());
+        let sink: DynOutputStream = Box::new(SinkOutputStream);
+        self.stream("write-via-stream", &path, sink)
+    }
+
+    fn append_via_stream(&mut self, file: Fd) -> FsResult<Resource<DynOutputStream>> {
+        let path = self.0.recorder().paths.get(file.rep());
+        let sink: DynOutputStream = Box::new(SinkOutputStream);
+        self.stream("append-via-stream", &path, sink)
+    }
+
+    fn read(&mut self, file: Fd, len: u64, offset: u64) -> FsResult<(Vec<u8>, bool)> {
+        let path = self.0.recorder().paths.get(file.rep());
+        let read = Asked::FileRead {
+            path: &path,
+            offset,
+        };
+        let data = match self.thread().replay_input_if(read) {
+            Some(Input::FileRead { data, .. }) if data.0.len() as u64 > len => {
+                return Err(FsError::trap(wasmtime::format_err!(
+                    "re-execution diverged: the guest read {len} bytes of {path} \
+                     where the recording has {}",
+                    data.0.len()
+                )));
+            }
+            Some(Input::FileRead { data, .. }) => data.0,
+            _ => Vec::new(),
+        };
+        let eof = self.answered::<Outcome<bool>>("read", path)?;
+        Ok((data, eof))
+    }
+
+    fn read_directory(&mut self, dir: Fd) -> FsResult<Resource<fs::DirectoryEntryStream>> {
+        let path = self.0.recorder().paths.get(dir.rep());
+        match self
+            .outcome::<Outcome<()>>("read-directory", &path)
+            .map_err(FsError::trap)?
+        {
+            Ok(()) => {
+                let entries = self.table().push(ReplayEntries)?;
+                self.0.recorder().paths.insert(entries.rep(), path);
+                Ok(Resource::new_own(entries.rep()))
+            }
+            Err(code) => refused(code),
+        }
+    }
+
+    fn drop(&mut self, file: Fd) -> wasmtime::Result<()> {
+        self.table()
+            .delete(Resource::<ReplayFile>::new_own(file.rep()))?;
+        Ok(())
+    }
+}
+
+impl<T: RecorderView> fs::HostDirectoryEntryStream for Fed<'_, T> {
+    fn read_directory_entry(
+        &mut self,
+        entries: Resource<fs::DirectoryEntryStream>,
+    ) -> FsResult<Option<fs::DirectoryEntry>> {
+        let path = self.0.recorder().paths.get(entries.rep());
+        self.answered::<Outcome<Option<fs::DirectoryEntry>>>("read-directory-entry", path)
+    }
+
+    fn drop(&mut self, entries: Resource<fs::DirectoryEntryStream>) -> wasmtime::Result<()> {
+        self.table()
+            .delete(Resource::<ReplayEntries>::new_own(entries.rep()))?;
+        Ok(())
+    }
 }
 
 /// Stdin, or a file being read as a stream, fed from the log.

@@ -27,9 +27,10 @@ use wasmtime_wasi::p2::pipe::SinkOutputStream;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use crate::limits::Limits;
+use crate::outcome::Outcome;
 use crate::recorder::replay::{Asked, ProgressFn, ReplayState, ReplayThread, Sink};
 use crate::recorder::{Recorder, RecordingConfig, ThreadRecorder};
-use crate::run::{Outcome, Runtime};
+use crate::run::{Inputs, Runtime};
 
 pub(crate) mod feed;
 
@@ -290,7 +291,7 @@ impl Runtime {
 
         let (outcome, start_failure) = match replay_wasi(&thread, options.echo_output) {
             Ok(wasi) => (
-                self.execute(true, component, wasi, thread, &limits, None)?,
+                self.execute(Inputs::Replayed, component, wasi, thread, &limits, None)?,
                 None,
             ),
             // The log does not start as a run does: the guest never ran.

@@ -1,0 +1,183 @@
+//! What the recorder writes, at the level of the format's `Writer`: the
+//! pieces of the log, events and sources; and how recording files are named
+//! and created, so that a file under its final name is always whole.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use rewind_format::Writer;
+use rewind_format::model::{Crash, End, Event, Input, Marker, Source, ThreadId};
+
+use super::config::Written;
+
+/// Events per chunk of a recording: a reader takes them in stride, and a
+/// continuous stream gets a thread's events once this many are waiting.
+pub(super) const STREAM_EVENTS: usize = 4096;
+
+/// A piece of the log, appended alike to the log in memory and to the
+/// continuous stream.
+pub(super) enum Append<'a> {
+    Inputs(ThreadId, u64, &'a [Input]),
+    Marker(ThreadId, &'a Marker),
+    Crash(&'a Crash),
+}
+
+impl Append<'_> {
+    pub(super) fn write_to<W: std::io::Write>(
+        &self,
+        writer: &mut Writer<W>,
+    ) -> std::io::Result<()> {
+        match *self {
+            Append::Inputs(thread, first, inputs) => writer.inputs(thread, first, inputs),
+            Append::Marker(thread, marker) => writer.markers(thread, std::slice::from_ref(marker)),
+            Append::Crash(crash) => writer.crash(crash),
+        }
+    }
+
+    pub(super) fn what(&self) -> &'static str {
+        match self {
+            Append::Inputs(..) => "inputs",
+            Append::Marker(..) => "a marker",
+            Append::Crash(..) => "a crash",
+        }
+    }
+}
+
+/// Sources, as the format takes them.
+pub(super) fn write_sources<'a, W: std::io::Write>(
+    writer: &mut Writer<W>,
+    sources: impl IntoIterator<Item = (&'a String, &'a Vec<u8>)>,
+) -> std::io::Result<()> {
+    for (path, text) in sources {
+        writer.source(&Source {
+            path: path.clone(),
+            text: String::from_utf8_lossy(text).into_owned(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Events, in chunks of a size a reader takes in stride.
+pub(super) fn write_events<W: std::io::Write>(
+    writer: &mut Writer<W>,
+    thread: ThreadId,
+    first: u64,
+    events: &[Event],
+) -> std::io::Result<()> {
+    for (n, chunk) in events.chunks(STREAM_EVENTS).enumerate() {
+        writer.events(thread, first + (n * STREAM_EVENTS) as u64, chunk)?;
+    }
+    Ok(())
+}
+
+/// A whole recording: the log so far, the sources, and the buffered events
+/// of some threads (each with the number of its first event), ended.
+pub(super) fn encode<'a>(
+    log: &Writer<Vec<u8>>,
+    sources: &BTreeMap<String, Vec<u8>>,
+    buffers: impl IntoIterator<Item = (ThreadId, u64, &'a VecDeque<Event>)>,
+) -> std::io::Result<Vec<u8>> {
+    let mut writer = log.fork(log.get_ref().clone());
+    write_sources(&mut writer, sources)?;
+    for (thread, first, events) in buffers {
+        let (front, back) = events.as_slices();
+        write_events(&mut writer, thread, first, &[front, back].concat())?;
+    }
+    writer.end(&End { exit_code: None })
+}
+
+/// The kind a recording file's name ends with.
+pub(super) fn file_kind(what: &Written) -> String {
+    match what {
+        Written::Crash => "crash".to_owned(),
+        Written::Snapshot(name) if name.starts_with("snapshot") => file_safe(name),
+        Written::Snapshot(name) => format!("snapshot-{}", file_safe(name)),
+        Written::Stream => "stream".to_owned(),
+    }
+}
+
+/// A name's characters that are safe in a file name.
+pub(super) fn file_safe(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+            _ => '_',
+        })
+        .take(64)
+        .collect();
+    safe.trim_start_matches('.').to_owned()
+}
+
+/// `NAME-YYYYMMDD-HHMMSS-KIND[-N].rwd`, unused so far in `dir`.
+fn file_name(name: &str, kind: &str, n: u32) -> String {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let stamp: String = stamp
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>();
+    let (date, time) = stamp.split_at(stamp.len().min(8));
+    let suffix = if n == 0 {
+        String::new()
+    } else {
+        format!("-{n}")
+    };
+    format!("{name}-{date}-{time}-{kind}{suffix}.rwd")
+}
+
+/// Creates a file that did not exist, under a fresh name.
+pub(super) fn create_new_file(
+    dir: &Path,
+    name: &str,
+    kind: &str,
+) -> std::io::Result<(File, PathBuf)> {
+    std::fs::create_dir_all(dir)?;
+    for n in 0..1000 {
+        let path = dir.join(file_name(name, kind, n));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // A recording holds what the program read: readable by its owner
+        // only, as the temporary files of whole recordings are.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
+            Ok(file) => return Ok((file, path)),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(std::io::Error::other(
+        "too many recordings with the same name",
+    ))
+}
+
+/// Writes a whole recording under a fresh name: first to a temporary file,
+/// then renamed, so that a file with the final name is always complete.
+pub(super) fn write_new_file(
+    dir: &Path,
+    name: &str,
+    kind: &str,
+    bytes: &[u8],
+) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".rewind-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_data()?;
+    for n in 0..1000 {
+        let path = dir.join(file_name(name, kind, n));
+        match temp.persist_noclobber(&path) {
+            Ok(_) => return Ok(path),
+            Err(err) if err.error.kind() == std::io::ErrorKind::AlreadyExists => temp = err.file,
+            Err(err) => return Err(err.error),
+        }
+    }
+    Err(std::io::Error::other(
+        "too many recordings with the same name",
+    ))
+}

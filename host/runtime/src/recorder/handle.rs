@@ -1,0 +1,324 @@
+//! The recorder's two handles: the run's [`Recorder`], shared by every
+//! thread of the guest, and each thread's [`ThreadRecorder`], through which
+//! that thread's inputs, control calls, events and end arrive.
+//!
+//! Both only take the lock and hand the call to the log state
+//! ([`super::log`]); listeners hear what happened after the lock is let go.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use rewind_format::model::{Crash, Event, Header, Input, MarkerKind, Mode, ThreadId};
+
+use super::config::{RecorderEvent, RecordingConfig};
+use super::log::{State, ThreadEnd};
+use super::replay::{Asked, ReplayState};
+use crate::outcome::{self, Outcome};
+
+type Listener = Box<dyn Fn(&RecorderEvent) + Send + Sync>;
+
+/// The recorder of one run, shared by its threads.
+#[derive(Clone)]
+pub struct Recorder {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    listener: Listener,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// A recorder for one run. `listener` hears about every recording file
+    /// written, and about failures to write one.
+    pub fn new(
+        config: RecordingConfig,
+        listener: impl Fn(&RecorderEvent) + Send + Sync + 'static,
+    ) -> Recorder {
+        Recorder::build(config, Box::new(listener), None)
+    }
+
+    /// A recorder that re-executes a recording: it feeds the guest the
+    /// logged inputs and checks its control calls against the markers.
+    pub(crate) fn replaying(config: RecordingConfig, replay: ReplayState) -> Recorder {
+        Recorder::build(config, Box::new(|_| {}), Some(replay))
+    }
+
+    fn build(config: RecordingConfig, listener: Listener, replay: Option<ReplayState>) -> Recorder {
+        let mut settings = vec![
+            ("rewind".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
+            (
+                "wasmtime".to_owned(),
+                env!("REWIND_WASMTIME_VERSION").to_owned(),
+            ),
+            ("nan-canonicalization".to_owned(), "true".to_owned()),
+            ("relaxed-simd".to_owned(), "deterministic".to_owned()),
+            ("trace".to_owned(), config.trace.to_string()),
+            ("buffer-events".to_owned(), config.buffer_events.to_string()),
+            ("max-mode".to_owned(), config.max_mode.to_string()),
+        ];
+        settings.extend(config.settings.iter().cloned());
+        let mode = config.mode.min(config.max_mode);
+        let header = Header {
+            recording_id: rand::random(),
+            created_unix_ms: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |since| since.as_millis() as u64),
+            guest_name: config.guest_name.clone(),
+            guest_digest: config.guest_digest.clone(),
+            mode,
+            settings,
+        };
+        let state = State::new(config, header, replay);
+        let recorder = Recorder {
+            shared: Arc::new(Shared {
+                state: Mutex::new(state),
+                listener,
+            }),
+        };
+        recorder.with(|state, events| state.set_mode(mode, events));
+        recorder
+    }
+
+    /// A handle for a new logical thread of the guest.
+    pub fn thread(&self) -> ThreadRecorder {
+        let thread = self.with(|state, _| state.new_thread());
+        ThreadRecorder::new(self.clone(), thread)
+    }
+
+    /// Adds a source file the host knows the guest runs (`python -c`'s code,
+    /// say); files the guest reads are added by themselves.
+    pub fn add_source(&self, path: &str, text: &str) {
+        self.with(|state, _| state.add_source(path, text));
+    }
+
+    /// The mode in effect.
+    pub fn mode(&self) -> Mode {
+        self.with(|state, _| state.mode)
+    }
+
+    /// What a re-execution came to: taken once, when it is over.
+    pub(crate) fn take_replay(&self) -> Option<ReplayState> {
+        self.with(|state, _| state.replay.take())
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut State, &mut Vec<RecorderEvent>) -> R) -> R {
+        let mut events = Vec::new();
+        let result = {
+            let mut state = self.lock();
+            f(&mut state, &mut events)
+        };
+        // Listeners run outside the lock: they may take their time.
+        for event in &events {
+            (self.shared.listener)(event);
+        }
+        result
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves a log that is still whole at
+        // its last chunk: go on with it.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+/// One logical guest thread's handle on the recorder, kept in its store.
+/// A detached handle (no recorder) records nothing and answers as `Off`.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadRecorder {
+    recorder: Option<Recorder>,
+    thread: ThreadId,
+}
+
+impl ThreadRecorder {
+    fn new(recorder: Recorder, thread: ThreadId) -> ThreadRecorder {
+        ThreadRecorder {
+            recorder: Some(recorder),
+            thread,
+        }
+    }
+
+    /// A handle that records nothing (pre-initialisation, unrecorded runs).
+    pub fn detached() -> ThreadRecorder {
+        ThreadRecorder::default()
+    }
+
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_ref()
+    }
+
+    fn with<R>(
+        &self,
+        default: R,
+        f: impl FnOnce(&mut State, ThreadId, &mut Vec<RecorderEvent>) -> R,
+    ) -> R {
+        match &self.recorder {
+            Some(recorder) => recorder.with(|state, events| f(state, self.thread, events)),
+            None => default,
+        }
+    }
+
+    /// Logs an input the guest received.
+    pub(crate) fn input(&self, input: Input) {
+        self.with((), |state, thread, events| {
+            state.input(thread, input, events)
+        })
+    }
+
+    /// Logs `len` bytes the guest read from `path` at `offset`; `.py` files
+    /// are also kept as source text.
+    pub(crate) fn file_read(&self, path: &str, offset: u64, data: &[u8]) {
+        self.with((), |state, thread, events| {
+            if path.ends_with(".py") {
+                state.keep_source(path, offset, data);
+            }
+            state.input(
+                thread,
+                Input::FileRead {
+                    path: path.to_owned(),
+                    offset,
+                    data: data.into(),
+                },
+                events,
+            )
+        })
+    }
+
+    pub(crate) fn mode(&self) -> Mode {
+        self.with(Mode::Off, |state, _, _| state.mode)
+    }
+
+    /// Re-execution: the next logged input, which must be what the guest
+    /// asked for. An `Err` stops the guest (a divergence, or the end of the
+    /// recording).
+    pub(crate) fn replay_input(&self, asked: Asked<'_>) -> wasmtime::Result<Input> {
+        let result = self.with(Ok(None), |state, thread, _| match &mut state.replay {
+            Some(replay) => replay.next_input(thread, asked).map(Some),
+            None => Ok(None),
+        });
+        match result {
+            Ok(Some(input)) => Ok(input),
+            Ok(None) => Err(wasmtime::format_err!("not re-executing a recording")),
+            Err(stop) => Err(wasmtime::format_err!("{stop}")),
+        }
+    }
+
+    /// Re-execution: the next logged input if it is what `asked` describes.
+    pub(crate) fn replay_input_if(&self, asked: Asked<'_>) -> Option<Input> {
+        self.with(None, |state, thread, _| {
+            state.replay.as_mut()?.next_input_if(thread, asked)
+        })
+    }
+
+    /// Re-execution: whether the guest must stop now. Every control call
+    /// ends with it, so that a divergence stops the guest where it happened.
+    pub(crate) fn replay_check(&self) -> wasmtime::Result<()> {
+        let stop = self.with(None, |state, _, _| {
+            state
+                .replay
+                .as_mut()
+                .and_then(|replay| replay.check().err())
+        });
+        match stop {
+            Some(stop) => Err(wasmtime::format_err!("{stop}")),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn max_mode(&self) -> Mode {
+        self.with(Mode::Off, |state, _, _| state.config.max_mode)
+    }
+
+    pub(crate) fn tracing(&self) -> bool {
+        self.with(false, |state, _, _| state.config.trace)
+    }
+
+    pub(crate) fn set_mode(&self, requested: Mode) -> Mode {
+        self.with(Mode::Off, |state, thread, events| {
+            state.request_mode(thread, requested, events)
+        })
+    }
+
+    pub(crate) fn snapshot(&self, name: Option<String>, all: bool) -> String {
+        let fallback = name.clone().unwrap_or_else(|| "snapshot-1".to_owned());
+        self.with(fallback, |state, thread, events| {
+            state.snapshot(thread, name, all, events)
+        })
+    }
+
+    pub(crate) fn clear(&self, all: bool, flush: bool) {
+        self.with((), |state, thread, events| {
+            state.clear(thread, all, flush, events)
+        })
+    }
+
+    pub(crate) fn flush(&self) {
+        self.with((), |state, thread, events| state.flush(thread, events))
+    }
+
+    pub(crate) fn block(&self, task: u64, clear: bool) -> u64 {
+        self.with(0, |state, thread, events| {
+            state.block(thread, task, clear, events)
+        })
+    }
+
+    pub(crate) fn rule(&self, target: String, record: bool) {
+        self.with((), |state, thread, events| {
+            state.marker(thread, MarkerKind::Rule { target, record }, events)
+        })
+    }
+
+    /// A crash the guest captured. Returns where the recording went.
+    pub(crate) fn crash(&self, crash: Crash) -> Option<PathBuf> {
+        self.with(None, |state, thread, events| {
+            state.crash(Crash { thread, ..crash }, events)
+        })
+    }
+
+    /// This thread is over and nothing will refer to it again (a request
+    /// `rewind serve` answered): what it logged goes to the log, and the
+    /// recorder forgets it, so that a long-running server does not keep a
+    /// buffer per request it ever served.
+    pub(crate) fn release(&self) {
+        self.with((), |state, thread, events| state.release(thread, events))
+    }
+
+    /// The next live trace events of this thread.
+    pub(crate) fn events(&self, batch: Vec<Event>) {
+        self.with((), |state, thread, events| {
+            state.events(thread, batch, events)
+        })
+    }
+
+    /// The thread's guest is done: log how it ended (a VM crash is captured
+    /// here, with whatever the host knows of it), and close the recording
+    /// when this was the last thread.
+    pub(crate) fn end(&self, end: ThreadEnd) {
+        self.with((), |state, thread, events| {
+            state.finish(thread, end, events)
+        })
+    }
+
+    /// This thread's guest is done: `result` is what its `wasi:cli/run`
+    /// call returned (see [`crate::add_to_linker_sync`] for running a
+    /// component in a host of your own). The recorder logs how it ended —
+    /// an exit status, or a crash captured with the wasm frames still on
+    /// the stack — and, when this was the run's last thread, closes the
+    /// recording. Returns the same ending as an [`Outcome`].
+    pub fn finish(&self, result: wasmtime::Result<Result<(), ()>>) -> Outcome {
+        let wasm_frames = outcome::wasm_frames(&result);
+        let outcome = Outcome::of(result, None);
+        self.end(ThreadEnd::new(&outcome, wasm_frames));
+        outcome
+    }
+}

@@ -1,0 +1,656 @@
+//! The recorder's state behind its lock: each thread's pending inputs,
+//! markers and buffer of events, the mode, the sources the guest read, and
+//! what happens on each control call and at each thread's end. Where the
+//! log goes is [`Output`]'s business; when re-executing, the replay state
+//! is what the calls are checked against instead.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+
+use rewind_format::model::{
+    Crash, CrashReason, Event, Frame, Header, Input, Marker, MarkerKind, Mode, ThreadId,
+};
+
+use super::config::{RecorderEvent, RecordingConfig, Written};
+use super::files::{Append, STREAM_EVENTS};
+use super::output::Output;
+use super::replay::ReplayState;
+use crate::outcome::Outcome;
+
+/// Inputs batched before they are encoded into the log.
+const INPUT_BATCH: usize = 256;
+/// Bytes of input data batched before they are encoded into the log.
+const INPUT_BATCH_BYTES: usize = 64 << 10;
+/// Source files kept for the recording are at most this long...
+const MAX_SOURCE: usize = 4 << 20;
+/// ...and all of them together at most this.
+const MAX_SOURCES: usize = 64 << 20;
+/// The input log kept in memory stops growing here: a guest that reads far
+/// more than this cannot make the host run out of memory. Inputs after it
+/// are not logged, which the log says with a `log-truncated` input.
+const MAX_LOG: u64 = 1 << 30;
+/// Everything the recorder keeps, behind its lock.
+pub(super) struct State {
+    pub(super) config: RecordingConfig,
+    /// Every recording of this run shares the id; the header's template.
+    header: Header,
+    pub(super) mode: Mode,
+    /// The log, the stream and the files it goes to.
+    output: Output,
+    /// Whether the log starts with the run, so that it can be re-executed.
+    complete: bool,
+    threads: BTreeMap<ThreadId, ThreadLog>,
+    next_thread: ThreadId,
+    /// `.py` files the guest read, as it read them, for the recording's
+    /// source chunks.
+    sources: BTreeMap<String, Vec<u8>>,
+    next_crash: u64,
+    next_snapshot: u64,
+    blocks: HashMap<(ThreadId, u64), u64>,
+    /// The input log reached [`MAX_LOG`]: inputs are no longer logged.
+    truncated: bool,
+    /// An unhandled exception's capture, written when its thread ends: the
+    /// guest still prints the traceback (reading source files) and exits,
+    /// and the recording should re-execute to that end.
+    unhandled: Option<ThreadId>,
+    /// Set when this recorder re-executes a recording instead of making one.
+    pub(super) replay: Option<ReplayState>,
+}
+
+/// How a guest thread ended, as the recorder logs it.
+#[derive(Debug, Clone)]
+pub(crate) enum ThreadEnd {
+    Exited(i32),
+    /// The VM itself stopped (a trap or a limit): the host's capture of it.
+    Crashed(Crash),
+}
+
+impl ThreadEnd {
+    /// How a run's [`Outcome`] is logged; `wasm_frames` are the frames that
+    /// could still be read when the VM stopped, innermost first.
+    pub(crate) fn new(outcome: &Outcome, wasm_frames: Vec<String>) -> ThreadEnd {
+        let reason = match outcome {
+            Outcome::Exited(code) => return ThreadEnd::Exited(*code),
+            Outcome::LimitExceeded(limit) => CrashReason::Limit(limit.to_string()),
+            Outcome::Trapped(message) => CrashReason::Trap(message.clone()),
+        };
+        let mut notes = vec![
+            "the guest's own frames (Python's) cannot be read once the VM has stopped; \
+             re-executing the recording reaches this point with them"
+                .to_owned(),
+        ];
+        if wasm_frames.is_empty() {
+            notes.push("no WebAssembly backtrace was available".to_owned());
+        }
+        let frames = wasm_frames
+            .into_iter()
+            .rev()
+            .map(|function| Frame {
+                function,
+                file: "<wasm>".to_owned(),
+                line: 0,
+                locals: Vec::new(),
+            })
+            .collect();
+        ThreadEnd::Crashed(Crash {
+            id: 0,
+            thread: 0,
+            reason,
+            exception: None,
+            frames,
+            notes,
+        })
+    }
+}
+
+#[derive(Default)]
+struct ThreadLog {
+    /// Inputs received and not yet encoded.
+    pending: Vec<Input>,
+    pending_bytes: usize,
+    /// Inputs encoded into the log.
+    logged: u64,
+    next_marker: u64,
+    /// The last events (live tracing), `events[0]` being event `first_event`.
+    events: VecDeque<Event>,
+    first_event: u64,
+    /// Events seen in all, and sent to the stream.
+    total_events: u64,
+    streamed_events: u64,
+    /// The thread's guest is done; its log stays for `snapshotall`.
+    finished: bool,
+    /// The guest reported an unhandled crash of this thread (a Rust panic
+    /// hook does, just before the abort traps).
+    crashed: bool,
+}
+
+impl ThreadLog {
+    fn input_pos(&self) -> u64 {
+        self.logged + self.pending.len() as u64
+    }
+}
+
+impl State {
+    pub(super) fn new(
+        config: RecordingConfig,
+        header: Header,
+        replay: Option<ReplayState>,
+    ) -> State {
+        let output = Output::new(config.out_dir.clone(), config.name.clone());
+        State {
+            config,
+            header,
+            mode: Mode::Off,
+            output,
+            complete: true,
+            threads: BTreeMap::new(),
+            next_thread: 0,
+            sources: BTreeMap::new(),
+            next_crash: 0,
+            next_snapshot: 0,
+            blocks: HashMap::new(),
+            truncated: false,
+            unhandled: None,
+            replay,
+        }
+    }
+
+    /// A new logical thread, with an empty log.
+    pub(super) fn new_thread(&mut self) -> ThreadId {
+        let thread = self.next_thread;
+        self.next_thread += 1;
+        self.threads.insert(thread, ThreadLog::default());
+        thread
+    }
+
+    /// A source file the host knows the guest runs.
+    pub(super) fn add_source(&mut self, path: &str, text: &str) {
+        self.sources
+            .insert(path.to_owned(), text.as_bytes().to_vec());
+    }
+
+    /// Keeps what the guest read of a source file, for the recording's
+    /// source chunks.
+    pub(super) fn keep_source(&mut self, path: &str, offset: u64, data: &[u8]) {
+        if self.sources.values().map(Vec::len).sum::<usize>() + data.len() > MAX_SOURCES {
+            return;
+        }
+        // The file as the guest read it: reads may restart at 0 or overlap
+        // (a probe of its first bytes, then the whole).
+        let text = self.sources.entry(path.to_owned()).or_default();
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let end = start.saturating_add(data.len());
+        if start <= text.len() && end <= MAX_SOURCE {
+            if text.len() < end {
+                text.resize(end, 0);
+            }
+            text[start..end].copy_from_slice(data);
+        }
+    }
+
+    /// `setrecmode`: the mode asked for, capped; returns the mode in effect.
+    pub(super) fn request_mode(
+        &mut self,
+        thread: ThreadId,
+        requested: Mode,
+        events: &mut Vec<RecorderEvent>,
+    ) -> Mode {
+        let effective = requested.min(self.config.max_mode);
+        self.set_mode(effective, events);
+        self.marker(
+            thread,
+            MarkerKind::ModeChange {
+                requested,
+                effective,
+            },
+            events,
+        );
+        effective
+    }
+
+    /// `snapshot` and `snapshotall`: returns the snapshot's name.
+    pub(super) fn snapshot(
+        &mut self,
+        thread: ThreadId,
+        name: Option<String>,
+        all: bool,
+        events: &mut Vec<RecorderEvent>,
+    ) -> String {
+        self.next_snapshot += 1;
+        let name = name.unwrap_or_else(|| format!("snapshot-{}", self.next_snapshot));
+        self.marker(
+            thread,
+            MarkerKind::Snapshot {
+                name: name.clone(),
+                all,
+            },
+            events,
+        );
+        let threads = self.scope(thread, all);
+        if self.replay.is_some() {
+            if self.mode != Mode::Off {
+                self.capture(thread, &threads);
+            }
+            return name;
+        }
+        match self.mode {
+            Mode::Off => {}
+            Mode::OnEvent => {
+                self.write_file(&threads, Written::Snapshot(name.clone()), events);
+            }
+            Mode::Continuous => {
+                self.flush_stream(events);
+                self.flushed(events);
+            }
+        }
+        name
+    }
+
+    /// `clear` and `clearall`.
+    pub(super) fn clear(
+        &mut self,
+        thread: ThreadId,
+        all: bool,
+        flush: bool,
+        events: &mut Vec<RecorderEvent>,
+    ) {
+        self.marker(thread, MarkerKind::Clear { all, flush }, events);
+        if flush && self.mode == Mode::Continuous {
+            self.flush_stream(events);
+        }
+        for thread in self.scope(thread, all) {
+            if let Some(log) = self.threads.get_mut(&thread) {
+                log.events.clear();
+                log.first_event = log.total_events;
+                // Events never sent are gone: the stream has a hole.
+                log.streamed_events = log.streamed_events.max(log.total_events);
+            }
+        }
+    }
+
+    /// `flush`.
+    pub(super) fn flush(&mut self, thread: ThreadId, events: &mut Vec<RecorderEvent>) {
+        self.marker(thread, MarkerKind::Flush, events);
+        if self.mode == Mode::Continuous {
+            self.flush_stream(events);
+            self.flushed(events);
+        }
+    }
+
+    /// `block`: returns the block's number, the same for the same task.
+    pub(super) fn block(
+        &mut self,
+        thread: ThreadId,
+        task: u64,
+        clear: bool,
+        events: &mut Vec<RecorderEvent>,
+    ) -> u64 {
+        let known = self.blocks.len() as u64;
+        let (block, existed) = match self.blocks.get(&(thread, task)) {
+            Some(block) => (*block, true),
+            None => {
+                self.blocks.insert((thread, task), known);
+                (known, false)
+            }
+        };
+        self.marker(
+            thread,
+            MarkerKind::Block {
+                block,
+                clear: clear && existed,
+            },
+            events,
+        );
+        block
+    }
+
+    /// A thread nothing will refer to again: what it logged goes to the log,
+    /// and the rest of it is forgotten.
+    pub(super) fn release(&mut self, thread: ThreadId, events: &mut Vec<RecorderEvent>) {
+        self.commit_inputs(thread, events);
+        if self.mode == Mode::Continuous {
+            self.stream_events(thread, events);
+        }
+        self.threads.remove(&thread);
+        self.blocks.retain(|(owner, _), _| *owner != thread);
+    }
+
+    /// Changes the mode in effect, starting the log or the stream as needed.
+    pub(super) fn set_mode(&mut self, mode: Mode, events: &mut Vec<RecorderEvent>) {
+        if self.replay.is_some() {
+            self.mode = mode;
+            return;
+        }
+        if mode > Mode::Off && !self.output.logging() {
+            // Logging starts now. A run that started `Off` has lost its
+            // first inputs: its recordings say so and cannot be re-executed.
+            self.complete = self.threads.is_empty();
+            let mut header = self.header.clone();
+            header.mode = mode;
+            header
+                .settings
+                .push(("log-complete".to_owned(), self.complete.to_string()));
+            self.output.start_log(&header, events);
+        }
+        if mode == Mode::Continuous && self.output.stream_path().is_none() {
+            self.start_stream(events);
+        }
+        if mode < Mode::Continuous {
+            self.end_stream(None, events);
+        }
+        self.mode = mode;
+    }
+
+    /// The threads a call acts on: its own, or every thread (`...all`).
+    fn scope(&self, thread: ThreadId, all: bool) -> Vec<ThreadId> {
+        match all {
+            true => self.all_threads(),
+            false => vec![thread],
+        }
+    }
+
+    fn all_threads(&self) -> Vec<ThreadId> {
+        self.threads.keys().copied().collect()
+    }
+
+    pub(super) fn input(
+        &mut self,
+        thread: ThreadId,
+        input: Input,
+        events: &mut Vec<RecorderEvent>,
+    ) {
+        if self.replay.is_some() {
+            return;
+        }
+        if !self.output.logging() || self.truncated {
+            return;
+        }
+        let input = if self.output.logged() > MAX_LOG {
+            self.truncated = true;
+            self.output.fail(
+                format!(
+                    "the input log passed {} MiB; inputs after this point are not logged",
+                    MAX_LOG >> 20
+                ),
+                events,
+            );
+            Input::Other {
+                name: "log-truncated".to_owned(),
+                data: Default::default(),
+            }
+        } else {
+            input
+        };
+        let log = self.threads.entry(thread).or_default();
+        log.pending_bytes += input_bytes(&input);
+        log.pending.push(input);
+        if log.pending.len() >= INPUT_BATCH || log.pending_bytes >= INPUT_BATCH_BYTES {
+            self.commit_inputs(thread, events);
+        }
+    }
+
+    /// Encodes a thread's pending inputs into the log (and the stream).
+    fn commit_inputs(&mut self, thread: ThreadId, events: &mut Vec<RecorderEvent>) {
+        let Some(log) = self.threads.get_mut(&thread) else {
+            return;
+        };
+        if log.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut log.pending);
+        let first = log.logged;
+        log.logged += pending.len() as u64;
+        log.pending_bytes = 0;
+        self.append(Append::Inputs(thread, first, &pending), events);
+    }
+
+    fn append(&mut self, item: Append<'_>, events: &mut Vec<RecorderEvent>) {
+        self.output.append(item, events);
+    }
+
+    fn commit_all_inputs(&mut self, events: &mut Vec<RecorderEvent>) {
+        for thread in self.all_threads() {
+            self.commit_inputs(thread, events);
+        }
+    }
+
+    pub(super) fn marker(
+        &mut self,
+        thread: ThreadId,
+        kind: MarkerKind,
+        events: &mut Vec<RecorderEvent>,
+    ) {
+        if let Some(replay) = &mut self.replay {
+            replay.marker(thread, &kind);
+            return;
+        }
+        if !self.output.logging() {
+            return;
+        }
+        self.commit_inputs(thread, events);
+        let log = self.threads.entry(thread).or_default();
+        let marker = Marker {
+            seq: log.next_marker,
+            input_pos: log.input_pos(),
+            kind,
+        };
+        log.next_marker += 1;
+        self.append(Append::Marker(thread, &marker), events);
+    }
+
+    pub(super) fn events(
+        &mut self,
+        thread: ThreadId,
+        batch: Vec<Event>,
+        events: &mut Vec<RecorderEvent>,
+    ) {
+        if self.mode == Mode::Off {
+            return;
+        }
+        let keep = self.config.buffer_events;
+        if let Some(replay) = &mut self.replay {
+            let first = self.threads.get(&thread).map_or(0, |log| log.total_events);
+            replay.events(thread, first, &batch);
+        }
+        let log = self.threads.entry(thread).or_default();
+        log.total_events += batch.len() as u64;
+        log.events.extend(batch);
+        while log.events.len() > keep {
+            log.events.pop_front();
+            log.first_event += 1;
+        }
+        let unsent = log.total_events - log.streamed_events;
+        if self.mode == Mode::Continuous && unsent >= STREAM_EVENTS.min(keep.max(1)) as u64 {
+            self.stream_events(thread, events);
+        }
+    }
+
+    /// Sends a thread's events that the stream has not had yet.
+    fn stream_events(&mut self, thread: ThreadId, events: &mut Vec<RecorderEvent>) {
+        if self.output.stream_path().is_none() {
+            return;
+        }
+        let Some(log) = self.threads.get_mut(&thread) else {
+            return;
+        };
+        let from = log.streamed_events.max(log.first_event);
+        if from >= log.total_events {
+            return;
+        }
+        let skip = (from - log.first_event) as usize;
+        let batch: Vec<Event> = log.events.iter().skip(skip).cloned().collect();
+        log.streamed_events = log.total_events;
+        self.output.stream_events(thread, from, &batch, events);
+    }
+
+    pub(super) fn crash(
+        &mut self,
+        crash: Crash,
+        events: &mut Vec<RecorderEvent>,
+    ) -> Option<PathBuf> {
+        if self.mode == Mode::Off || (!self.output.logging() && self.replay.is_none()) {
+            return None;
+        }
+        let id = self.next_crash;
+        self.next_crash += 1;
+        let crash = Crash { id, ..crash };
+        let thread = crash.thread;
+        self.marker(thread, MarkerKind::Crash { crash: id }, events);
+        if crash.reason == CrashReason::Unhandled
+            && let Some(log) = self.threads.get_mut(&thread)
+        {
+            log.crashed = true;
+        }
+        if let Some(replay) = &mut self.replay {
+            replay.crash(&crash);
+            let path = PathBuf::from(&replay.recording_path);
+            self.capture(thread, &[thread]);
+            return Some(path);
+        }
+        self.append(Append::Crash(&crash), events);
+        match self.mode {
+            Mode::Continuous => {
+                self.flush_stream(events);
+                self.flushed(events);
+                let path = self.output.stream_path()?.to_owned();
+                events.push(RecorderEvent::Written {
+                    path: path.clone(),
+                    what: Written::Crash,
+                });
+                Some(path)
+            }
+            _ if crash.reason == CrashReason::Unhandled => {
+                self.unhandled = Some(thread);
+                None
+            }
+            _ => self.write_file(&[thread], Written::Crash, events),
+        }
+    }
+
+    pub(super) fn finish(
+        &mut self,
+        thread: ThreadId,
+        end: ThreadEnd,
+        events: &mut Vec<RecorderEvent>,
+    ) {
+        let exit_code = match end {
+            ThreadEnd::Exited(code) => {
+                self.marker(thread, MarkerKind::Exit { code }, events);
+                Some(code)
+            }
+            // The guest captured this crash itself just before the VM
+            // stopped (a Rust panic hook, then the abort's trap): its
+            // capture, with the message, is the one kept.
+            ThreadEnd::Crashed(_) if self.threads.get(&thread).is_some_and(|log| log.crashed) => {
+                None
+            }
+            ThreadEnd::Crashed(crash) => {
+                self.crash(Crash { thread, ..crash }, events);
+                None
+            }
+        };
+        self.commit_inputs(thread, events);
+        if let Some(log) = self.threads.get_mut(&thread) {
+            log.finished = true;
+        }
+        if let Some(replay) = &mut self.replay {
+            replay.finished(thread);
+        }
+        if self
+            .unhandled
+            .take_if(|crashed| *crashed == thread)
+            .is_some()
+        {
+            self.write_file(&[thread], Written::Crash, events);
+        }
+        if self.threads.values().all(|log| log.finished) {
+            self.end_stream(Some(exit_code), events);
+        }
+    }
+
+    /// Re-execution reached a snapshot or a crash of `at_thread`: keep the
+    /// window of each thread's buffer the recording would have carried.
+    fn capture(&mut self, at_thread: ThreadId, threads: &[ThreadId]) {
+        let Some(replay) = &mut self.replay else {
+            return;
+        };
+        for thread in threads {
+            if let Some(log) = self.threads.get(thread) {
+                let (front, back) = log.events.as_slices();
+                let events = [front, back].concat();
+                replay.window(*thread, at_thread, log.first_event, &events);
+            }
+        }
+    }
+
+    /// A recording file holding the log so far, the given threads' events
+    /// and the sources: a crash or a snapshot in `OnEvent` mode.
+    fn write_file(
+        &mut self,
+        threads: &[ThreadId],
+        what: Written,
+        events: &mut Vec<RecorderEvent>,
+    ) -> Option<PathBuf> {
+        self.commit_all_inputs(events);
+        let buffers = threads.iter().filter_map(|thread| {
+            let log = self.threads.get(thread)?;
+            Some((*thread, log.first_event, &log.events))
+        });
+        self.output.write_file(&self.sources, buffers, what, events)
+    }
+
+    /// Continuous mode begins: the stream gets the log so far, then grows
+    /// with it.
+    fn start_stream(&mut self, events: &mut Vec<RecorderEvent>) {
+        self.commit_all_inputs(events);
+        if self.output.start_stream(events) {
+            // Events still in the buffers go out with the stream.
+            for log in self.threads.values_mut() {
+                log.streamed_events = log.first_event;
+            }
+        }
+    }
+
+    /// Sends everything pending to the stream and flushes it to the file.
+    fn flush_stream(&mut self, events: &mut Vec<RecorderEvent>) {
+        if self.output.stream_path().is_none() {
+            return;
+        }
+        self.commit_all_inputs(events);
+        for thread in self.all_threads() {
+            self.stream_events(thread, events);
+        }
+        self.output.send_sources(&self.sources, events);
+    }
+
+    /// Tells the listener the stream is up to date.
+    fn flushed(&mut self, events: &mut Vec<RecorderEvent>) {
+        if let Some(path) = self.output.stream_path()
+            && self.replay.is_none()
+        {
+            events.push(RecorderEvent::Flushed {
+                path: path.to_owned(),
+            });
+        }
+    }
+
+    /// Closes the stream, with an end chunk when the run is over
+    /// (`exit_code` is then `Some`).
+    fn end_stream(&mut self, exit_code: Option<Option<i32>>, events: &mut Vec<RecorderEvent>) {
+        self.flush_stream(events);
+        // A stream closed because the mode went down ends too: its reader
+        // knows nothing more follows in that file.
+        self.output.end_stream(exit_code.flatten(), events);
+    }
+}
+
+fn input_bytes(input: &Input) -> usize {
+    match input {
+        Input::Stdin { data }
+        | Input::Random { data }
+        | Input::InsecureRandom { data }
+        | Input::FileRead { data, .. }
+        | Input::Other { data, .. } => data.0.len(),
+        _ => 16,
+    }
+}

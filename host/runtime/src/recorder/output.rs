@@ -1,0 +1,207 @@
+//! Where the log goes: the encoded log kept in memory, the continuous
+//! stream it feeds, and the recording files forked from it for crashes and
+//! snapshots. A failure to write is reported once, and recording goes on.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+use rewind_format::Writer;
+use rewind_format::model::{Event, Header, ThreadId};
+
+use super::config::{RecorderEvent, Written};
+use super::files::{self, Append};
+use super::stream::Stream;
+
+/// At most this many recording files per run: a guest that snapshots in a
+/// loop cannot fill the disk. Later snapshots are markers only.
+pub(super) const MAX_FILES: usize = 100;
+
+pub(super) struct Output {
+    out_dir: PathBuf,
+    /// The start of every file's name.
+    name: String,
+    /// The encoded inputs, markers and crashes so far; `None` until logging
+    /// starts (a run that starts `Off` logs nothing).
+    log: Option<Writer<Vec<u8>>>,
+    stream: Option<Stream>,
+    /// Recording files written so far.
+    files: usize,
+    /// Whether a failure was reported already (once is enough).
+    failed: bool,
+}
+
+impl Output {
+    pub(super) fn new(out_dir: PathBuf, name: String) -> Output {
+        Output {
+            out_dir,
+            name,
+            log: None,
+            stream: None,
+            files: 0,
+            failed: false,
+        }
+    }
+
+    /// Whether the log has started.
+    pub(super) fn logging(&self) -> bool {
+        self.log.is_some()
+    }
+
+    /// The bytes logged so far.
+    pub(super) fn logged(&self) -> u64 {
+        self.log.as_ref().map_or(0, Writer::written)
+    }
+
+    /// Starts the log, under `header`.
+    pub(super) fn start_log(&mut self, header: &Header, events: &mut Vec<RecorderEvent>) {
+        match Writer::new(Vec::new(), header) {
+            Ok(writer) => self.log = Some(writer),
+            Err(err) => self.fail(format!("starting the log: {err}"), events),
+        }
+    }
+
+    /// Appends to the log and, in continuous mode, to the stream, which
+    /// reaches its file at once: a killed run loses at most the batch in
+    /// progress.
+    pub(super) fn append(&mut self, item: Append<'_>, events: &mut Vec<RecorderEvent>) {
+        let mut failures = Vec::new();
+        if let Some(writer) = &mut self.log
+            && let Err(err) = item.write_to(writer)
+        {
+            failures.push(format!("logging {}: {err}", item.what()));
+        }
+        if let Some(stream) = &mut self.stream
+            && let Err(err) = stream.append(&item)
+        {
+            failures.push(stream.failure(err));
+        }
+        for failure in failures {
+            self.fail(failure, events);
+        }
+    }
+
+    /// A recording file holding the log so far, `sources` and the events
+    /// of `buffers` (thread, number of its first event, events): a crash or
+    /// a snapshot in `OnEvent` mode.
+    pub(super) fn write_file<'a>(
+        &mut self,
+        sources: &BTreeMap<String, Vec<u8>>,
+        buffers: impl IntoIterator<Item = (ThreadId, u64, &'a VecDeque<Event>)>,
+        what: Written,
+        events: &mut Vec<RecorderEvent>,
+    ) -> Option<PathBuf> {
+        if self.files >= MAX_FILES {
+            let failure = format!("{MAX_FILES} recordings written; no more from this run");
+            self.fail(failure, events);
+            return None;
+        }
+        let log = self.log.as_ref()?;
+        let bytes = match files::encode(log, sources, buffers) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                self.fail(format!("encoding a recording: {err}"), events);
+                return None;
+            }
+        };
+        let kind = files::file_kind(&what);
+        match files::write_new_file(&self.out_dir, &self.name, &kind, &bytes) {
+            Ok(path) => {
+                self.files += 1;
+                events.push(RecorderEvent::Written {
+                    path: path.clone(),
+                    what,
+                });
+                Some(path)
+            }
+            Err(err) => {
+                let failure = format!(
+                    "cannot write a recording into {}: {err}",
+                    self.out_dir.display()
+                );
+                self.fail(failure, events);
+                None
+            }
+        }
+    }
+
+    /// Continuous mode begins: a stream file that gets the log so far, then
+    /// grows with it. Whether it started.
+    pub(super) fn start_stream(&mut self, events: &mut Vec<RecorderEvent>) -> bool {
+        let Some(log) = &self.log else {
+            return false;
+        };
+        match Stream::create(&self.out_dir, &self.name, log) {
+            Ok(stream) => {
+                events.push(RecorderEvent::Written {
+                    path: stream.path().to_owned(),
+                    what: Written::Stream,
+                });
+                self.stream = Some(stream);
+                true
+            }
+            Err(err) => {
+                let failure = format!("cannot start a stream in {}: {err}", self.out_dir.display());
+                self.fail(failure, events);
+                false
+            }
+        }
+    }
+
+    /// The stream's file, while there is one.
+    pub(super) fn stream_path(&self) -> Option<&Path> {
+        self.stream.as_ref().map(Stream::path)
+    }
+
+    /// Sends `thread`'s events numbered from `first` to the stream.
+    pub(super) fn stream_events(
+        &mut self,
+        thread: ThreadId,
+        first: u64,
+        batch: &[Event],
+        events: &mut Vec<RecorderEvent>,
+    ) {
+        let Some(stream) = &mut self.stream else {
+            return;
+        };
+        if let Err(err) = stream.events(thread, first, batch) {
+            let failure = stream.failure(err);
+            self.fail(failure, events);
+        }
+    }
+
+    /// Sends the stream the sources it lacks, and flushes it to its file.
+    pub(super) fn send_sources(
+        &mut self,
+        sources: &BTreeMap<String, Vec<u8>>,
+        events: &mut Vec<RecorderEvent>,
+    ) {
+        let Some(stream) = &mut self.stream else {
+            return;
+        };
+        if let Err(err) = stream.send_sources(sources) {
+            let failure = stream.failure(err);
+            self.fail(failure, events);
+        }
+    }
+
+    /// Closes the stream with an end chunk: `exit_code` when the run is
+    /// over; `None` when the mode went down and nothing more follows in
+    /// that file.
+    pub(super) fn end_stream(&mut self, exit_code: Option<i32>, events: &mut Vec<RecorderEvent>) {
+        let Some(stream) = self.stream.take() else {
+            return;
+        };
+        if let Err(failure) = stream.end(exit_code) {
+            self.fail(failure, events);
+        }
+    }
+
+    /// Tells the listener once that writing failed; recording goes on.
+    pub(super) fn fail(&mut self, failure: String, events: &mut Vec<RecorderEvent>) {
+        tracing::debug!("recorder: {failure}");
+        if !self.failed {
+            self.failed = true;
+            events.push(RecorderEvent::Failed(failure));
+        }
+    }
+}
