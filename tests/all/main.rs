@@ -13,6 +13,7 @@ mod run;
 mod sandbox;
 mod sdk;
 mod serve;
+mod shadows;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

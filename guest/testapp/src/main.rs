@@ -5,11 +5,23 @@
 //! `testapp FILE`: prints the wall clock, a monotonic interval, random
 //! bytes, `$GREETING`, FILE's length and first line, and each line of
 //! stdin; exits with the number of stdin lines that say `fail`.
+//!
+//! `testapp --every-input DIR` calls every WASI function whose answer
+//! comes from outside the guest instead (see `probe.rs`).
 
 use std::io::BufRead as _;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+#[cfg(target_os = "wasi")]
+mod probe;
+
 fn main() {
+    #[cfg(target_os = "wasi")]
+    if std::env::args().nth(1).as_deref() == Some("--every-input") {
+        let dir = std::env::args().nth(2).unwrap_or_else(|| "/probe".into());
+        probe::main(&dir);
+        return;
+    }
     let started = Instant::now();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
