@@ -145,7 +145,7 @@ async fn authorize(State(shared): State<Arc<Shared>>, request: Request, next: Ne
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "));
-        if !given.is_some_and(|given| same(given.as_bytes(), token.as_bytes())) {
+        if !given.is_some_and(|given| token_matches(given, token)) {
             let mut response =
                 Failure::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required")
                     .into_response();
@@ -158,9 +158,12 @@ async fn authorize(State(shared): State<Arc<Shared>>, request: Request, next: Ne
     next.run(request).await
 }
 
-/// Compares without stopping at the first difference, so that the time
-/// taken says nothing about where a guessed token goes wrong.
-fn same(a: &[u8], b: &[u8]) -> bool {
+/// Whether `given` is `token`, compared without stopping at the first
+/// difference, so that the time taken says nothing about where a guessed
+/// token goes wrong. `rewind serve`'s debug pages check their token with it
+/// too.
+pub fn token_matches(given: &str, token: &str) -> bool {
+    let (a, b) = (given.as_bytes(), token.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
