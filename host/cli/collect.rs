@@ -1,20 +1,23 @@
 //! `rewind collect`: the collector server; `rewind recordings`: what one
-//! holds; and fetching a recording from one for `rewind replay ID`.
+//! holds.
 
 use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs as _};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
 use rewind_collector::protocol::mode_name;
 use rewind_collector::server::{self, ServerConfig};
-use rewind_collector::{Client, ClientError, RecordingInfo, Store};
+use rewind_collector::{RecordingInfo, Store};
 use rewind_runtime::Mode;
 
-use crate::UsageError;
-use crate::run::parse_mode;
+use crate::common::args::{CollectorArgs, parse_mode, parse_size};
+use crate::common::collector::{block_on, collector_error};
+use crate::common::{UsageError, io_message};
+
+/// Frames and recordings are at least this big.
+const MIN_SIZE: std::ops::RangeInclusive<u64> = 1024..=u64::MAX;
 
 /// Run a collector: the HTTP service that runtimes send recordings to.
 ///
@@ -74,8 +77,9 @@ pub struct CollectArgs {
 }
 
 pub fn collect(args: CollectArgs) -> Result<ExitCode> {
-    let max_frame_bytes = parse_size("--max-frame-size", &args.max_frame_size)?;
-    let max_recording_bytes = parse_size("--max-recording-size", &args.max_recording_size)?;
+    let max_frame_bytes = parse_size("--max-frame-size", &args.max_frame_size, MIN_SIZE)?;
+    let max_recording_bytes =
+        parse_size("--max-recording-size", &args.max_recording_size, MIN_SIZE)?;
     let addrs: Vec<SocketAddr> = args
         .listen
         .to_socket_addrs()
@@ -114,12 +118,9 @@ pub fn collect(args: CollectArgs) -> Result<ExitCode> {
         .context("cannot start the collector's runtime")?;
     runtime.block_on(async move {
         store.check().await?;
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
-            UsageError(format!(
-                "cannot listen on {addr}: {}",
-                crate::io_message(&err)
-            ))
-        })?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|err| UsageError(format!("cannot listen on {addr}: {}", io_message(&err))))?;
         let bound = listener.local_addr()?;
         eprintln!(
             "rewind: collecting on http://{bound} (max mode {}, store {}); Ctrl-C stops",
@@ -146,31 +147,12 @@ pub fn collect(args: CollectArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn parse_size(flag: &str, spec: &str) -> Result<u64> {
-    let size: bytesize::ByteSize = spec
-        .parse()
-        .map_err(|err| UsageError(format!("{flag} {spec:?}: {err}")))?;
-    if size.as_u64() < 1024 {
-        return Err(UsageError(format!("{flag} {spec}: at least 1KiB")).into());
-    }
-    Ok(size.as_u64())
-}
-
 /// List the recordings a collector holds.
 #[derive(Debug, Args)]
+#[command(mut_arg("server", |arg| arg.required(true)))]
 pub struct RecordingsArgs {
-    /// The collector, e.g. http://127.0.0.1:7878.
-    #[arg(long, value_name = "URL", env = "REWIND_SERVER")]
-    server: String,
-
-    /// The collector's token.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "REWIND_TOKEN",
-        hide_env_values = true
-    )]
-    token: Option<String>,
+    #[command(flatten)]
+    collector: CollectorArgs,
 
     /// Print JSON (one array of objects) instead of a table.
     #[arg(long)]
@@ -178,7 +160,9 @@ pub struct RecordingsArgs {
 }
 
 pub fn recordings(args: RecordingsArgs) -> Result<ExitCode> {
-    let client = client(&args.server, args.token)?;
+    let Some(client) = args.collector.client()? else {
+        return Err(UsageError("--server URL: which collector to list".into()).into());
+    };
     let list = block_on(client.list())?.map_err(|err| collector_error(&client, err))?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -241,108 +225,4 @@ fn created(info: &RecordingInfo) -> String {
         .replace('T', " ")
         .trim_end_matches('Z')
         .to_owned()
-}
-
-/// A client of `server`, with a usage error for a bad URL.
-pub fn client(server: &str, token: Option<String>) -> Result<Client> {
-    Client::new(server, token.filter(|token| !token.is_empty()))
-        .map_err(|err| UsageError(err).into())
-}
-
-/// Runs a request on a runtime of its own.
-pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start an HTTP client")?;
-    Ok(runtime.block_on(future))
-}
-
-/// A collector's refusal as the user's error: a bad token is the command
-/// line's fault (exit 2), an unreachable collector rewind's (exit 3).
-pub fn collector_error(client: &Client, err: ClientError) -> anyhow::Error {
-    match err {
-        ClientError::Unauthorized(_) => UsageError(format!(
-            "{} refused the token: give the collector's with --token or REWIND_TOKEN",
-            client.server()
-        ))
-        .into(),
-        err => anyhow::anyhow!("{err}"),
-    }
-}
-
-/// A recording on a collector, fetched into the local cache for
-/// `rewind replay`: `what` is `ID` (with `server`) or the recording's URL.
-/// A copy already there is used again when the collector has nothing more.
-pub fn fetch(what: &str, server: Option<&str>, token: Option<String>) -> Result<PathBuf> {
-    let (server, id) = match what.split_once("/v1/recordings/") {
-        Some((base, id)) if what.starts_with("http://") || what.starts_with("https://") => {
-            (base.to_owned(), id.trim_end_matches('/').to_owned())
-        }
-        _ => match server {
-            Some(server) => (server.to_owned(), what.to_owned()),
-            None => {
-                return Err(UsageError(format!(
-                    "{what}: no such file (for a recording on a collector, give --server URL, or its URL)"
-                ))
-                .into());
-            }
-        },
-    };
-    if !rewind_collector::protocol::valid_id(&id) {
-        return Err(UsageError(format!("{id:?} is not a recording id")).into());
-    }
-    let client = client(&server, token)?;
-    let dir = rewind_runtime::ComponentCache::default_dir()
-        .context("no cache directory: set REWIND_CACHE_DIR or HOME")?
-        .join("recordings")
-        .join(server_key(client.server()));
-    let path = dir.join(format!("{id}.rwd"));
-    let (info, bytes) = block_on(async {
-        let info = match client.info(&id).await? {
-            Some(info) => info,
-            None => return Ok((None, None)),
-        };
-        let cached = std::fs::metadata(&path).is_ok_and(|meta| meta.len() == info.size);
-        if cached {
-            return Ok((Some(info), None));
-        }
-        let bytes = client.download(&id).await?;
-        Ok((Some(info), Some(bytes)))
-    })?
-    .map_err(|err| collector_error(&client, err))?;
-    let Some(info) = info else {
-        return Err(UsageError(format!("{} has no recording {id}", client.server())).into());
-    };
-    if let Some(bytes) = bytes {
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut temp = tempfile::Builder::new()
-            .prefix(".fetch-")
-            .tempfile_in(&dir)
-            .with_context(|| format!("cannot write into {}", dir.display()))?;
-        temp.write_all(&bytes)?;
-        temp.persist(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        if !info.complete {
-            eprintln!(
-                "rewind: {id} is incomplete on the collector (its run was cut short, or still streams): it opens up to its last frame"
-            );
-        }
-    }
-    Ok(path)
-}
-
-/// A directory name for a collector's URL.
-pub fn server_key(server: &str) -> String {
-    let rest = server.split_once("://").map_or(server, |(_, rest)| rest);
-    rest.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

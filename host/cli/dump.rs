@@ -11,7 +11,7 @@ use rewind_format::model::*;
 
 use rewind_runtime::{RecordingFile, materialized_path};
 
-use crate::{UsageError, io_message};
+use crate::common::{UsageError, io_message};
 
 /// Print a recording without replaying it.
 ///

@@ -9,11 +9,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod collect;
-mod debug;
+mod common;
 mod dump;
 mod replay;
 mod run;
 mod serve;
+
+use common::status;
 
 /// Rewind runs programs in a WebAssembly sandbox with a flight recorder.
 #[derive(Debug, Parser)]
@@ -36,22 +38,6 @@ enum Command {
     Dump(dump::DumpArgs),
     Collect(collect::CollectArgs),
     Recordings(collect::RecordingsArgs),
-}
-
-/// Exit statuses of `rewind` itself, documented in `rewind run --help`.
-pub mod status {
-    /// Bad flags, a missing script: as `python3` does.
-    pub const USAGE: u8 = 2;
-    /// Rewind itself failed (not the guest).
-    pub const HOST_ERROR: u8 = 3;
-    /// The guest crashed (a trap in the VM).
-    pub const GUEST_CRASH: u8 = 70;
-    /// The run exceeded `--timeout`.
-    pub const TIME_LIMIT: u8 = 124;
-    /// The guest exceeded `--max-memory`.
-    pub const MEMORY_LIMIT: u8 = 125;
-    /// The guest's call stack overflowed.
-    pub const STACK_LIMIT: u8 = 126;
 }
 
 fn main() -> ExitCode {
@@ -77,31 +63,8 @@ fn main() -> ExitCode {
                     eprintln!("  caused by: {cause}");
                 }
             }
-            ExitCode::from(err_status(&err))
+            ExitCode::from(status::of_error(&err))
         }
-    }
-}
-
-/// An I/O error as a person reads it: "No such file or directory", without
-/// Rust's " (os error 2)" suffix.
-pub fn io_message(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    match text.split_once(" (os error") {
-        Some((message, _)) => message.to_owned(),
-        None => text,
-    }
-}
-
-/// Errors the user can fix by changing the command line.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
-fn err_status(err: &anyhow::Error) -> u8 {
-    if err.downcast_ref::<UsageError>().is_some() {
-        status::USAGE
-    } else {
-        status::HOST_ERROR
     }
 }
 
@@ -122,13 +85,27 @@ fn usage_error(err: clap::Error) -> ExitCode {
             ExitCode::from(code)
         }
         _ => {
-            let rendered = err.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("rewind: {first} (see `rewind --help`)");
+            eprintln!("rewind: {} (see `rewind --help`)", one_line(&err));
             ExitCode::from(status::USAGE)
         }
     }
+}
+
+/// A clap error on one line: its first, and the indented lines that list
+/// what it is about (the missing arguments, say).
+fn one_line(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    if line.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .take_while(|next| next.starts_with("  "))
+            .map(str::trim)
+            .collect();
+        line = format!("{line} {}", listed.join(", "));
+    }
+    line
 }
 
 fn init_tracing(verbose: bool) {

@@ -15,13 +15,17 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderName, HeaderValue, Request as HttpRequest, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use clap::Args;
+use rewind_collector::server::token_matches;
 use rewind_runtime::{
-    Component, ComponentSource, DirGrant, Job, Jobs, Limits, Mode, Recorder, RecorderEvent,
-    RecordingConfig, Request, Response, Runtime, Sandbox, Written,
+    Component, ComponentSource, DirGrant, Job, Jobs, Limits, Mode, Recorder, RecordingConfig,
+    Request, Response, Runtime, Sandbox,
 };
 
-use crate::UsageError;
-use crate::run::{load_guest, parse_env, parse_mode, parse_size, script_path};
+use crate::common::args::{
+    ANY_SIZE, MEMORY, parse_duration, parse_env, parse_grant, parse_mode, parse_size,
+    script_dir_grant, script_path,
+};
+use crate::common::{UsageError, guest, io_message, report};
 
 /// Serve a WSGI application over HTTP, sandboxed, with a debugger for the
 /// requests that fail.
@@ -81,7 +85,7 @@ pub struct ServeArgs {
     )]
     token: Option<String>,
 
-    /// Grant a host directory, read-only (HOST_DIR[::GUEST_DIR]).
+    /// Grant a host directory, read-only (`HOST_DIR[::GUEST_DIR]`).
     #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_DIR]")]
     dirs: Vec<String>,
 
@@ -166,20 +170,9 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
     if args.workers == 0 || args.workers > 64 {
         return Err(UsageError("--workers: between 1 and 64".into()).into());
     }
-    let request_timeout = humantime::parse_duration(&args.request_timeout)
-        .ok()
-        .filter(|timeout| !timeout.is_zero())
-        .ok_or_else(|| {
-            UsageError(format!(
-                "--request-timeout {:?}: e.g. 30s",
-                args.request_timeout
-            ))
-        })?;
-    let max_memory = parse_size(&args.max_memory)?;
-    let max_body: bytesize::ByteSize = args
-        .max_body
-        .parse()
-        .map_err(|err| UsageError(format!("--max-body {:?}: {err}", args.max_body)))?;
+    let request_timeout = parse_duration("--request-timeout", &args.request_timeout)?;
+    let max_memory = parse_size("--max-memory", &args.max_memory, MEMORY)?;
+    let max_body = parse_size("--max-body", &args.max_body, ANY_SIZE)?;
     let listen = args
         .listen
         .to_socket_addrs()
@@ -193,29 +186,11 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let dir = Path::new(&script).parent().unwrap_or(Path::new("/"));
-    let mut grants = vec![DirGrant {
-        host: dir.to_owned(),
-        guest: dir.to_string_lossy().into_owned(),
-        writable: false,
-    }];
+    let mut grants = Vec::new();
     for spec in &args.dirs {
-        let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
-        let host =
-            std::path::absolute(host).map_err(|err| UsageError(format!("--dir {spec}: {err}")))?;
-        if !host.is_dir() {
-            return Err(UsageError(format!("--dir {spec}: not a directory")).into());
-        }
-        let guest = match guest == spec {
-            true => host.to_string_lossy().into_owned(),
-            false => guest.to_owned(),
-        };
-        grants.push(DirGrant {
-            host,
-            guest,
-            writable: false,
-        });
+        grants.push(parse_grant(spec, false)?);
     }
+    grants.extend(script_dir_grant(&script, &grants));
     let env = args
         .env
         .iter()
@@ -223,9 +198,8 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
 
     let runtime = Runtime::new()?;
-    let guest = rewind_guests::PYTHON;
-    let source = ComponentSource::with_digest(guest.name, guest.wasm, guest.digest);
-    let component = load_guest(&runtime, &source, "the Python guest")?;
+    let source = guest::python();
+    let component = guest::load(&runtime, &source)?;
     let tag = format!("{:08x}", rand_u32());
     let plan = Arc::new(Plan {
         runtime,
@@ -265,7 +239,7 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
         incarnations: incarnations.clone(),
         tag,
         token: token.clone(),
-        max_body: usize::try_from(max_body.as_u64()).unwrap_or(usize::MAX),
+        max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
         request_timeout,
         listen,
     });
@@ -288,7 +262,7 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
     let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|err| UsageError(format!("cannot listen on {listen}: {}", crate::io_message(&err))))?;
+            .map_err(|err| UsageError(format!("cannot listen on {listen}: {}", io_message(&err))))?;
         let bound = listener.local_addr()?;
         eprintln!(
             "rewind: serving {} on http://{bound} with {} workers; Ctrl-C stops",
@@ -447,17 +421,7 @@ fn recorder(plan: &Plan) -> Recorder {
         ],
         ..RecordingConfig::new(&plan.source, &plan.out)
     };
-    Recorder::new(config, |event| match event {
-        RecorderEvent::Written { path, what } => match what {
-            Written::Crash => eprintln!("rewind: crash recorded in {}", path.display()),
-            Written::Snapshot(name) => {
-                eprintln!("rewind: snapshot {name:?} recorded in {}", path.display())
-            }
-            Written::Stream => eprintln!("rewind: recording live to {}", path.display()),
-        },
-        RecorderEvent::Failed(failure) => eprintln!("rewind: recording failed: {failure}"),
-        RecorderEvent::Flushed { .. } => {}
-    })
+    Recorder::new(config, report::print_recorder_event)
 }
 
 /// Every request: the body read (up to the limit), handed to a worker, its
@@ -487,7 +451,7 @@ async fn handle(
         Some(rest) => {
             if let Some(token) = &shared.token {
                 let given = query_param(&query, "token").or_else(|| cookie(&parts.headers));
-                if given.as_deref() != Some(token.as_str()) {
+                if !given.is_some_and(|given| token_matches(&given, token)) {
                     return text(
                         StatusCode::UNAUTHORIZED,
                         "the debugger needs the token rewind serve printed at start: add ?token=TOKEN",

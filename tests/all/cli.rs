@@ -40,6 +40,15 @@ fn bad_flags() {
         "not set",
     );
     check_usage_error(&["run", "-c"], "-c");
+    // What is missing is named, on the same line.
+    check_usage_error(
+        &["recordings"],
+        "required arguments were not provided: --server <URL>",
+    );
+    check_usage_error(
+        &["run", "--token", "secret-token", "-c", "pass"],
+        "--server <URL>",
+    );
 }
 
 #[test]
@@ -110,4 +119,25 @@ fn version() {
     let run = rewind_run(["--version"]);
     assert_eq!(run.code, Some(0));
     assert!(run.stdout.starts_with("rewind-run "), "{}", run.stdout);
+}
+
+#[test]
+fn serve_checks_its_flags_as_run_does() {
+    let scripts = Scripts::new();
+    let app = scripts.write("app.py", "def app(environ, start_response):\n    pass\n");
+    let app = format!("{}:app", app.display());
+    let dir = scripts.root().to_str().unwrap();
+    check_usage_error(
+        &["serve", "--dir", &format!("{dir}::"), &app],
+        "expected HOST_DIR[::GUEST_DIR]",
+    );
+    check_usage_error(&["serve", "--dir", "/no/such/dir", &app], "/no/such/dir");
+    check_usage_error(
+        &["serve", "--max-memory", "1KiB", &app],
+        "between 16MiB and 4GiB",
+    );
+    check_usage_error(
+        &["serve", "--request-timeout", "0s", &app],
+        "--request-timeout",
+    );
 }

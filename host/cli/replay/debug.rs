@@ -14,9 +14,8 @@ use rewind_format::Writer;
 use rewind_format::model::{Crash, CrashReason, Event, ExceptionStage, MarkerKind, Window};
 use rewind_runtime::{Materialize, RecordingFile, ReplayOptions, Runtime, materialized_path};
 
-use crate::replay::{clear_progress_line, guest_of, progress_line};
-use crate::run::load_guest;
-use crate::{UsageError, io_message};
+use crate::common::report::{clear_progress_line, progress_line};
+use crate::common::{UsageError, guest, io_message};
 
 /// Where the debugger's commands come from.
 pub enum Driver {
@@ -211,8 +210,8 @@ fn materialize(path: &Path, guest: Option<&PathBuf>) -> Result<()> {
         anyhow::bail!("it cannot be re-executed: {why}");
     }
     let runtime = Runtime::new()?;
-    let source = guest_of(&file, guest)?;
-    let component = load_guest(&runtime, &source, "the guest")?;
+    let source = guest::of_recording(&file, guest)?;
+    let component = guest::load(&runtime, &source)?;
     let started = Instant::now();
     if std::io::stderr().is_terminal() {
         eprint!("rewind: materializing the events of {}...", path.display());

@@ -1,0 +1,13 @@
+//! What the subcommands share, so that no subcommand imports another: the
+//! flags and their parsers ([`args`]), exit statuses and the user's errors
+//! ([`status`]), finding and loading guests ([`guest`]), talking to a
+//! collector ([`collector`]), and the lines `rewind` prints while it works
+//! ([`report`]).
+
+pub mod args;
+pub mod collector;
+pub mod guest;
+pub mod report;
+pub mod status;
+
+pub use status::{UsageError, io_message};

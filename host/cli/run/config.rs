@@ -1,0 +1,271 @@
+//! A `rewind run` as its flags say, checked before any work starts: what
+//! to run with which argv, in which sandbox, under which limits, recorded
+//! how and sent where.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context as _, Result};
+use rewind_collector::Uploader;
+use rewind_runtime::{
+    ComponentCache, ComponentSource, DirGrant, Limits, Mode, Recorder, RecorderEvent,
+    RecordingConfig, Written,
+};
+
+use super::RunArgs;
+use super::collector::{self, Server};
+use crate::common::args::{
+    ANY_SIZE, MEMORY, parse_duration, parse_env, parse_grant, parse_size, parse_timeout,
+    script_dir_grant, script_path,
+};
+use crate::common::collector::server_key;
+use crate::common::{UsageError, guest, report};
+
+/// A validated `rewind run`.
+pub(super) struct RunConfig {
+    pub(super) main: Main,
+    pub(super) argv: Vec<String>,
+    pub(super) grants: Vec<DirGrant>,
+    pub(super) env: Vec<(String, String)>,
+    pub(super) cwd: Option<String>,
+    pub(super) limits: Limits,
+    pub(super) recording: Recording,
+}
+
+/// How the run is recorded, as the flags say.
+pub(super) struct Recording {
+    pub(super) mode: Mode,
+    pub(super) max_mode: Mode,
+    pub(super) buffer_events: usize,
+    pub(super) out: PathBuf,
+    pub(super) trace: bool,
+    pub(super) server: Option<Server>,
+}
+
+pub(super) enum Main {
+    /// An absolute path to the script (as CPython makes `__file__`).
+    Script(String),
+    Command(String),
+    /// A WASI command component.
+    Component(ComponentSource),
+}
+
+impl Recording {
+    /// Caps the modes at what the collector allows.
+    pub(super) fn cap(&mut self, allowed: Mode) {
+        self.max_mode = self.max_mode.min(allowed);
+        self.mode = self.mode.min(self.max_mode);
+    }
+}
+
+impl RunConfig {
+    /// The run's recorder, unless the run may not record at all.
+    pub(super) fn recorder(
+        &self,
+        guest: &ComponentSource,
+        crashes: Arc<Mutex<Vec<String>>>,
+        uploader: Option<&Uploader>,
+    ) -> Option<Recorder> {
+        let recording = &self.recording;
+        if recording.max_mode == Mode::Off {
+            return None;
+        }
+        let name = match &self.main {
+            Main::Script(path) => Path::new(path)
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "script".to_owned()),
+            Main::Command(_) => "command".to_owned(),
+            Main::Component(source) => source.name().to_owned(),
+        };
+        let timeout = match self.limits.timeout {
+            Some(timeout) => humantime::format_duration(timeout).to_string(),
+            None => "none".to_owned(),
+        };
+        let mut settings = vec![
+            ("max-memory".to_owned(), self.limits.max_memory.to_string()),
+            ("timeout".to_owned(), timeout),
+        ];
+        match &self.main {
+            // Where the component was, so that replay finds it by itself.
+            Main::Component(_) => {
+                let path = std::path::absolute(&self.argv[0])
+                    .map(|path| path.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| self.argv[0].clone());
+                settings.push(("guest-path".to_owned(), path));
+            }
+            _ => settings.push(("hash-seed".to_owned(), "0".to_owned())),
+        }
+        let out_dir = match uploader {
+            Some(uploader) => uploader.dir().to_owned(),
+            None => recording.out.clone(),
+        };
+        let config = RecordingConfig {
+            mode: recording.mode,
+            max_mode: recording.max_mode,
+            buffer_events: recording.buffer_events,
+            trace: recording.trace,
+            out_dir,
+            name: name.clone(),
+            guest_name: guest.name().to_owned(),
+            guest_digest: guest.digest().to_owned(),
+            settings,
+        };
+        let recorder = match uploader.zip(recording.server.as_ref()) {
+            // Files go to the collector: the spill queue takes each one.
+            Some((uploader, server)) => Recorder::new(
+                config,
+                collector::listener(uploader.queue(), name, server.client.clone()),
+            ),
+            // A crash's path is said last, after the traceback.
+            None => Recorder::new(config, move |event| match event {
+                RecorderEvent::Written {
+                    what: Written::Crash,
+                    ..
+                } => {
+                    let line = report::recorder_event(event).unwrap_or_default();
+                    crashes.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                }
+                event => report::print_recorder_event(event),
+            }),
+        };
+        if let Main::Command(code) = &self.main {
+            recorder.add_source("<string>", code);
+        }
+        Some(recorder)
+    }
+
+    pub(super) fn from_args(args: RunArgs) -> Result<RunConfig> {
+        let limits = Limits {
+            max_memory: parse_size("--max-memory", &args.max_memory, MEMORY)?,
+            timeout: parse_timeout("--timeout", &args.timeout)?,
+        };
+        let mut grants = Vec::new();
+        for spec in &args.dirs {
+            grants.push(parse_grant(spec, false)?);
+        }
+        for spec in &args.dirs_rw {
+            grants.push(parse_grant(spec, true)?);
+        }
+        let env = args
+            .env
+            .iter()
+            .map(|spec| parse_env(spec))
+            .collect::<Result<Vec<_>>>()?;
+
+        let mut program = args.program.into_iter().map(|arg| {
+            arg.into_string()
+                .map_err(|arg| UsageError(format!("argument is not valid UTF-8: {arg:?}")))
+        });
+        let (main, argv0) = match args.command {
+            Some(code) => (Main::Command(code), "-c".to_owned()),
+            None => {
+                let Some(script) = program.next() else {
+                    return Err(
+                        UsageError("nothing to run: give a SCRIPT or -c CODE".into()).into(),
+                    );
+                };
+                let script = script?;
+                if script.ends_with(".wasm") {
+                    let path = script_path(&script)?;
+                    let wasm = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+                    let name: String = Path::new(&path)
+                        .file_stem()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    let name = if name.is_empty() {
+                        "component".to_owned()
+                    } else {
+                        name
+                    };
+                    (
+                        Main::Component(ComponentSource::from_bytes(&name, wasm)),
+                        script,
+                    )
+                } else {
+                    let path = script_path(&script)?;
+                    grants.extend(script_dir_grant(&path, &grants));
+                    (Main::Script(path), script)
+                }
+            }
+        };
+        let mut argv = vec![argv0];
+        for arg in program {
+            argv.push(arg?);
+        }
+        let cwd = std::env::current_dir()
+            .ok()
+            .and_then(|dir| dir.into_os_string().into_string().ok());
+        if args.buffer_events == 0 {
+            return Err(
+                UsageError("--buffer-events 0: a buffer keeps at least one event".into()).into(),
+            );
+        }
+        let server = match args.collector.client()? {
+            Some(client) => {
+                let spill = match &args.spill {
+                    Some(spill) => spill.clone(),
+                    None => ComponentCache::default_dir()
+                        .context("no cache directory for --spill: set REWIND_CACHE_DIR or HOME")?
+                        .join("spill")
+                        .join(server_key(client.server())),
+                };
+                Some(Server {
+                    client,
+                    spill,
+                    spill_limit: parse_size("--spill-limit", &args.spill_limit, ANY_SIZE)?,
+                    wait: parse_duration("--server-wait", &args.server_wait)?,
+                })
+            }
+            None => None,
+        };
+        let recording = Recording {
+            mode: args.mode,
+            max_mode: args.max_mode,
+            buffer_events: args.buffer_events,
+            out: args.out,
+            trace: args.trace,
+            server,
+        };
+        Ok(RunConfig {
+            main,
+            argv,
+            grants,
+            env,
+            cwd,
+            limits,
+            recording,
+        })
+    }
+
+    /// The guest's argv: for Python, the launch protocol of
+    /// `guest/python/src/main.rs`.
+    pub(super) fn guest_args(&self) -> Vec<String> {
+        let mut args = vec!["python".to_owned()];
+        let main = match &self.main {
+            Main::Script(path) => ["--script".to_owned(), path.clone()],
+            Main::Command(code) => ["--command".to_owned(), code.clone()],
+            // A component gets its argv as it is.
+            Main::Component(_) => return self.argv.clone(),
+        };
+        if let Some(cwd) = &self.cwd {
+            args.extend(["--cwd".to_owned(), cwd.clone()]);
+        }
+        args.extend(main);
+        args.push("--".to_owned());
+        args.extend(self.argv.iter().cloned());
+        args
+    }
+
+    /// The guest that runs: the component, or the Python guest.
+    pub(super) fn guest(&self) -> Cow<'_, ComponentSource> {
+        match &self.main {
+            Main::Component(source) => Cow::Borrowed(source),
+            Main::Script(_) | Main::Command(_) => Cow::Owned(guest::python()),
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! `rewind run`: run a Python script in the sandbox, as `python3` would, or
+//! a WASI command component, and record it. The flags are checked into a
+//! [`config::RunConfig`] before any work starts; [`collector`] is what a
+//! run does when a collector takes its recordings.
+
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use clap::Args;
+use rewind_runtime::{Mode, Outcome, Runtime, Sandbox};
+
+use crate::common::args::{CollectorArgs, parse_mode};
+use crate::common::{guest, status};
+
+mod collector;
+mod config;
+
+use config::RunConfig;
+
+/// Run a Python script (or a WebAssembly component) in the sandbox.
+///
+/// A Python script runs as `python3` would run it. The script sees `sys.argv` as `[SCRIPT, ARGS...]`, the process's stdin,
+/// stdout and stderr, and its own directory (read-only, so modules beside it
+/// import). Nothing else of the host is visible unless granted: no other
+/// files, no environment variables, no network.
+///
+/// A SCRIPT ending in `.wasm` is a WASI command component: it runs with argv
+/// `[SCRIPT, ARGS...]` under the same grants and limits (its own directory
+/// is not granted).
+#[derive(Debug, Args)]
+#[command(after_long_help = EXIT_STATUS_HELP)]
+#[command(mut_arg("server", |arg| arg.help(SERVER_HELP)))]
+#[command(mut_arg("token", |arg| arg.requires("server")))]
+pub struct RunArgs {
+    /// Run CODE instead of a script, as `python3 -c` does.
+    #[arg(short = 'c', value_name = "CODE")]
+    command: Option<String>,
+
+    /// Grant a host directory, read-only; the guest sees it at GUEST_DIR, or
+    /// at the host directory's absolute path.
+    #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_DIR]")]
+    dirs: Vec<String>,
+
+    /// Grant a host directory, readable and writable.
+    #[arg(long = "dir-rw", value_name = "HOST_DIR[::GUEST_DIR]")]
+    dirs_rw: Vec<String>,
+
+    /// Set an environment variable of the guest; KEY alone passes the host's
+    /// value. The host environment is not inherited.
+    #[arg(long = "env", value_name = "KEY[=VALUE]")]
+    env: Vec<String>,
+
+    /// The most memory the guest may use, e.g. 512MiB or 2GiB.
+    #[arg(long, value_name = "SIZE", default_value = "2GiB")]
+    max_memory: String,
+
+    /// The longest the run may take, e.g. 30s, 5m, 1h; `none` for no limit.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    timeout: String,
+
+    /// The recording mode: `off` records nothing; `on-event` (RevDeBug's
+    /// Crash) keeps the log in memory and writes a recording on a crash or a
+    /// snapshot; `continuous` (Live) streams the log to a file as it grows.
+    #[arg(long, value_name = "MODE", default_value = "on-event", value_parser = parse_mode)]
+    mode: Mode,
+
+    /// The highest mode the run may use, even when the script asks for more
+    /// with `revdebug.setrecmode`.
+    #[arg(long, value_name = "MODE", default_value = "continuous", value_parser = parse_mode)]
+    max_mode: Mode,
+
+    /// How many live-traced events each thread's buffer keeps: a crash or a
+    /// snapshot carries the last N.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    buffer_events: usize,
+
+    /// Where recordings are written (created when the first one is).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "REWIND_OUT",
+        default_value = "rewind-recordings"
+    )]
+    out: PathBuf,
+
+    #[command(flatten)]
+    collector: CollectorArgs,
+
+    /// With --server: where recordings wait until the collector has them
+    /// (default: a directory per collector in rewind's cache). What a run
+    /// leaves unsent there, the next run with the same collector sends.
+    #[arg(long, value_name = "DIR", requires = "server")]
+    spill: Option<PathBuf>,
+
+    /// With --server: the most that unsent recordings of earlier runs may
+    /// take in --spill; the oldest beyond it are dropped.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", requires = "server")]
+    spill_limit: String,
+
+    /// With --server: how long the end of the run waits for the collector
+    /// to acknowledge what is left to send.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        requires = "server"
+    )]
+    server_wait: String,
+
+    /// Trace calls, lines, returns and exceptions live, with argument, local
+    /// and return values. Slow: 3-110x (25x on the median benchmark); without
+    /// it the same events are materialized later from the recording.
+    #[arg(long)]
+    trace: bool,
+
+    /// The script to run, then the arguments it receives in `sys.argv[1:]`.
+    #[arg(
+        value_name = "SCRIPT [ARGS]",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    program: Vec<OsString>,
+}
+
+const SERVER_HELP: &str = "Send recordings to the collector at URL (`rewind collect`) instead of \
+keeping them in --out: its policy caps the mode, a continuous stream goes to it as it grows, \
+crashes and snapshots as they happen. While it cannot be reached, recordings wait on disk \
+(--spill) and are retried; the guest never waits for it.";
+
+const EXIT_STATUS_HELP: &str = "\
+Recording:
+  By default (--mode on-event) the run keeps a log of everything it receives
+  (clock, random, stdin, files read, argv, env) in memory, and writes a
+  recording into --out when the script crashes or calls revdebug.snapshot(),
+  printing its path on stderr. A recording holds what the program read,
+  secrets included: keep recordings as you would keep its inputs.
+
+Exit status:
+  The script's own status (0, sys.exit(n), 1 for an unhandled exception), or:
+    2    bad flags or a script that cannot be opened, as python3
+    3    rewind itself failed
+    70   the guest crashed (a trap in the VM)
+    124  the run exceeded --timeout
+    125  the guest exceeded --max-memory
+    126  the guest's call stack overflowed";
+
+pub fn main(args: RunArgs) -> Result<ExitCode> {
+    let start = std::time::Instant::now();
+    let mut config = RunConfig::from_args(args)?;
+    let crashes = Arc::new(Mutex::new(Vec::new()));
+    let recording = &mut config.recording;
+    let uploader = match &recording.server {
+        Some(server) => {
+            let (uploader, allowed) =
+                collector::connect(server, recording.mode, &recording.out, crashes.clone())?;
+            recording.cap(allowed);
+            Some(uploader)
+        }
+        None => None,
+    };
+    let runtime = Runtime::new()?;
+    tracing::debug!("engine ready after {:?}", start.elapsed());
+    let source = config.guest();
+    let component = guest::load(&runtime, &source)?;
+    tracing::debug!(
+        "guest {} loaded after {:?}",
+        source.digest(),
+        start.elapsed()
+    );
+
+    let mut sandbox = Sandbox::new(config.guest_args());
+    if let Some(recorder) = config.recorder(&source, crashes.clone(), uploader.as_ref()) {
+        sandbox.record(recorder);
+    }
+    for (key, value) in &config.env {
+        sandbox.env(key, value);
+    }
+    for grant in &config.grants {
+        sandbox.dir(grant.clone());
+    }
+    if let Some(cwd) = &config.cwd {
+        sandbox.cwd(cwd);
+    }
+
+    let outcome = runtime.run(&component, sandbox, &config.limits)?;
+    tracing::debug!("guest {outcome} after {:?}", start.elapsed());
+    let _ = std::io::stdout().flush();
+    if let Some(stopped) = status::stopped(&outcome) {
+        eprintln!("rewind: {stopped}");
+    }
+    let code = status::of_outcome(&outcome);
+    // A guest stuck in a host call past its timeout is still running on its
+    // own thread: end the process rather than wait for it.
+    let exit_now = matches!(outcome, Outcome::LimitExceeded(_));
+    if let (Some(uploader), Some(server)) = (uploader, &config.recording.server) {
+        let mut crashes = crashes.lock().unwrap_or_else(|p| p.into_inner());
+        crashes.extend(collector::finish(uploader, server));
+    }
+    // Where a crash went is said last, after the traceback or the reason.
+    for line in crashes.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        eprintln!("{line}");
+    }
+    if exit_now {
+        std::process::exit(code.into());
+    }
+    Ok(ExitCode::from(code))
+}
