@@ -14,6 +14,7 @@ mod sandbox;
 mod sdk;
 mod serve;
 mod shadows;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
