@@ -41,6 +41,7 @@ fn recording() -> Vec<u8> {
             &[Marker {
                 seq: 0,
                 input_pos: 1,
+                position: None,
                 kind: MarkerKind::Snapshot {
                     name: "before-save".into(),
                     all: false,
@@ -128,7 +129,7 @@ fn dump_json_is_the_documented_schema() {
     let run = crate::run(rewind().args(["dump", "--json"]).arg(&file));
     assert_eq!(run.code, Some(0), "{run:?}");
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(json["version"], 1);
+    assert_eq!(json["version"], 2);
     assert_eq!(json["header"]["mode"], "on-event");
     assert_eq!(
         json["threads"]["0"]["inputs"][0],
@@ -184,6 +185,56 @@ fn files_that_are_not_recordings_get_one_line() {
         "truncated at offset 10",
     );
     let mut future = bytes.clone();
-    future[8] = 2;
-    check("future.rwd", Some(&future), "version 2 is not supported");
+    future[8] = 3;
+    check("future.rwd", Some(&future), "version 3 is not supported");
+}
+
+/// A recording written by the previous format version (1: text events, no
+/// positions in markers), kept as it was written: it still reads, its live
+/// events and all, and the debugger opens it.
+#[test]
+fn a_format_1_recording_still_reads_and_opens() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/format-1-traced-crash.rwd");
+    let run = crate::run(rewind().arg("dump").arg(&file));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout.starts_with("recording   format 1,"),
+        "{}",
+        run.stdout
+    );
+    for line in [
+        "event      3  call total(xs=[1, 2, 3]) /app/job.py:1",
+        "event     11  line 3  s=6",
+        "event     13  return 6",
+        "event     17  exception unhandled ValueError: bad total",
+    ] {
+        assert!(run.stdout.contains(line), "{line} missing:\n{}", run.stdout);
+    }
+
+    let run = crate::run(rewind().args(["dump", "--json"]).arg(&file));
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["version"], 1);
+    assert!(json["threads"]["0"]["markers"][0].get("position").is_none());
+
+    let scripts = Scripts::new();
+    let commands = scripts.write("commands", "where\nlocals\n");
+    let run = crate::run(
+        rewind()
+            .args(["replay", "--commands"])
+            .arg(&commands)
+            .arg(&file),
+    );
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("18 events in 1 thread (events traced live during the run)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("total = <function total at 0x37b9ab0>"),
+        "{}",
+        run.stdout
+    );
 }

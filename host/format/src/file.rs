@@ -6,8 +6,10 @@ use std::io::{self, Write};
 use std::ops::Range;
 
 use crate::encoding::{Cursor, put_bytes, put_i64, put_u64};
-use crate::lazy::{EventChunk, LazyEvents, RawEvents, decode_event};
+use crate::events::{Body, FileNames, ReadNames, payload, read_chunk};
+use crate::lazy::LazyEvents;
 use crate::model::*;
+use crate::packed::{PackedEvent, PackedEvents, parse_body, value_text};
 use crate::{FormatError, MAGIC, VERSION};
 
 /// Chunk kinds. Kinds from 0x80 up may be skipped by a reader that does not
@@ -21,6 +23,7 @@ pub(crate) mod kind {
     pub const CRASH: u8 = 0x06;
     pub const EVENTS: u8 = 0x07;
     pub const MATERIALIZED: u8 = 0x08;
+    pub const PACKED_EVENTS: u8 = 0x09;
     pub const END: u8 = 0x7f;
     pub const FIRST_SKIPPABLE: u8 = 0x80;
 }
@@ -44,6 +47,8 @@ pub struct Writer<W: Write> {
     out: W,
     /// Interned strings and their ids, in order of first use.
     strings: HashMap<String, u64>,
+    /// Each thread's names in packed events.
+    names: FileNames,
     /// Bytes written so far.
     written: u64,
 }
@@ -56,6 +61,7 @@ impl<W: Write> Writer<W> {
         let mut writer = Writer {
             out,
             strings: HashMap::new(),
+            names: FileNames::default(),
             written: PREAMBLE as u64,
         };
         let mut payload = Vec::new();
@@ -91,6 +97,7 @@ impl<W: Write> Writer<W> {
         Writer {
             out,
             strings: self.strings.clone(),
+            names: self.names.clone(),
             written: self.written,
         }
     }
@@ -137,22 +144,45 @@ impl<W: Write> Writer<W> {
         self.emit(kind::CRASH, fresh, out)
     }
 
-    /// Events `first_index..` of `thread`.
+    /// Events `first_index..` of `thread`, given as text: they are packed
+    /// with each value as its text.
     pub fn events(
         &mut self,
         thread: ThreadId,
         first_index: u64,
         events: &[Event],
     ) -> io::Result<()> {
-        let mut enc = self.encoder();
-        put_u64(&mut enc.out, thread.into());
-        put_u64(&mut enc.out, first_index);
-        put_u64(&mut enc.out, events.len() as u64);
-        for event in events {
-            enc.event(event);
+        const PART: usize = 4096;
+        for (n, part) in events.chunks(PART).enumerate() {
+            let body = self.names.pack(thread, part);
+            let first = first_index + (n * PART) as u64;
+            self.chunk(
+                kind::PACKED_EVENTS,
+                &payload(thread, first, part.len() as u64, &body),
+            )?;
         }
-        let (fresh, out) = enc.finish();
-        self.emit(kind::EVENTS, fresh, out)
+        Ok(())
+    }
+
+    /// `count` packed events (the events of a [`crate::packed`] body),
+    /// `first_index..` of `thread`, whose name ids number the caller's
+    /// table `names` of the thread (which only grows from call to call).
+    pub fn packed_events(
+        &mut self,
+        thread: ThreadId,
+        first_index: u64,
+        count: u64,
+        names: &[impl AsRef<str>],
+        events: &[u8],
+    ) -> io::Result<()> {
+        let body = self
+            .names
+            .body(thread, names, count, events)
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
+        self.chunk(
+            kind::PACKED_EVENTS,
+            &payload(thread, first_index, count, &body),
+        )
     }
 
     /// What a re-execution materialized (in a file of materialized events).
@@ -171,6 +201,7 @@ impl<W: Write> Writer<W> {
             put_u64(&mut payload, window.first);
             put_u64(&mut payload, window.end);
         }
+        put_u64(&mut payload, materialized.traced_from);
         self.chunk(kind::MATERIALIZED, &payload)
     }
 
@@ -350,6 +381,10 @@ impl Encoder<'_> {
     fn marker(&mut self, marker: &Marker) {
         put_u64(&mut self.out, marker.seq);
         put_u64(&mut self.out, marker.input_pos);
+        put_u64(
+            &mut self.out,
+            marker.position.map_or(0, |at| at.saturating_add(1)),
+        );
         match &marker.kind {
             MarkerKind::Snapshot { name, all } => {
                 self.out.push(0);
@@ -421,46 +456,6 @@ impl Encoder<'_> {
         put_u64(&mut self.out, crash.notes.len() as u64);
         for note in &crash.notes {
             self.string(note);
-        }
-    }
-
-    fn event(&mut self, event: &Event) {
-        match event {
-            Event::Call {
-                function,
-                file,
-                line,
-                args,
-            } => {
-                self.out.push(0);
-                self.string(function);
-                self.string(file);
-                put_u64(&mut self.out, (*line).into());
-                self.pairs(args);
-            }
-            Event::Line { line, changed } => {
-                self.out.push(1);
-                put_u64(&mut self.out, (*line).into());
-                self.pairs(changed);
-            }
-            Event::Return { value } => {
-                self.out.push(2);
-                self.string(value);
-            }
-            Event::Exception {
-                stage,
-                type_name,
-                message,
-            } => {
-                self.out.push(3);
-                self.out.push(match stage {
-                    ExceptionStage::Raised => 0,
-                    ExceptionStage::Caught => 1,
-                    ExceptionStage::Unhandled => 2,
-                });
-                self.string(type_name);
-                self.string(message);
-            }
         }
     }
 }
@@ -558,7 +553,7 @@ fn read_with(bytes: &[u8], lazy: bool) -> Result<(Recording, Option<LazyEvents>)
         });
     }
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-    if version != VERSION {
+    if !(1..=VERSION).contains(&version) {
         return Err(FormatError::Version { found: version });
     }
 
@@ -589,6 +584,8 @@ fn read_with(bytes: &[u8], lazy: bool) -> Result<(Recording, Option<LazyEvents>)
         bytes,
         source_index: HashMap::new(),
         strings: Vec::new(),
+        names: ReadNames::default(),
+        converted: FileNames::default(),
         lazy: lazy.then(LazyEvents::default),
         recording: Recording {
             version,
@@ -617,9 +614,6 @@ fn read_with(bytes: &[u8], lazy: bool) -> Result<(Recording, Option<LazyEvents>)
                 break;
             }
         }
-    }
-    if let Some(lazy) = &mut reader.lazy {
-        lazy.strings = reader.strings;
     }
     Ok((reader.recording, reader.lazy))
 }
@@ -767,6 +761,10 @@ struct Reader<'a> {
     bytes: &'a [u8],
     /// Where each interned string is in `bytes` (checked to be UTF-8).
     strings: Vec<Range<usize>>,
+    /// Each thread's names in packed events.
+    names: ReadNames,
+    /// Reading lazily, version 1 events are packed as they are read.
+    converted: FileNames,
     /// Reading lazily: event chunks are checked and noted here.
     lazy: Option<LazyEvents>,
     recording: Recording,
@@ -842,50 +840,28 @@ impl Reader<'_> {
                 let crash = self.crash(cur)?;
                 self.recording.crashes.push(crash);
             }
-            kind::EVENTS if self.lazy.is_some() => {
-                let thread = cur.u32()?;
-                let first = cur.u64()?;
-                let count = cur.count()?;
-                let start = cur.offset() as usize;
-                let strings = self.strings.len();
-                let mut pairs = Vec::new();
-                let end = chunk.payload_offset as usize + chunk.payload.len();
-                let mut events = RawEvents {
-                    cur: Cursor::new(&self.bytes[start..end], start as u64),
-                    left: count as u64,
-                    strings,
-                };
-                while let Some(event) = events.next(&mut pairs) {
-                    event?;
-                    pairs.clear();
-                }
-                *cur = events.cur;
-                self.thread(thread);
-                if let Some(lazy) = &mut self.lazy {
-                    lazy.chunks.push(EventChunk {
-                        thread,
-                        first,
-                        count: count as u64,
-                        start,
-                        strings,
-                    });
-                }
-            }
             kind::EVENTS => {
                 let thread = cur.u32()?;
                 let first = cur.u64()?;
                 let count = cur.count()?;
                 let mut events = Vec::with_capacity(count);
                 for _ in 0..count {
-                    events.push(self.event(cur)?);
+                    events.push(self.v1_event(cur)?);
                 }
-                let runs = &mut self.thread(thread).events;
-                match runs.last_mut() {
-                    Some(run) if run.first + run.events.len() as u64 == first => {
-                        run.events.extend(events)
-                    }
-                    _ => runs.push(EventRun { first, events }),
+                if self.lazy.is_some() {
+                    let body = self.converted.pack(thread, &events);
+                    self.packed(thread, first, count as u64, &body, chunk.offset)?;
+                } else {
+                    self.push_events(thread, first, events);
                 }
+            }
+            kind::PACKED_EVENTS => {
+                let read = read_chunk(cur)?;
+                let body = match &read.body {
+                    Body::Stored(range) => &self.bytes[range.clone()],
+                    Body::Decompressed(body) => body.as_slice(),
+                };
+                self.packed(read.thread, read.first, read.count, body, chunk.offset)?;
             }
             kind::MATERIALIZED => {
                 let recording_len = cur.u64()?;
@@ -905,11 +881,16 @@ impl Reader<'_> {
                         end: cur.u64()?,
                     });
                 }
+                let traced_from = match self.recording.version {
+                    1 => 0,
+                    _ => cur.u64()?,
+                };
                 self.recording.materialized = Some(Materialized {
                     recording_len,
                     recording_crc,
                     buffer_events,
                     full,
+                    traced_from,
                     outcome,
                     windows,
                 });
@@ -930,6 +911,104 @@ impl Reader<'_> {
 
     fn thread(&mut self, thread: ThreadId) -> &mut Thread {
         self.recording.threads.entry(thread).or_default()
+    }
+
+    fn push_events(&mut self, thread: ThreadId, first: u64, events: Vec<Event>) {
+        let runs = &mut self.thread(thread).events;
+        match runs.last_mut() {
+            Some(run) if run.first + run.events.len() as u64 == first => run.events.extend(events),
+            _ => runs.push(EventRun { first, events }),
+        }
+    }
+
+    /// A body of `count` packed events, `first..` of `thread`, from the
+    /// chunk at `offset`: checked whole, then kept (lazily) or decoded.
+    fn packed(
+        &mut self,
+        thread: ThreadId,
+        first: u64,
+        count: u64,
+        body: &[u8],
+        offset: u64,
+    ) -> Result<(), FormatError> {
+        // Errors name the chunk: a body may be compressed.
+        let at_chunk = |err: FormatError| FormatError::Corrupt {
+            offset,
+            what: match err {
+                FormatError::Corrupt { what, .. } | FormatError::Truncated { what, .. } => what,
+                other => other.to_string(),
+            },
+        };
+        let mut cur = Cursor::new(body, 0);
+        let head = parse_body(&mut cur).map_err(at_chunk)?;
+        let before = self.names.threads.get(&thread).map_or(0, Vec::len);
+        let names = self.names.define(thread, offset, &head)?;
+        let start = cur.offset() as usize;
+        let mut walk = PackedEvents::new(&body[start..], start as u64, count, names);
+        let mut pairs = Vec::new();
+        let mut events = Vec::new();
+        let eager = self.lazy.is_none();
+        let texts = &self.names.threads[&thread];
+        let name = |id: u32| texts.get(id as usize).cloned().unwrap_or_default();
+        let value = |at: u64| {
+            value_text(body, at, &|id, out: &mut String| {
+                out.push_str(texts.get(id as usize).map_or("", String::as_str))
+            })
+        };
+        while let Some(event) = walk.next(&mut pairs) {
+            let (_, event) = event.map_err(at_chunk)?;
+            if eager {
+                let mut resolved = Vec::with_capacity(pairs.len());
+                for (n, v) in pairs.drain(..) {
+                    resolved.push((name(n), value(v).map_err(at_chunk)?));
+                }
+                events.push(match event {
+                    PackedEvent::Call {
+                        function,
+                        file,
+                        line,
+                    } => Event::Call {
+                        function: name(function),
+                        file: name(file),
+                        line,
+                        args: resolved,
+                    },
+                    PackedEvent::Line { line } => Event::Line {
+                        line,
+                        changed: resolved,
+                    },
+                    PackedEvent::Return { value: v } => Event::Return {
+                        value: value(v).map_err(at_chunk)?,
+                    },
+                    PackedEvent::Exception {
+                        stage,
+                        type_name,
+                        message,
+                    } => Event::Exception {
+                        stage,
+                        type_name: name(type_name),
+                        message: value(message).map_err(at_chunk)?,
+                    },
+                });
+            }
+            pairs.clear();
+        }
+        if walk.offset() as usize != body.len() {
+            return Err(FormatError::Corrupt {
+                offset,
+                what: format!(
+                    "{} bytes after the last event",
+                    body.len() - walk.offset() as usize
+                ),
+            });
+        }
+        let new_names = texts[before..].to_vec();
+        match &mut self.lazy {
+            Some(lazy) => lazy.add(thread, first, count, &new_names, names, &body[start..]),
+            None => self.push_events(thread, first, events),
+        }
+        self.thread(thread);
+        Ok(())
     }
 
     fn string(&self, cur: &mut Cursor<'_>) -> Result<String, FormatError> {
@@ -1000,6 +1079,10 @@ impl Reader<'_> {
     fn marker(&self, cur: &mut Cursor<'_>) -> Result<Marker, FormatError> {
         let seq = cur.u64()?;
         let input_pos = cur.u64()?;
+        let position = match self.recording.version {
+            1 => None,
+            _ => cur.u64()?.checked_sub(1),
+        };
         let kind = match cur.u8()? {
             0 => MarkerKind::Snapshot {
                 name: self.string(cur)?,
@@ -1029,6 +1112,7 @@ impl Reader<'_> {
         Ok(Marker {
             seq,
             input_pos,
+            position,
             kind,
         })
     }
@@ -1075,12 +1159,36 @@ impl Reader<'_> {
         })
     }
 
-    fn event(&self, cur: &mut Cursor<'_>) -> Result<Event, FormatError> {
-        let mut pairs = Vec::new();
-        let raw = decode_event(cur, self.strings.len(), &mut pairs)?;
-        // The ids were checked, and every string is UTF-8 (checked when read).
-        Ok(raw.resolve(&pairs, |id| {
-            String::from_utf8_lossy(&self.bytes[self.strings[id as usize].clone()]).into_owned()
-        }))
+    /// A version 1 event: its strings are string ids.
+    fn v1_event(&self, cur: &mut Cursor<'_>) -> Result<Event, FormatError> {
+        Ok(match cur.u8()? {
+            0 => Event::Call {
+                function: self.string(cur)?,
+                file: self.string(cur)?,
+                line: cur.u32()?,
+                args: self.pairs(cur)?,
+            },
+            1 => Event::Line {
+                line: cur.u32()?,
+                changed: self.pairs(cur)?,
+            },
+            2 => Event::Return {
+                value: self.string(cur)?,
+            },
+            3 => {
+                let stage = match cur.u8()? {
+                    0 => ExceptionStage::Raised,
+                    1 => ExceptionStage::Caught,
+                    2 => ExceptionStage::Unhandled,
+                    other => return Err(cur.error(format!("unknown exception stage {other}"))),
+                };
+                Event::Exception {
+                    stage,
+                    type_name: self.string(cur)?,
+                    message: self.string(cur)?,
+                }
+            }
+            other => return Err(cur.error(format!("unknown event tag {other}"))),
+        })
     }
 }

@@ -1,25 +1,35 @@
 //! Events read on demand: a viewer of millions of events walks them once to
-//! build its index, keeping byte offsets, and decodes one again only to
-//! show it.
+//! build its index, keeping offsets, and decodes one again, or makes a
+//! value's text, only to show it.
+//!
+//! The events of every chunk are kept packed, one after another, in one
+//! buffer (decompressed; a version 1 recording's are packed as they are
+//! read), and names are numbered across threads.
 
-use std::ops::Range;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::FormatError;
-use crate::encoding::Cursor;
 use crate::model::{Event, ExceptionStage, ThreadId};
+use crate::packed::{PackedEvent, PackedEvents, value_text};
 
-/// An interned string's number in a recording.
+/// A name's number in [`LazyEvents`]: a function's, a file's, a local's,
+/// an exception type's.
 pub type StrId = u32;
 
-/// The events of a recording read by [`Recording::read_lazy`]: where each
-/// event chunk is, and where each interned string is, in the recording's
-/// bytes. Every chunk was checked when it was read, so decoding it again
-/// from the same bytes succeeds.
+/// Where a value is in [`LazyEvents`]: [`LazyEvents::value`] makes its text.
+pub type ValueRef = u64;
+
+/// The events of a recording read by [`Recording::read_lazy`]: every
+/// event chunk checked, its events kept packed.
 ///
 /// [`Recording::read_lazy`]: crate::Recording::read_lazy
 #[derive(Debug, Clone, Default)]
 pub struct LazyEvents {
-    pub(crate) strings: Vec<Range<usize>>,
+    names: Vec<String>,
+    by_text: HashMap<String, StrId>,
+    /// Per thread, each of its names' number here.
+    maps: BTreeMap<ThreadId, Vec<StrId>>,
+    events: Vec<u8>,
     /// The event chunks, in the order they are in the recording.
     pub chunks: Vec<EventChunk>,
 }
@@ -31,14 +41,16 @@ pub struct EventChunk {
     /// The index of its first event in the thread's whole event sequence.
     pub first: u64,
     pub count: u64,
-    /// The offset of its first event in the recording's bytes.
-    pub start: usize,
-    /// How many strings were defined before it: the ids it may use.
-    pub(crate) strings: usize,
+    /// Where its events are.
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    /// How many of its thread's names were defined by then.
+    pub(crate) names: u32,
 }
 
-/// An event with its strings left as ids and its name/value pairs (a call's
-/// arguments, a line's changed locals) handed over separately.
+/// An event with its names as [`StrId`]s and its values as [`ValueRef`]s;
+/// its name/value pairs (a call's arguments, a line's changed locals) are
+/// handed over separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawEvent {
     Call {
@@ -50,103 +62,207 @@ pub enum RawEvent {
         line: u32,
     },
     Return {
-        value: StrId,
+        value: ValueRef,
     },
     Exception {
         stage: ExceptionStage,
         type_name: StrId,
-        message: StrId,
+        message: ValueRef,
     },
 }
 
 impl LazyEvents {
-    /// How many strings the recording interned.
-    pub fn strings(&self) -> usize {
-        self.strings.len()
+    /// Takes in the events of a chunk whose body (names, then `count`
+    /// events) is checked and defines `new_names` for `thread`; `at` is
+    /// where its events start in the body. Called by the reader.
+    pub(crate) fn add(
+        &mut self,
+        thread: ThreadId,
+        first: u64,
+        count: u64,
+        new_names: &[String],
+        names: u32,
+        events: &[u8],
+    ) {
+        let map = self.maps.entry(thread).or_default();
+        for text in new_names {
+            let id = match self.by_text.get(text) {
+                Some(id) => *id,
+                None => {
+                    let id = self.names.len() as StrId;
+                    self.names.push(text.clone());
+                    self.by_text.insert(text.clone(), id);
+                    id
+                }
+            };
+            map.push(id);
+        }
+        let start = self.events.len() as u64;
+        self.events.extend_from_slice(events);
+        self.chunks.push(EventChunk {
+            thread,
+            first,
+            count,
+            start,
+            end: self.events.len() as u64,
+            names,
+        });
     }
 
-    /// The string `id` of the recording `bytes` (those this was read from).
-    pub fn string<'b>(&self, bytes: &'b [u8], id: StrId) -> &'b str {
-        self.strings
-            .get(id as usize)
-            .and_then(|span| bytes.get(span.clone()))
-            .and_then(|raw| std::str::from_utf8(raw).ok())
-            .unwrap_or("?")
+    /// How many names there are.
+    pub fn names(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Name `id` (`"?"` for an id that is not one).
+    pub fn name(&self, id: StrId) -> &str {
+        self.names.get(id as usize).map_or("?", String::as_str)
     }
 
     /// The events of `chunk`, in order.
-    pub fn events<'b>(&self, bytes: &'b [u8], chunk: &EventChunk) -> RawEvents<'b> {
-        RawEvents::at(bytes, chunk.start, chunk.count, chunk.strings)
+    pub fn events(&self, chunk: &EventChunk) -> RawEvents<'_> {
+        let bytes = self.slice(chunk.start, chunk.end);
+        RawEvents {
+            events: PackedEvents::new(bytes, chunk.start, chunk.count, chunk.names),
+            map: self.map(chunk.thread),
+            packed: Vec::new(),
+        }
     }
 
     /// The one event at `offset` (as [`RawEvents::next`] reported it).
     pub fn event_at(
         &self,
-        bytes: &[u8],
-        offset: usize,
-        pairs: &mut Vec<(StrId, StrId)>,
+        offset: u64,
+        pairs: &mut Vec<(StrId, ValueRef)>,
     ) -> Result<RawEvent, FormatError> {
-        let mut events = RawEvents::at(bytes, offset, 1, self.strings.len());
+        let chunk = self.chunk_of(offset).ok_or(FormatError::Corrupt {
+            offset,
+            what: "no event there".into(),
+        })?;
+        let mut events = RawEvents {
+            events: PackedEvents::new(self.slice(offset, chunk.end), offset, 1, chunk.names),
+            map: self.map(chunk.thread),
+            packed: Vec::new(),
+        };
         match events.next(pairs) {
             Some(result) => result.map(|(_, event)| event),
             None => Err(FormatError::Truncated {
-                offset: offset as u64,
+                offset,
                 what: "an event".into(),
             }),
         }
+    }
+
+    /// The text of value `value`: its safe string form, as the tracer made
+    /// it.
+    pub fn value(&self, value: ValueRef) -> String {
+        let Some(chunk) = self.chunk_of(value) else {
+            return "?".into();
+        };
+        let map = self.map(chunk.thread);
+        let name = |id: u32, out: &mut String| {
+            let id = map.get(id as usize).copied().unwrap_or(StrId::MAX);
+            out.push_str(self.name(id));
+        };
+        let end = usize::try_from(chunk.end).unwrap_or(usize::MAX);
+        value_text(&self.events[..end.min(self.events.len())], value, &name)
+            .unwrap_or_else(|_| "?".into())
+    }
+
+    /// Bytes the events take, packed.
+    pub fn packed_len(&self) -> usize {
+        self.events.len()
+    }
+
+    fn map(&self, thread: ThreadId) -> &[StrId] {
+        self.maps.get(&thread).map_or(&[], Vec::as_slice)
+    }
+
+    fn slice(&self, start: u64, end: u64) -> &[u8] {
+        let len = self.events.len();
+        let end = usize::try_from(end).map_or(len, |end| end.min(len));
+        let start = usize::try_from(start).map_or(end, |start| start.min(end));
+        &self.events[start..end]
+    }
+
+    fn chunk_of(&self, offset: u64) -> Option<&EventChunk> {
+        let at = self.chunks.partition_point(|chunk| chunk.start <= offset);
+        let chunk = self.chunks.get(at.checked_sub(1)?)?;
+        (offset < chunk.end).then_some(chunk)
     }
 }
 
 /// Decodes events one by one without allocating.
 #[derive(Debug)]
 pub struct RawEvents<'b> {
-    pub(crate) cur: Cursor<'b>,
-    pub(crate) left: u64,
-    pub(crate) strings: usize,
+    events: PackedEvents<'b>,
+    map: &'b [StrId],
+    packed: Vec<(u32, u64)>,
 }
 
-impl<'b> RawEvents<'b> {
-    fn at(bytes: &'b [u8], offset: usize, count: u64, strings: usize) -> RawEvents<'b> {
-        let offset = offset.min(bytes.len());
-        RawEvents {
-            cur: Cursor::new(&bytes[offset..], offset as u64),
-            left: count,
-            strings,
-        }
-    }
-
+impl RawEvents<'_> {
     /// The next event and its offset; its pairs are appended to `pairs`.
     #[allow(clippy::should_implement_trait)]
     pub fn next(
         &mut self,
-        pairs: &mut Vec<(StrId, StrId)>,
-    ) -> Option<Result<(usize, RawEvent), FormatError>> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        let offset = self.cur.offset() as usize;
-        let event = decode_event(&mut self.cur, self.strings, pairs);
-        if event.is_err() {
-            self.left = 0;
-        }
-        Some(event.map(|event| (offset, event)))
+        pairs: &mut Vec<(StrId, ValueRef)>,
+    ) -> Option<Result<(u64, RawEvent), FormatError>> {
+        self.packed.clear();
+        let (offset, event) = match self.events.next(&mut self.packed)? {
+            Ok(next) => next,
+            Err(err) => return Some(Err(err)),
+        };
+        let map = self.map;
+        let global = |id: u32| map.get(id as usize).copied().unwrap_or(StrId::MAX);
+        pairs.extend(
+            self.packed
+                .iter()
+                .map(|&(name, value)| (global(name), value)),
+        );
+        let event = match event {
+            PackedEvent::Call {
+                function,
+                file,
+                line,
+            } => RawEvent::Call {
+                function: global(function),
+                file: global(file),
+                line,
+            },
+            PackedEvent::Line { line } => RawEvent::Line { line },
+            PackedEvent::Return { value } => RawEvent::Return { value },
+            PackedEvent::Exception {
+                stage,
+                type_name,
+                message,
+            } => RawEvent::Exception {
+                stage,
+                type_name: global(type_name),
+                message,
+            },
+        };
+        Some(Ok((offset, event)))
     }
 }
 
 impl RawEvent {
-    /// The event with its strings: `pairs` are the ones decoded with it,
-    /// `text` gives a string by id.
-    pub fn resolve(self, pairs: &[(StrId, StrId)], text: impl Fn(StrId) -> String) -> Event {
-        let resolved = || pairs.iter().map(|(n, v)| (text(*n), text(*v))).collect();
+    /// The event with its names and values as text: `pairs` are the ones
+    /// decoded with it.
+    pub fn resolve(self, pairs: &[(StrId, ValueRef)], lazy: &LazyEvents) -> Event {
+        let resolved = || {
+            pairs
+                .iter()
+                .map(|(n, v)| (lazy.name(*n).to_owned(), lazy.value(*v)))
+                .collect()
+        };
         match self {
             RawEvent::Call {
                 function,
                 file,
                 line,
             } => Event::Call {
-                function: text(function),
-                file: text(file),
+                function: lazy.name(function).to_owned(),
+                file: lazy.name(file).to_owned(),
                 line,
                 args: resolved(),
             },
@@ -154,79 +270,18 @@ impl RawEvent {
                 line,
                 changed: resolved(),
             },
-            RawEvent::Return { value } => Event::Return { value: text(value) },
+            RawEvent::Return { value } => Event::Return {
+                value: lazy.value(value),
+            },
             RawEvent::Exception {
                 stage,
                 type_name,
                 message,
             } => Event::Exception {
                 stage,
-                type_name: text(type_name),
-                message: text(message),
+                type_name: lazy.name(type_name).to_owned(),
+                message: lazy.value(message),
             },
         }
     }
-}
-
-/// Decodes one event whose strings are among the first `strings` ids;
-/// its pairs are appended to `pairs`. The one decoder of event bytes, for
-/// the eager reader and the lazy one.
-pub(crate) fn decode_event(
-    cur: &mut Cursor<'_>,
-    strings: usize,
-    pairs: &mut Vec<(StrId, StrId)>,
-) -> Result<RawEvent, FormatError> {
-    let string = |cur: &mut Cursor<'_>| -> Result<StrId, FormatError> {
-        let at = cur.offset();
-        let id = cur.u64()?;
-        if id >= strings as u64 {
-            return Err(FormatError::Corrupt {
-                offset: at,
-                what: format!("string id {id} used before it was defined"),
-            });
-        }
-        Ok(id as StrId)
-    };
-    let mut read_pairs = |cur: &mut Cursor<'_>| -> Result<(), FormatError> {
-        for _ in 0..cur.count()? {
-            let name = string(cur)?;
-            pairs.push((name, string(cur)?));
-        }
-        Ok(())
-    };
-    Ok(match cur.u8()? {
-        0 => {
-            let function = string(cur)?;
-            let file = string(cur)?;
-            let line = cur.u32()?;
-            read_pairs(cur)?;
-            RawEvent::Call {
-                function,
-                file,
-                line,
-            }
-        }
-        1 => {
-            let line = cur.u32()?;
-            read_pairs(cur)?;
-            RawEvent::Line { line }
-        }
-        2 => RawEvent::Return {
-            value: string(cur)?,
-        },
-        3 => {
-            let stage = match cur.u8()? {
-                0 => ExceptionStage::Raised,
-                1 => ExceptionStage::Caught,
-                2 => ExceptionStage::Unhandled,
-                other => return Err(cur.error(format!("unknown exception stage {other}"))),
-            };
-            RawEvent::Exception {
-                stage,
-                type_name: string(cur)?,
-                message: string(cur)?,
-            }
-        }
-        other => return Err(cur.error(format!("unknown event tag {other}"))),
-    })
 }

@@ -37,21 +37,23 @@
 //! ```
 
 mod encoding;
+mod events;
 mod file;
 mod frame;
 mod lazy;
 pub mod model;
+pub mod packed;
 
 pub use file::{Cut, EventRun, MAX_CHUNK, Recording, Thread, Writer};
 pub use frame::{FrameCheck, check_frame, whole_chunks};
-pub use lazy::{EventChunk, LazyEvents, RawEvent, RawEvents, StrId};
+pub use lazy::{EventChunk, LazyEvents, RawEvent, RawEvents, StrId, ValueRef};
 
 /// The first bytes of every recording. The high first byte and the CR LF /
 /// ^Z / LF sequence catch transfers that mangle binary data (as PNG's do).
 pub const MAGIC: [u8; 8] = *b"\x89RWD\r\n\x1a\n";
 
 /// The format version this crate writes and reads.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 
 /// Why bytes could not be read as a recording. Every variant that concerns a
 /// place in the bytes names its offset.
@@ -59,7 +61,9 @@ pub const VERSION: u16 = 1;
 pub enum FormatError {
     #[error("not a Rewind recording (the file does not start with the recording magic)")]
     NotARecording,
-    #[error("recording format version {found} is not supported (this build reads version 1)")]
+    #[error(
+        "recording format version {found} is not supported (this build reads versions 1 and 2)"
+    )]
     Version { found: u16 },
     #[error("recording truncated at offset {offset}: missing {what}")]
     Truncated { offset: u64, what: String },

@@ -151,6 +151,12 @@ pub struct Marker {
     pub seq: u64,
     /// How many inputs the thread had received when the marker was set.
     pub input_pos: u64,
+    /// How far the guest had run when the marker was set, in its own
+    /// deterministic count (for the Python guest: function entries and loop
+    /// iterations since the script started); `None` when the guest did not
+    /// say (recordings of format version 1, guests that do not count).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
     #[serde(flatten)]
     pub kind: MarkerKind,
 }
@@ -283,6 +289,9 @@ pub struct Materialized {
     pub buffer_events: u64,
     /// Whether every event of the run was kept, not only the windows.
     pub full: bool,
+    /// The position (see [`Marker::position`]) tracing started at: 0 for
+    /// the whole run. The events are numbered from the first traced.
+    pub traced_from: u64,
     /// How the re-execution ended, in words.
     pub outcome: String,
     pub windows: Vec<Window>,

@@ -85,6 +85,7 @@ fn sample() -> (Vec<u8>, Vec<usize>) {
                 Marker {
                     seq: 0,
                     input_pos: 3,
+                    position: None,
                     kind: MarkerKind::ModeChange {
                         requested: Mode::Continuous,
                         effective: Mode::OnEvent,
@@ -93,6 +94,7 @@ fn sample() -> (Vec<u8>, Vec<usize>) {
                 Marker {
                     seq: 1,
                     input_pos: 3,
+                    position: Some(1234),
                     kind: MarkerKind::Snapshot {
                         name: "snapshot-1".into(),
                         all: false,
@@ -101,6 +103,7 @@ fn sample() -> (Vec<u8>, Vec<usize>) {
                 Marker {
                     seq: 2,
                     input_pos: 5,
+                    position: None,
                     kind: MarkerKind::Clear {
                         all: true,
                         flush: false,
@@ -109,6 +112,7 @@ fn sample() -> (Vec<u8>, Vec<usize>) {
                 Marker {
                     seq: 3,
                     input_pos: 5,
+                    position: None,
                     kind: MarkerKind::Block {
                         block: 9,
                         clear: true,
@@ -117,11 +121,13 @@ fn sample() -> (Vec<u8>, Vec<usize>) {
                 Marker {
                     seq: 4,
                     input_pos: 6,
+                    position: None,
                     kind: MarkerKind::Flush,
                 },
                 Marker {
                     seq: 5,
                     input_pos: 6,
+                    position: None,
                     kind: MarkerKind::Rule {
                         target: "/app/lib".into(),
                         record: false,
@@ -130,11 +136,13 @@ fn sample() -> (Vec<u8>, Vec<usize>) {
                 Marker {
                     seq: 6,
                     input_pos: 10,
+                    position: None,
                     kind: MarkerKind::Crash { crash: 0 },
                 },
                 Marker {
                     seq: 7,
                     input_pos: 10,
+                    position: None,
                     kind: MarkerKind::Exit { code: -3 },
                 },
             ],
@@ -234,7 +242,7 @@ fn everything_written_reads_back() {
     let (bytes, _) = sample();
     let recording = Recording::read(&bytes).unwrap();
     assert_eq!(recording.header, header());
-    assert_eq!(recording.version, 1);
+    assert_eq!(recording.version, rewind_format::VERSION);
     assert_eq!(
         recording.sources,
         [Source {
@@ -387,7 +395,7 @@ fn json_has_the_documented_shape() {
     );
     assert_eq!(
         json["threads"]["0"]["markers"][1],
-        serde_json::json!({"seq": 1, "input_pos": 3, "marker": "snapshot", "name": "snapshot-1", "all": false})
+        serde_json::json!({"seq": 1, "input_pos": 3, "position": 1234, "marker": "snapshot", "name": "snapshot-1", "all": false})
     );
     assert_eq!(
         json["threads"]["1"]["events"][0]["events"][1],
@@ -413,54 +421,21 @@ fn mode_names_match_their_json() {
 /// string, and the rest of the recording the same.
 #[test]
 fn lazy_reading_decodes_the_same_events() {
-    use rewind_format::RawEvent;
     let (bytes, _) = sample();
     let eager = Recording::read(&bytes).unwrap();
     let (mut lazy, events) = Recording::read_lazy(&bytes).unwrap();
     let mut decoded: Vec<(ThreadId, u64, Event)> = Vec::new();
     for chunk in &events.chunks {
-        let mut raw = events.events(&bytes, chunk);
+        let mut raw = events.events(chunk);
         let mut pairs = Vec::new();
         let mut index = chunk.first;
         while let Some(next) = raw.next(&mut pairs) {
             let (offset, event) = next.unwrap();
-            assert_eq!(
-                events.event_at(&bytes, offset, &mut Vec::new()).unwrap(),
-                event
-            );
-            let text = |id| events.string(&bytes, id).to_owned();
-            let taken: Vec<(String, String)> =
-                pairs.drain(..).map(|(n, v)| (text(n), text(v))).collect();
-            decoded.push((
-                chunk.thread,
-                index,
-                match event {
-                    RawEvent::Call {
-                        function,
-                        file,
-                        line,
-                    } => Event::Call {
-                        function: text(function),
-                        file: text(file),
-                        line,
-                        args: taken,
-                    },
-                    RawEvent::Line { line } => Event::Line {
-                        line,
-                        changed: taken,
-                    },
-                    RawEvent::Return { value } => Event::Return { value: text(value) },
-                    RawEvent::Exception {
-                        stage,
-                        type_name,
-                        message,
-                    } => Event::Exception {
-                        stage,
-                        type_name: text(type_name),
-                        message: text(message),
-                    },
-                },
-            ));
+            let mut again = Vec::new();
+            assert_eq!(events.event_at(offset, &mut again).unwrap(), event);
+            assert_eq!(again, pairs);
+            decoded.push((chunk.thread, index, event.resolve(&pairs, &events)));
+            pairs.clear();
             index += 1;
         }
     }
