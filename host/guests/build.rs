@@ -13,6 +13,9 @@ use std::process::Command;
 
 use sha2::{Digest as _, Sha256};
 
+#[path = "patch.rs"]
+mod patch;
+
 const TARGET: &str = "wasm32-wasip2";
 
 /// (package, its directory relative to `guest/`, constant name, embedded): an
@@ -38,6 +41,8 @@ fn main() {
     let out_dir = PathBuf::from(env("OUT_DIR"));
 
     check_target_installed();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    prepare_patched_crate(&guest_dir, &out_dir, Path::new(&cargo));
 
     // One guest build serves every profile and every `cargo check` of the
     // host: put it beside the outer target directory's profiles rather than
@@ -48,8 +53,7 @@ fn main() {
         .map(|target| target.join("rewind-guests"))
         .unwrap_or_else(|| out_dir.join("guests"));
 
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
+    let mut build = Command::new(&cargo);
     build
         .current_dir(&guest_dir)
         .args(["build", "--release", "--locked", "--target", TARGET])
@@ -116,12 +120,48 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
 }
 
+/// Makes the patched copy of the crate the guest workspace's
+/// `[patch.crates-io]` names (see `patch.rs` and `guest/patches/README.md`),
+/// unless the copy there was made from this very patch.
+fn prepare_patched_crate(guest_dir: &Path, out_dir: &Path, cargo: &Path) {
+    let patch_file = guest_dir.join("patches").join(patch::PATCH_FILE);
+    println!("cargo::rerun-if-changed={}", patch_file.display());
+    let text = std::fs::read_to_string(&patch_file)
+        .unwrap_or_else(|err| fail(&format!("reading {}: {err}", patch_file.display())));
+    let repo = guest_dir.parent().expect("guest/ is in the repository");
+    let dest = patch::patched_dir(repo);
+    let stamp = dest.join(".rewind-patch");
+    let want = format!(
+        "{} {} {:x}\n",
+        patch::CRATE,
+        patch::VERSION,
+        Sha256::digest(text.as_bytes())
+    );
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
+        return;
+    }
+    let pristine =
+        patch::pristine_source(cargo, &out_dir.join("fetch")).unwrap_or_else(|err| fail(&err));
+    patch::apply(&pristine, &text, &dest).unwrap_or_else(|err| {
+        fail(&format!(
+            "{err}; {} must be brought up to date with {} {}",
+            patch_file.display(),
+            patch::CRATE,
+            patch::VERSION
+        ))
+    });
+    std::fs::write(&stamp, want)
+        .unwrap_or_else(|err| fail(&format!("writing {}: {err}", stamp.display())));
+}
+
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by cargo"))
 }
 
 fn fail(message: &str) -> ! {
-    println!("cargo::error={message}");
+    for line in message.lines() {
+        println!("cargo::error={line}");
+    }
     std::process::exit(1);
 }
 

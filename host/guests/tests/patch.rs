@@ -1,0 +1,63 @@
+//! The guest's patch of `rustpython-vm` still applies to the crate's
+//! crates.io source, exactly, and does what it says.
+
+#[path = "../patch.rs"]
+#[allow(dead_code)]
+mod patch;
+
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn patch_text() -> String {
+    std::fs::read_to_string(repo().join("guest/patches").join(patch::PATCH_FILE)).unwrap()
+}
+
+fn pristine(scratch: &Path) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    patch::pristine_source(Path::new(&cargo), scratch).unwrap()
+}
+
+#[test]
+fn the_vm_patch_applies_to_the_crates_io_source() {
+    let scratch = tempfile::tempdir().unwrap();
+    let source = pristine(&scratch.path().join("fetch"));
+    let dest = scratch.path().join("patched");
+    patch::apply(&source, &patch_text(), &dest).unwrap();
+
+    let read = |file: &str| std::fs::read_to_string(dest.join(file)).unwrap();
+    // What the guest's tracer and position rely on is there.
+    let callable = read("src/protocol/callable.rs");
+    for api in [
+        "pub fn set_native_tracer(",
+        "pub fn position()",
+        "pub fn set_position_hook(",
+    ] {
+        assert!(callable.contains(api), "{api} missing");
+    }
+    assert!(read("src/builtins/code.rs").contains("pub fn line_at("));
+    assert!(read("src/frame.rs").contains("crate::protocol::tick_position(vm, true);"));
+    // The pristine source is untouched.
+    assert!(
+        !std::fs::read_to_string(source.join("src/protocol/callable.rs"))
+            .unwrap()
+            .contains("set_native_tracer")
+    );
+}
+
+#[test]
+fn a_patch_that_no_longer_matches_fails_naming_the_file() {
+    let scratch = tempfile::tempdir().unwrap();
+    let source = pristine(&scratch.path().join("fetch"));
+    // A patch written for a frame loop that is not this one.
+    let text = patch_text();
+    let stale = text.replace(
+        "Access the lazily-allocated cold data",
+        "Access the cold data",
+    );
+    assert_ne!(stale, text);
+    let err = patch::apply(&source, &stale, &scratch.path().join("out")).unwrap_err();
+    assert!(err.contains("src/frame.rs"), "{err}");
+}
