@@ -127,6 +127,18 @@ mod imp {
         control::tracing()
     }
 
+    pub fn position(at: u64) -> u64 {
+        control::position(at)
+    }
+
+    pub fn trace_from() -> u64 {
+        control::trace_from()
+    }
+
+    pub fn approximate(index: u64) {
+        trace::approximate(index)
+    }
+
     pub fn snapshot(name: Option<&str>, all: bool) -> String {
         control::snapshot(name, all)
     }
@@ -208,6 +220,10 @@ mod imp {
             .collect();
         trace::events(&batch)
     }
+
+    pub fn packed_events(count: u32, body: &[u8]) {
+        trace::packed_events(count, body)
+    }
 }
 
 #[cfg(not(target_os = "wasi"))]
@@ -233,8 +249,29 @@ mod imp {
         0
     }
 
+    /// Natively nothing records; `REWIND_TRACE_NATIVELY=1` turns the tracer
+    /// on anyway (its events are dropped), to measure the tracer alone.
     pub fn tracing() -> bool {
-        false
+        std::env::var_os("REWIND_TRACE_NATIVELY").is_some()
+    }
+
+    pub fn position(_at: u64) -> u64 {
+        0
+    }
+
+    /// `REWIND_TRACE_FROM=N` starts the tracer at position N, to measure
+    /// a tracer started mid-run.
+    pub fn trace_from() -> u64 {
+        std::env::var("REWIND_TRACE_FROM")
+            .ok()
+            .and_then(|from| from.parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub fn approximate(index: u64) {
+        if std::env::var_os("REWIND_TRACE_NATIVELY").is_some_and(|v| v == "verbose") {
+            eprintln!("rewind-python: event {index} is approximate");
+        }
     }
 
     pub fn snapshot(name: Option<&str>, _all: bool) -> String {
@@ -256,6 +293,13 @@ mod imp {
     }
 
     pub fn events(_batch: Vec<Event>) {}
+
+    /// With `REWIND_TRACE_NATIVELY=verbose`, each batch is reported on stderr.
+    pub fn packed_events(count: u32, body: &[u8]) {
+        if std::env::var_os("REWIND_TRACE_NATIVELY").is_some_and(|v| v == "verbose") {
+            eprintln!("rewind-python: {count} packed events, {} bytes", body.len());
+        }
+    }
 }
 
 pub use imp::*;

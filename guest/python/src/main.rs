@@ -16,7 +16,8 @@
 //! `rewind serve` adds `--serve CALLABLE --debug-prefix PREFIX [--expect
 //! NAME]...`: the script is imported as a module and its WSGI application
 //! CALLABLE serves the host's requests until the host stops
-//! (`revdebug.serve`).
+//! (`revdebug.serve`). `--tracer settrace` makes tracing use the reference
+//! `sys.settrace` tracer instead of the native one (see `tracer/`).
 //!
 //! Start-up is cut by pre-initialisation: the component exports
 //! `wizer-initialize`, which builds the interpreter and imports what every
@@ -34,6 +35,7 @@ use std::process::ExitCode;
 use rustpython_vm::{AsObject as _, Interpreter, PyResult, Settings, VirtualMachine};
 
 mod host;
+mod position;
 mod recorder;
 mod tracer;
 
@@ -41,6 +43,7 @@ mod tracer;
 struct Launch {
     cwd: Option<String>,
     hash_seed: Option<u32>,
+    tracer: tracer::Kind,
     main: Main,
     argv: Vec<String>,
     serve: Option<Serve>,
@@ -67,6 +70,7 @@ impl Launch {
         let mut serve = None;
         let mut debug_prefix = String::new();
         let mut expected = Vec::new();
+        let mut tracer = tracer::Kind::Native;
         loop {
             let Some(arg) = args.next() else {
                 return Err("missing `--` before the script's argv".into());
@@ -86,6 +90,13 @@ impl Launch {
                 "--serve" => serve = Some(value("--serve")?),
                 "--debug-prefix" => debug_prefix = value("--debug-prefix")?,
                 "--expect" => expected.push(value("--expect")?),
+                "--tracer" => {
+                    tracer = match value("--tracer")?.as_str() {
+                        "native" => tracer::Kind::Native,
+                        "settrace" => tracer::Kind::Settrace,
+                        other => return Err(format!("unknown tracer {other:?}")),
+                    }
+                }
                 "--" => break,
                 other => return Err(format!("unknown launch option {other:?}")),
             }
@@ -97,6 +108,7 @@ impl Launch {
         Ok(Launch {
             cwd,
             hash_seed,
+            tracer,
             main,
             argv: args.collect(),
             serve: serve.map(|callable| Serve {
@@ -144,7 +156,7 @@ fn main() -> ExitCode {
         if resync {
             resync_with_process(vm)?;
         }
-        recorder::start(vm, &user_root(&launch))?;
+        recorder::start(vm, &user_root(&launch), launch.tracer)?;
         let result = match &launch.serve {
             Some(serve) => run_serve(vm, &launch.main, serve),
             None => run_main(vm, &launch.main),

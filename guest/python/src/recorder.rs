@@ -41,19 +41,36 @@ pub fn install(vm: &VirtualMachine) -> PyResult<()> {
 
 /// Tells `revdebug` where the user's code lives (recorded by default), and
 /// starts live tracing when the host asks for it.
-pub fn start(vm: &VirtualMachine, user_root: &str) -> PyResult<()> {
+pub fn start(vm: &VirtualMachine, user_root: &str, tracer: tracer::Kind) -> PyResult<()> {
     let revdebug = vm.import("revdebug", 0)?;
     let start = revdebug.get_attr("_start", vm)?;
     start.call((vm.ctx.new_str(user_root),), vm)?;
     if host::tracing() {
-        tracer::start(vm, revdebug)?;
+        // Re-execution that keeps only the last events before a crash may
+        // ask for tracing from a position on; the settrace tracer, kept
+        // as a reference, always traces the whole run.
+        match host::trace_from() {
+            from if from > 0 && tracer == tracer::Kind::Native => {
+                tracer::prepare(revdebug, tracer);
+                crate::position::trace_from(from);
+            }
+            _ => tracer::start(vm, revdebug, tracer)?,
+        }
     }
+    // The script starts at position 0, whatever the set-up ran.
+    crate::position::start();
     Ok(())
 }
 
 /// The run is over: stop tracing and hand over what is still batched; for
 /// an exception nothing handled, capture the crash first.
 pub fn finish(vm: &VirtualMachine, unhandled: Option<&PyBaseExceptionRef>) {
+    finish_run(vm, unhandled);
+    // The exit's position: what re-execution measures its progress by.
+    crate::position::tell_host();
+}
+
+fn finish_run(vm: &VirtualMachine, unhandled: Option<&PyBaseExceptionRef>) {
     tracer::stop(vm);
     let Some(exc) = unhandled else {
         tracer::flush();
@@ -109,6 +126,7 @@ pub mod _rewind {
     #[pyfunction]
     fn set_mode(mode: u8) -> u8 {
         tracer::flush();
+        crate::position::tell_host();
         host::set_mode(mode)
     }
 
@@ -125,6 +143,7 @@ pub mod _rewind {
     #[pyfunction]
     fn snapshot(name: Option<PyStrRef>, all: bool) -> String {
         tracer::flush();
+        crate::position::tell_host();
         let name = name.map(|name| name.to_string_lossy().into_owned());
         host::snapshot(name.as_deref(), all)
     }
@@ -132,25 +151,36 @@ pub mod _rewind {
     #[pyfunction]
     fn clear(all: bool, flush: bool) {
         tracer::flush();
+        crate::position::tell_host();
         host::clear(all, flush)
     }
 
     #[pyfunction]
     fn flush() {
         tracer::flush();
+        crate::position::tell_host();
         host::flush()
     }
 
     #[pyfunction]
     fn block(task: u64, clear: bool) -> u64 {
         tracer::flush();
+        crate::position::tell_host();
         host::block(task, clear)
     }
 
     #[pyfunction]
     fn rule(target: PyStrRef, record: bool) {
         tracer::flush();
+        crate::position::tell_host();
         host::rule(&target.to_string_lossy(), record)
+    }
+
+    /// Tells the host the position now: where a crash capture starts, which
+    /// is the crash's position (the capture's own work comes after it).
+    #[pyfunction]
+    fn mark_position() {
+        crate::position::tell_host();
     }
 
     /// Code already decided is decided again at its next call.
@@ -162,6 +192,11 @@ pub mod _rewind {
     #[pyfunction]
     fn set_fast_repr(on: bool) {
         tracer::set_fast_repr(on);
+    }
+
+    #[pyfunction]
+    fn set_stringifiers(any: bool) {
+        tracer::set_stringifiers(any);
     }
 
     /// `crash(kind, (type, message) | None, [(function, file, line,

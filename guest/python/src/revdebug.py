@@ -309,6 +309,7 @@ def recrepr(typ, func):
     # The tracer stringifies builtin scalars and containers natively, unless
     # one of them has a stringifier of its own.
     _rewind.set_fast_repr(not any(t in _reprs for t in _FAST_TYPES))
+    _rewind.set_stringifiers(bool(_reprs))
     return previous
 
 
@@ -414,6 +415,7 @@ def _capture(exc, tb, kind, caller=None):
     """Captures `exc` with every frame's locals and hands it to the host.
     The frames are the traceback's, below the callers of its first frame
     (or `caller` when there is no traceback)."""
+    _rewind.mark_position()
     notes = []
     frames = []
     if tb is not None:

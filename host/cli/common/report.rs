@@ -31,27 +31,73 @@ pub fn print_recorder_event(event: &RecorderEvent) {
 }
 
 /// A progress line on stderr while materializing, when `on` and stderr is
-/// a terminal: inputs consumed of the log, events traced.
+/// a terminal (or `REWIND_PROGRESS=1` asks for it anyway, one line per
+/// update): how far the re-execution has run of the recorded run, the
+/// events traced, the time it took so far and an estimate of what is left.
+///
+/// How far comes from the guest's position (see `control.position` in the
+/// WIT), which advances steadily to the recorded run's; a recording without
+/// positions (format version 1) is measured by the inputs consumed instead.
 pub fn progress_line(on: bool) -> Option<Box<dyn Fn(Progress) + Send + Sync>> {
-    if !on || !std::io::stderr().is_terminal() {
+    let forced = std::env::var_os("REWIND_PROGRESS").is_some_and(|v| v == "1");
+    let terminal = std::io::stderr().is_terminal();
+    if !on || !(terminal || forced) {
         return None;
     }
-    let last = Mutex::new(Instant::now());
+    let started = Instant::now();
+    let last = Mutex::new((started, 0u64));
     Some(Box::new(move |progress: Progress| {
         let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
-        if last.elapsed() < Duration::from_millis(200) {
+        if last.0.elapsed() < Duration::from_millis(200) {
             return;
         }
-        *last = Instant::now();
-        let percent = match progress.total_inputs {
-            0 => 100,
-            total => progress.inputs * 100 / total,
+        let permille = match (progress.total_position, progress.total_inputs) {
+            (Some(total), _) if total > 0 => progress.position.saturating_mul(1000) / total,
+            (_, 0) => 1000,
+            (_, total) => progress.inputs.saturating_mul(1000) / total,
         };
-        eprint!(
-            "\rrewind: materializing: {percent:>3}% of the log, {} events",
-            progress.events
-        );
+        // Never backwards, and 100% only once it is done.
+        let permille = permille.clamp(last.1, 999);
+        *last = (Instant::now(), permille);
+        let line = progress_text(permille, progress.events, started.elapsed());
+        match terminal && !forced {
+            true => eprint!("\r\x1b[K{line}"),
+            false => eprintln!("{line}"),
+        }
     }))
+}
+
+/// `rewind: materializing: 42.0%, 1200000 events, 3.1s elapsed, about 4s left`
+fn progress_text(permille: u64, events: u64, elapsed: Duration) -> String {
+    let mut line = format!(
+        "rewind: materializing: {}.{}%, {events} events, {:.1}s elapsed",
+        permille / 10,
+        permille % 10,
+        elapsed.as_secs_f64()
+    );
+    // An estimate once there is something to go on.
+    if permille >= 20 && elapsed >= Duration::from_millis(500) {
+        let left = elapsed.as_secs_f64() * (1000 - permille) as f64 / permille as f64;
+        line.push_str(&format!(", about {left:.0}s left"));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_text_gives_an_estimate_once_it_can() {
+        assert_eq!(
+            progress_text(5, 10, Duration::from_millis(100)),
+            "rewind: materializing: 0.5%, 10 events, 0.1s elapsed"
+        );
+        assert_eq!(
+            progress_text(250, 1000, Duration::from_secs(2)),
+            "rewind: materializing: 25.0%, 1000 events, 2.0s elapsed, about 6s left"
+        );
+    }
 }
 
 /// Clears what [`progress_line`] printed.

@@ -203,7 +203,8 @@ pub fn open(path: &Path, guest: Option<&PathBuf>) -> Result<Session> {
     Ok(Session::new(recording, trace, &[window], origin, notes))
 }
 
-/// Re-executes the recording with every event kept, showing progress.
+/// Re-executes the recording, keeping the last events before each
+/// snapshot and crash (the recorded run's buffer size), showing progress.
 fn materialize(path: &Path, guest: Option<&PathBuf>) -> Result<()> {
     let file = RecordingFile::open(path)?;
     if let Some(why) = file.not_replayable() {
@@ -222,7 +223,7 @@ fn materialize(path: &Path, guest: Option<&PathBuf>) -> Result<()> {
         ReplayOptions {
             echo_output: false,
             materialize: Some(Materialize {
-                full: true,
+                full: false,
                 buffer_events: None,
             }),
             progress: progress_line(true),

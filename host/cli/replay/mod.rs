@@ -36,6 +36,12 @@ mod exec;
 /// snapshot and crash would have carried (calls with arguments, lines with
 /// changed locals, returns, exceptions) in `NAME.events.rwd` beside the
 /// recording, where `rewind dump` shows them.
+///
+/// While it materializes, a progress line on a terminal shows how far the
+/// re-execution has run of the recorded run, with the time spent and an
+/// estimate of what is left (`REWIND_PROGRESS=1` prints it, one line per
+/// update, when stderr is not a terminal). Ctrl-C stops it at once and
+/// leaves no partial file behind.
 #[derive(Debug, Args)]
 #[command(after_long_help = EXIT_STATUS_HELP)]
 #[command(group = clap::ArgGroup::new("action").args(["exec", "materialize", "commands"]))]
@@ -90,6 +96,7 @@ Exit status:
     4    the re-execution diverged from the recording";
 
 pub fn main(mut args: ReplayArgs) -> Result<ExitCode> {
+    crate::common::interrupt::remove_temporaries_on_signal();
     let named = args.file.to_string_lossy().into_owned();
     let remote = named.starts_with("http://") || named.starts_with("https://");
     if remote || (args.collector.server.is_some() && !args.file.exists()) {

@@ -255,6 +255,11 @@ impl RunConfig {
         if let Some(cwd) = &self.cwd {
             args.extend(["--cwd".to_owned(), cwd.clone()]);
         }
+        // A diagnostic: the reference tracer instead of the native one
+        // (guest/python/src/tracer), to cross-check their events.
+        if let Ok(tracer) = std::env::var("REWIND_TRACER") {
+            args.extend(["--tracer".to_owned(), tracer]);
+        }
         args.extend(main);
         args.push("--".to_owned());
         args.extend(self.argv.iter().cloned());

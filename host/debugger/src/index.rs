@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rewind_format::model::{ExceptionStage, ThreadId};
-use rewind_format::{FormatError, LazyEvents, RawEvent, Recording, StrId};
+use rewind_format::{FormatError, LazyEvents, RawEvent, Recording, StrId, ValueRef};
 
 /// A frame's locals are checkpointed every this many changes, so that
 /// reading them at any step replays at most this many changes.
@@ -42,7 +42,7 @@ pub struct FrameInfo {
 pub struct Change {
     pub at: u32,
     pub name: StrId,
-    pub value: StrId,
+    pub value: ValueRef,
 }
 
 /// A run of consecutive events: `start..` in positions, `first..` in the
@@ -70,13 +70,12 @@ pub struct ThreadIndex {
     by_frame_start: Vec<u32>,
     /// For frames with many changes: their locals after every
     /// `CHECKPOINT`-th change.
-    checkpoints: HashMap<u32, Vec<Vec<(StrId, StrId)>>>,
+    checkpoints: HashMap<u32, Vec<Vec<(StrId, ValueRef)>>>,
 }
 
-/// The events of a recording, indexed, with the bytes they are read from.
+/// The events of a recording, indexed, with the events they are read from.
 #[derive(Debug)]
 pub struct Trace {
-    bytes: Vec<u8>,
     lazy: LazyEvents,
     pub threads: BTreeMap<ThreadId, ThreadIndex>,
 }
@@ -109,13 +108,13 @@ impl Trace {
                 Some(next) if next > chunk.first => skip = next - chunk.first,
                 _ => builder.start_run(chunk.first),
             }
-            let mut events = lazy.events(&bytes, chunk);
+            let mut events = lazy.events(chunk);
             while let Some(event) = events.next(&mut pairs) {
                 let (offset, event) = event?;
                 if skip > 0 {
                     skip -= 1;
                 } else {
-                    builder.event(offset as u64, event, &pairs);
+                    builder.event(offset, event, &pairs);
                 }
                 pairs.clear();
             }
@@ -130,29 +129,33 @@ impl Trace {
             .into_iter()
             .map(|(thread, builder)| (thread, builder.finish()))
             .collect();
-        Ok((
-            recording,
-            Trace {
-                bytes,
-                lazy,
-                threads,
-            },
-        ))
+        Ok((recording, Trace { lazy, threads }))
     }
 
-    /// The string `id`.
+    /// Name `id`: a function's, a file's, a local's.
     pub fn string(&self, id: StrId) -> &str {
-        self.lazy.string(&self.bytes, id)
+        self.lazy.name(id)
+    }
+
+    /// The text of a value.
+    pub fn value(&self, value: ValueRef) -> String {
+        self.lazy.value(value)
+    }
+
+    /// The events, as read.
+    pub fn events(&self) -> &LazyEvents {
+        &self.lazy
     }
 
     /// The event at `pos` of `thread`, decoded, with its pairs.
-    pub fn event(&self, thread: &ThreadIndex, pos: u32) -> Option<(RawEvent, Vec<(StrId, StrId)>)> {
+    pub fn event(
+        &self,
+        thread: &ThreadIndex,
+        pos: u32,
+    ) -> Option<(RawEvent, Vec<(StrId, ValueRef)>)> {
         let offset = *thread.offsets.get(pos as usize)?;
         let mut pairs = Vec::new();
-        let event = self
-            .lazy
-            .event_at(&self.bytes, offset as usize, &mut pairs)
-            .ok()?;
+        let event = self.lazy.event_at(offset, &mut pairs).ok()?;
         Some((event, pairs))
     }
 
@@ -177,7 +180,7 @@ impl Builder {
         self.next_event = Some(first);
     }
 
-    fn event(&mut self, offset: u64, event: RawEvent, pairs: &[(StrId, StrId)]) {
+    fn event(&mut self, offset: u64, event: RawEvent, pairs: &[(StrId, ValueRef)]) {
         let at = self.index.kinds.len() as u32;
         let (kind, frame, line) = match event {
             RawEvent::Call {
@@ -320,7 +323,7 @@ impl Builder {
             if changes.len() <= CHECKPOINT {
                 continue;
             }
-            let mut locals: Vec<(StrId, StrId)> = Vec::new();
+            let mut locals: Vec<(StrId, ValueRef)> = Vec::new();
             let mut points = Vec::new();
             for (n, c) in changes.iter().enumerate() {
                 apply(&mut locals, index.changes[*c as usize]);
@@ -334,7 +337,7 @@ impl Builder {
     }
 }
 
-fn apply(locals: &mut Vec<(StrId, StrId)>, change: Change) {
+fn apply(locals: &mut Vec<(StrId, ValueRef)>, change: Change) {
     match locals.iter_mut().find(|(name, _)| *name == change.name) {
         Some(slot) => slot.1 = change.value,
         None => locals.push((change.name, change.value)),
@@ -413,7 +416,7 @@ impl ThreadIndex {
 
     /// The locals of `frame` as they were after the event at `pos`, in
     /// the order they first appeared.
-    pub fn locals(&self, frame: u32, pos: u32) -> Vec<(StrId, StrId)> {
+    pub fn locals(&self, frame: u32, pos: u32) -> Vec<(StrId, ValueRef)> {
         let changes = self.frame_changes(frame);
         let upto = changes.partition_point(|c| self.changes[*c as usize].at <= pos);
         let done = upto / CHECKPOINT;

@@ -382,7 +382,7 @@ impl Session {
     pub fn event(&self, pos: u32) -> Option<Event> {
         let index = self.index()?;
         let (event, pairs) = self.trace.event(index, pos)?;
-        Some(event.resolve(&pairs, |id| self.trace.string(id).to_owned()))
+        Some(event.resolve(&pairs, self.trace.events()))
     }
 
     /// The call stack at `pos`, innermost first.
@@ -434,12 +434,7 @@ impl Session {
         index
             .locals(frame, pos)
             .into_iter()
-            .map(|(n, v)| {
-                (
-                    self.trace.string(n).to_owned(),
-                    self.trace.string(v).to_owned(),
-                )
-            })
+            .map(|(n, v)| (self.trace.string(n).to_owned(), self.trace.value(v)))
             .collect()
     }
 
@@ -475,12 +470,7 @@ impl Session {
             let values = index
                 .history(frame.frame, &names)
                 .into_iter()
-                .map(|c| {
-                    (
-                        index.event_number(c.at),
-                        self.trace.string(c.value).to_owned(),
-                    )
-                })
+                .map(|c| (index.event_number(c.at), self.trace.value(c.value)))
                 .collect();
             return Some((frame.clone(), values));
         }

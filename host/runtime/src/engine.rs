@@ -52,6 +52,11 @@ pub(crate) fn runtime_config() -> Config {
     // Guests run on fibers when called asynchronously; their stacks must hold
     // the same wasm stack plus the host's frames.
     config.async_stack_size(GUEST_THREAD_STACK);
+    // `REWIND_PROFILE=perfmap` lets `perf` name the guest's functions
+    // (docs/benchmarks.md, "Profiling").
+    if std::env::var_os("REWIND_PROFILE").is_some_and(|v| v == "perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 

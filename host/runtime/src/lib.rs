@@ -172,7 +172,7 @@ pub use recorder::{
 };
 pub use replay::{
     Divergence, Materialize, Progress, RecordingFile, ReplayOptions, Replayed, Stop,
-    materialized_path,
+    materialized_path, remove_temporary_files,
 };
 /// The recording format: [`format::Recording::read`] reads a recording's
 /// header, threads, inputs, markers, events and crashes.

@@ -1,28 +1,18 @@
-//! Live tracing (`rewind run --trace`): a `sys.settrace` callback written in
-//! Rust that turns call, line, return and exception events into recorder
-//! events with argument, local and return values, and hands them to the host
-//! in batches.
-//!
-//! settrace is the hook that is both correct and complete here; RustPython's
-//! `sys.monitoring` LINE events are cheaper but miscomputed a workload (see
-//! the toolchain notes). Only frames whose code `revdebug._should_record`
-//! accepts get line events: the callback returns no local tracer for the
-//! others, so the standard library runs without per-line cost.
+//! The reference tracer: a `sys.settrace` callback written in Rust, which
+//! reads a traced frame's locals through `frame.f_locals` at every line and
+//! compares their fingerprints and string forms with the frame's last ones.
+//! The native tracer makes the same events faster; this one stays as what
+//! it is checked against (`--tracer settrace` in the launch protocol).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
-use rustpython_vm::builtins::{PyBaseExceptionRef, PyStrRef, PyType};
+use rustpython_vm::builtins::PyStrRef;
 use rustpython_vm::frame::FrameObject;
-use rustpython_vm::{AsObject as _, Py, PyObject, PyObjectRef, PyResult, VirtualMachine};
+use rustpython_vm::{AsObject as _, Py, PyObjectRef, PyResult, VirtualMachine};
 
-use crate::host::{self, Event, Stage};
-
-/// Events batched before one call to the host.
-const BATCH: usize = 1024;
-
-/// The longest string form of a value, in characters, as `revdebug._cap`.
-const MAX_LEN: usize = 256;
+use super::values::{describe, fingerprint, stringify};
+use super::{push, should_record};
+use crate::host::{Event, Stage};
 
 thread_local! {
     static TRACER: RefCell<Tracer> = RefCell::new(Tracer::default());
@@ -32,17 +22,8 @@ thread_local! {
 struct Tracer {
     /// The callback itself: returned for `call` events to get line events.
     callback: Option<PyObjectRef>,
-    /// `revdebug`, for `_should_record` and `_saferepr`.
-    revdebug: Option<PyObjectRef>,
-    batch: Vec<Event>,
-    /// Whether a code object is recorded, by its address; the code object is
-    /// kept alive so that its address is not reused.
-    decided: HashMap<usize, (PyObjectRef, bool)>,
     /// The string forms of each live traced frame's locals, innermost last.
     frames: Vec<FrameValues>,
-    /// Stringify exact ints, floats, strs, bools and None natively (unless a
-    /// `recrepr` stringifier is registered for one of them).
-    slow_repr: bool,
     /// The last exception raised, in which frame: if that frame goes on to
     /// another line, it caught it.
     raised: Option<(usize, String, String)>,
@@ -60,70 +41,19 @@ struct Value {
     text: String,
 }
 
-/// Installs the tracer for the rest of the run.
-pub fn start(vm: &VirtualMachine, revdebug: PyObjectRef) -> PyResult<()> {
+/// Installs the callback with `sys.settrace`.
+pub(super) fn start(vm: &VirtualMachine) -> PyResult<()> {
     let callback: PyObjectRef = vm.new_function("_rewind_trace", trace).into();
-    TRACER.with(|tracer| {
-        let mut tracer = tracer.borrow_mut();
-        tracer.callback = Some(callback.clone());
-        tracer.revdebug = Some(revdebug);
-    });
+    TRACER.with(|tracer| tracer.borrow_mut().callback = Some(callback.clone()));
     let settrace = vm.sys_module.get_attr("settrace", vm)?;
     settrace.call((callback,), vm)?;
     Ok(())
 }
 
-/// Removes the tracer.
-pub fn stop(vm: &VirtualMachine) {
-    if tracing()
-        && let Ok(settrace) = vm.sys_module.get_attr("settrace", vm)
-    {
+/// Removes it.
+pub(super) fn stop(vm: &VirtualMachine) {
+    if let Ok(settrace) = vm.sys_module.get_attr("settrace", vm) {
         let _ = settrace.call((vm.ctx.none(),), vm);
-    }
-}
-
-/// Hands the batched events to the host; control calls do this first, so
-/// that events and markers stay in order.
-pub fn flush() {
-    let batch = TRACER.with(|tracer| std::mem::take(&mut tracer.borrow_mut().batch));
-    if !batch.is_empty() {
-        host::events(batch);
-    }
-}
-
-/// Records that `exc` ends the run.
-pub fn unhandled(exc: &PyBaseExceptionRef, vm: &VirtualMachine) {
-    if tracing() {
-        let (type_name, message) = describe(exc.as_object(), vm);
-        push(Event::Exception {
-            stage: Stage::Unhandled,
-            type_name,
-            message,
-        });
-    }
-}
-
-/// Whether the tracer was started.
-fn tracing() -> bool {
-    TRACER.with(|tracer| tracer.borrow().callback.is_some())
-}
-
-pub fn forget_decisions() {
-    TRACER.with(|tracer| tracer.borrow_mut().decided.clear());
-}
-
-pub fn set_fast_repr(on: bool) {
-    TRACER.with(|tracer| tracer.borrow_mut().slow_repr = !on);
-}
-
-fn push(event: Event) {
-    let full = TRACER.with(|tracer| {
-        let mut tracer = tracer.borrow_mut();
-        tracer.batch.push(event);
-        tracer.batch.len() >= BATCH
-    });
-    if full {
-        flush();
     }
 }
 
@@ -346,245 +276,4 @@ fn changed_locals(
         }
     });
     Ok(changed)
-}
-
-/// Whether calls of `code` are recorded, asked of `revdebug` once per code
-/// object (again after a rule changes).
-fn should_record(code: &PyObject, vm: &VirtualMachine) -> PyResult<bool> {
-    let key = code.get_id();
-    let known = TRACER.with(|tracer| tracer.borrow().decided.get(&key).map(|(_, on)| *on));
-    if let Some(on) = known {
-        return Ok(on);
-    }
-    let Some(revdebug) = TRACER.with(|tracer| tracer.borrow().revdebug.clone()) else {
-        return Ok(false);
-    };
-    let decide = revdebug.get_attr("_should_record", vm)?;
-    let on = decide.call((code.to_owned(),), vm)?.try_to_bool(vm)?;
-    TRACER.with(|tracer| {
-        tracer
-            .borrow_mut()
-            .decided
-            .insert(key, (code.to_owned(), on))
-    });
-    Ok(on)
-}
-
-/// A fingerprint of what a value's string form depends on, when that can
-/// be told without stringifying it: the object itself for immutable
-/// scalars; for lists, tuples and dicts, the object and its own items (so a
-/// change of an item of an item goes unseen until the container's own
-/// items change). An unchanged fingerprint means an unchanged local.
-fn fingerprint(value: &PyObject, vm: &VirtualMachine) -> Option<u64> {
-    use rustpython_vm::builtins::{PyDict, PyList, PyTuple};
-    const ITEMS: usize = 32;
-    let mix = |hash: u64, n: usize| (hash ^ n as u64).wrapping_mul(0x0000_0100_0000_01b3);
-    let start = mix(0xcbf2_9ce4_8422_2325, value.get_id());
-    let sequence = |items: &[PyObjectRef]| {
-        let hash = mix(start, items.len());
-        items
-            .iter()
-            .take(ITEMS)
-            .fold(hash, |h, item| mix(h, item.get_id()))
-    };
-    let class = value.class();
-    let types = &vm.ctx.types;
-    if is_scalar(class, vm) || class.is(types.bytes_type) {
-        return Some(start);
-    }
-    if class.is(types.list_type) {
-        return Some(sequence(&value.downcast_ref::<PyList>()?.borrow_vec()));
-    }
-    if class.is(types.tuple_type) {
-        return Some(sequence(value.downcast_ref::<PyTuple>()?.as_slice()));
-    }
-    if class.is(types.dict_type) {
-        let dict = value.downcast_ref::<PyDict>()?;
-        if dict.__len__() > ITEMS {
-            return None;
-        }
-        let hash = mix(start, dict.__len__());
-        return Some(
-            dict.items_vec()
-                .iter()
-                .fold(hash, |h, (k, v)| mix(mix(h, k.get_id()), v.get_id())),
-        );
-    }
-    None
-}
-
-/// Whether `class` is exactly int, float, str, bool or None's type: values
-/// that cannot change, whose `repr` runs no user code.
-fn is_scalar(class: &Py<PyType>, vm: &VirtualMachine) -> bool {
-    let types = &vm.ctx.types;
-    class.is(types.int_type)
-        || class.is(types.float_type)
-        || class.is(types.str_type)
-        || class.is(types.bool_type)
-        || class.is(types.none_type)
-}
-
-/// The safe string form of a value: `revdebug._saferepr`, or natively for
-/// plain scalars and containers of them, with the same result.
-fn stringify(value: &PyObject, vm: &VirtualMachine) -> String {
-    let slow = TRACER.with(|tracer| tracer.borrow().slow_repr);
-    if !slow && let Some(text) = native_repr(value, 0, &mut Vec::new(), vm) {
-        return cap(&text);
-    }
-    let revdebug = TRACER.with(|tracer| tracer.borrow().revdebug.clone());
-    let text = revdebug
-        .and_then(|revdebug| revdebug.get_attr("_saferepr", vm).ok())
-        .and_then(|saferepr| saferepr.call((value.to_owned(),), vm).ok())
-        .and_then(|text| text.str(vm).ok());
-    match text {
-        Some(text) => text.to_string_lossy().into_owned(),
-        None => format!("<{} object>", value.class().name()),
-    }
-}
-
-/// `revdebug._repr` for exact ints, floats, strs, bools, None, lists,
-/// tuples and dicts made of them; `None` for anything else, which Python
-/// then stringifies (running no user code here keeps the tracer cheap and
-/// safe). The caps are `revdebug`'s: depth 3, 32 items, ~256 characters.
-fn native_repr(
-    value: &PyObject,
-    depth: usize,
-    active: &mut Vec<usize>,
-    vm: &VirtualMachine,
-) -> Option<String> {
-    use rustpython_vm::builtins::{PyDict, PyList, PyTuple};
-    const MAX_DEPTH: usize = 3;
-    const MAX_ITEMS: usize = 32;
-
-    let class = value.class();
-    let types = &vm.ctx.types;
-    if is_scalar(class, vm) {
-        return value
-            .repr(vm)
-            .ok()
-            .map(|text| text.to_string_lossy().into_owned());
-    }
-    enum Kind {
-        List,
-        Tuple,
-        Dict,
-    }
-    let (kind, items): (Kind, Vec<(PyObjectRef, Option<PyObjectRef>)>) =
-        if class.is(types.list_type) {
-            let list = value.downcast_ref::<PyList>()?;
-            let items = list
-                .borrow_vec()
-                .iter()
-                .take(MAX_ITEMS + 1)
-                .map(|item| (item.clone(), None))
-                .collect();
-            (Kind::List, items)
-        } else if class.is(types.tuple_type) {
-            let tuple = value.downcast_ref::<PyTuple>()?;
-            let items = tuple
-                .as_slice()
-                .iter()
-                .take(MAX_ITEMS + 1)
-                .map(|item| (item.clone(), None))
-                .collect();
-            (Kind::Tuple, items)
-        } else if class.is(types.dict_type) {
-            let dict = value.downcast_ref::<PyDict>()?;
-            if dict.__len__() > 4 * MAX_ITEMS {
-                // Copying a big dict's items costs more than Python's slicing.
-                return None;
-            }
-            let items = dict
-                .items_vec()
-                .into_iter()
-                .take(MAX_ITEMS + 1)
-                .map(|(k, v)| (k, Some(v)))
-                .collect();
-            (Kind::Dict, items)
-        } else {
-            return None;
-        };
-    let (open, close, recursive) = match kind {
-        Kind::List => ("[", "]", "[...]"),
-        Kind::Tuple => ("(", ")", "(...)"),
-        Kind::Dict => ("{", "}", "{...}"),
-    };
-    let id = value.get_id();
-    if active.contains(&id) {
-        return Some(recursive.to_owned());
-    }
-    if items.is_empty() {
-        return Some(format!("{open}{close}"));
-    }
-    if depth >= MAX_DEPTH {
-        return Some(recursive.to_owned());
-    }
-    active.push(id);
-    let mut parts = Vec::new();
-    let mut size = 0;
-    let mut result = Some(());
-    for (count, (item, dict_value)) in items.iter().enumerate() {
-        if count >= MAX_ITEMS || size > MAX_LEN {
-            parts.push("...".to_owned());
-            break;
-        }
-        let part = match dict_value {
-            Some(dict_value) => native_repr(item, depth + 1, active, vm).and_then(|key| {
-                native_repr(dict_value, depth + 1, active, vm)
-                    .map(|value| format!("{key}: {value}"))
-            }),
-            None => native_repr(item, depth + 1, active, vm),
-        };
-        let Some(part) = part else {
-            result = None;
-            break;
-        };
-        size += part.chars().count() + 2;
-        parts.push(part);
-    }
-    active.pop();
-    result?;
-    let trailing = match kind {
-        Kind::Tuple if items.len() == 1 => ",",
-        _ => "",
-    };
-    Some(format!("{open}{}{trailing}{close}", parts.join(", ")))
-}
-
-/// `revdebug._cap`: at most [`MAX_LEN`] characters.
-fn cap(text: &str) -> String {
-    if text.chars().count() <= MAX_LEN {
-        return text.to_owned();
-    }
-    let mut capped: String = text.chars().take(MAX_LEN - 3).collect();
-    capped.push_str("...");
-    capped
-}
-
-/// An exception's type name and message, as the crash capture gives them.
-fn describe(exc: &PyObject, vm: &VirtualMachine) -> (String, String) {
-    let class = exc.class();
-    let module = class
-        .get_attr(vm.ctx.intern_str("__module__"))
-        .and_then(|module| {
-            module
-                .downcast_ref::<rustpython_vm::builtins::PyStr>()
-                .map(|m| m.to_string_lossy().into_owned())
-        });
-    let qualname = class
-        .get_attr(vm.ctx.intern_str("__qualname__"))
-        .and_then(|name| {
-            name.downcast_ref::<rustpython_vm::builtins::PyStr>()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| class.name().to_string());
-    let type_name = match module.as_deref() {
-        None | Some("builtins") | Some("__main__") => qualname,
-        Some(module) => format!("{module}.{qualname}"),
-    };
-    let message = exc
-        .str(vm)
-        .map(|text| cap(&text.to_string_lossy()))
-        .unwrap_or_else(|_| "<str() raised>".to_owned());
-    (type_name, message)
 }

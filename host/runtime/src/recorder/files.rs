@@ -2,20 +2,25 @@
 //! pieces of the log, events and sources; and how recording files are named
 //! and created, so that a file under its final name is always whole.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use rewind_format::Writer;
-use rewind_format::model::{Crash, End, Event, Input, Marker, Source, ThreadId};
+use rewind_format::model::{Crash, End, Input, Marker, Source, ThreadId};
 
+use super::buffer::{EventBuffer, Slice};
 use super::config::Written;
 
-/// Events per chunk of a recording: a reader takes them in stride, and a
-/// continuous stream gets a thread's events once this many are waiting.
+/// A continuous stream gets a thread's events once this many are waiting.
 pub(super) const STREAM_EVENTS: usize = 4096;
+
+/// Bytes of packed events per chunk, at most: a reader decompresses a
+/// chunk at a time.
+const CHUNK_BYTES: usize = 1 << 20;
 
 /// A piece of the log, appended alike to the log in memory and to the
 /// continuous stream.
@@ -60,31 +65,46 @@ pub(super) fn write_sources<'a, W: std::io::Write>(
     Ok(())
 }
 
-/// Events, in chunks of a size a reader takes in stride.
+/// A thread's events, from slices of its buffer (`names` its names), in
+/// chunks of up to [`CHUNK_BYTES`].
 pub(super) fn write_events<W: std::io::Write>(
     writer: &mut Writer<W>,
     thread: ThreadId,
-    first: u64,
-    events: &[Event],
+    names: &[Arc<str>],
+    slices: &[Slice<'_>],
 ) -> std::io::Result<()> {
-    for (n, chunk) in events.chunks(STREAM_EVENTS).enumerate() {
-        writer.events(thread, first + (n * STREAM_EVENTS) as u64, chunk)?;
+    let mut pending: Vec<u8> = Vec::new();
+    let (mut first, mut count) = (0, 0);
+    for slice in slices {
+        let follows = first + count == slice.first;
+        if count > 0 && (!follows || pending.len() + slice.events.len() > CHUNK_BYTES) {
+            writer.packed_events(thread, first, count, names, &pending)?;
+            pending.clear();
+            count = 0;
+        }
+        if count == 0 {
+            first = slice.first;
+        }
+        pending.extend_from_slice(slice.events);
+        count += slice.count;
+    }
+    if count > 0 {
+        writer.packed_events(thread, first, count, names, &pending)?;
     }
     Ok(())
 }
 
-/// A whole recording: the log so far, the sources, and the buffered events
-/// of some threads (each with the number of its first event), ended.
+/// A whole recording: the log so far, the sources, and the events some
+/// threads' buffers hold, ended.
 pub(super) fn encode<'a>(
     log: &Writer<Vec<u8>>,
     sources: &BTreeMap<String, Vec<u8>>,
-    buffers: impl IntoIterator<Item = (ThreadId, u64, &'a VecDeque<Event>)>,
+    buffers: impl IntoIterator<Item = (ThreadId, &'a EventBuffer)>,
 ) -> std::io::Result<Vec<u8>> {
     let mut writer = log.fork(log.get_ref().clone());
     write_sources(&mut writer, sources)?;
-    for (thread, first, events) in buffers {
-        let (front, back) = events.as_slices();
-        write_events(&mut writer, thread, first, &[front, back].concat())?;
+    for (thread, buffer) in buffers {
+        write_events(&mut writer, thread, buffer.names(), &buffer.since(0))?;
     }
     writer.end(&End { exit_code: None })
 }

@@ -293,10 +293,39 @@ impl ThreadRecorder {
         self.with((), |state, thread, events| state.release(thread, events))
     }
 
+    /// The guest has run to `at`; returns where to say so again (0: never).
+    pub(crate) fn position(&self, at: u64) -> u64 {
+        self.with(0, |state, thread, _| state.position(thread, at))
+    }
+
+    /// Where the guest is to start tracing (0: from the start).
+    pub(crate) fn trace_from(&self) -> u64 {
+        self.with(0, |state, _, _| {
+            state.replay.as_ref().map_or(0, |replay| replay.trace_from)
+        })
+    }
+
+    /// This thread's traced event `index` may not be what a trace from the
+    /// start shows.
+    pub(crate) fn approximate(&self, index: u64) {
+        self.with((), |state, thread, _| {
+            if let Some(replay) = &mut state.replay {
+                replay.approximate(thread, index);
+            }
+        })
+    }
+
     /// The next live trace events of this thread.
     pub(crate) fn events(&self, batch: Vec<Event>) {
         self.with((), |state, thread, events| {
             state.events(thread, batch, events)
+        })
+    }
+
+    /// The next live trace events of this thread, packed.
+    pub(crate) fn packed_events(&self, count: u32, body: &[u8]) {
+        self.with((), |state, thread, events| {
+            state.packed_events(thread, count, body, events)
         })
     }
 

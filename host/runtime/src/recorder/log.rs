@@ -4,13 +4,14 @@
 //! log goes is [`Output`]'s business; when re-executing, the replay state
 //! is what the calls are checked against instead.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use rewind_format::model::{
     Crash, CrashReason, Event, Frame, Header, Input, Marker, MarkerKind, Mode, ThreadId,
 };
 
+use super::buffer::EventBuffer;
 use super::config::{RecorderEvent, RecordingConfig, Written};
 use super::files::{Append, STREAM_EVENTS};
 use super::output::Output;
@@ -111,12 +112,13 @@ struct ThreadLog {
     /// Inputs encoded into the log.
     logged: u64,
     next_marker: u64,
-    /// The last events (live tracing), `events[0]` being event `first_event`.
-    events: VecDeque<Event>,
-    first_event: u64,
-    /// Events seen in all, and sent to the stream.
-    total_events: u64,
+    /// The last events (live tracing).
+    events: EventBuffer,
+    /// Events sent to the stream.
     streamed_events: u64,
+    /// How far the guest says it has run (`control.position`), put in the
+    /// markers it sets.
+    position: Option<u64>,
     /// The thread's guest is done; its log stays for `snapshotall`.
     finished: bool,
     /// The guest reported an unhandled crash of this thread (a Rust panic
@@ -261,9 +263,8 @@ impl State {
         for thread in self.scope(thread, all) {
             if let Some(log) = self.threads.get_mut(&thread) {
                 log.events.clear();
-                log.first_event = log.total_events;
                 // Events never sent are gone: the stream has a hole.
-                log.streamed_events = log.streamed_events.max(log.total_events);
+                log.streamed_events = log.streamed_events.max(log.events.total());
             }
         }
     }
@@ -432,12 +433,14 @@ impl State {
         let marker = Marker {
             seq: log.next_marker,
             input_pos: log.input_pos(),
+            position: log.position,
             kind,
         };
         log.next_marker += 1;
         self.append(Append::Marker(thread, &marker), events);
     }
 
+    /// Events the guest sent as text.
     pub(super) fn events(
         &mut self,
         thread: ThreadId,
@@ -447,19 +450,62 @@ impl State {
         if self.mode == Mode::Off {
             return;
         }
-        let keep = self.config.buffer_events;
+        let log = self.threads.entry(thread).or_default();
+        let added = log.events.text(&batch);
         if let Some(replay) = &mut self.replay {
-            let first = self.threads.get(&thread).map_or(0, |log| log.total_events);
-            replay.events(thread, first, &batch);
+            replay.events(thread, &log.events, added);
+        }
+        self.kept_events(thread, events);
+    }
+
+    /// Events the guest packed: `count` of them in `body`. A malformed
+    /// batch is dropped, and the failure reported.
+    /// The guest has run to `at` (see `control.position`). Returns where it
+    /// should say so again: only re-execution asks, for its progress.
+    pub(super) fn position(&mut self, thread: ThreadId, at: u64) -> u64 {
+        match &mut self.replay {
+            Some(replay) => replay.position(at),
+            None => {
+                self.threads.entry(thread).or_default().position = Some(at);
+                0
+            }
+        }
+    }
+
+    pub(super) fn packed_events(
+        &mut self,
+        thread: ThreadId,
+        count: u32,
+        body: &[u8],
+        events: &mut Vec<RecorderEvent>,
+    ) {
+        if self.mode == Mode::Off {
+            return;
         }
         let log = self.threads.entry(thread).or_default();
-        log.total_events += batch.len() as u64;
-        log.events.extend(batch);
-        while log.events.len() > keep {
-            log.events.pop_front();
-            log.first_event += 1;
+        match log.events.packed(count, body) {
+            Ok(added) => {
+                if let Some(replay) = &mut self.replay {
+                    replay.events(thread, &log.events, added);
+                }
+                self.kept_events(thread, events);
+            }
+            Err(why) => {
+                let failure = format!("the guest sent malformed packed events: {why}");
+                self.output.fail(failure, events);
+            }
         }
-        let unsent = log.total_events - log.streamed_events;
+    }
+
+    /// New events are in `thread`'s buffer: it keeps the last ones, and the
+    /// stream gets them when enough are waiting.
+    fn kept_events(&mut self, thread: ThreadId, events: &mut Vec<RecorderEvent>) {
+        let keep = self.config.buffer_events;
+        let Some(log) = self.threads.get_mut(&thread) else {
+            return;
+        };
+        log.events.keep(keep);
+        let unsent = log.events.total() - log.streamed_events;
         if self.mode == Mode::Continuous && unsent >= STREAM_EVENTS.min(keep.max(1)) as u64 {
             self.stream_events(thread, events);
         }
@@ -473,14 +519,14 @@ impl State {
         let Some(log) = self.threads.get_mut(&thread) else {
             return;
         };
-        let from = log.streamed_events.max(log.first_event);
-        if from >= log.total_events {
+        let from = log.streamed_events.max(log.events.first());
+        if from >= log.events.total() {
             return;
         }
-        let skip = (from - log.first_event) as usize;
-        let batch: Vec<Event> = log.events.iter().skip(skip).cloned().collect();
-        log.streamed_events = log.total_events;
-        self.output.stream_events(thread, from, &batch, events);
+        log.streamed_events = log.events.total();
+        let slices = log.events.since(from);
+        self.output
+            .stream_events(thread, &log.events, &slices, events);
     }
 
     pub(super) fn crash(
@@ -576,9 +622,7 @@ impl State {
         };
         for thread in threads {
             if let Some(log) = self.threads.get(thread) {
-                let (front, back) = log.events.as_slices();
-                let events = [front, back].concat();
-                replay.window(*thread, at_thread, log.first_event, &events);
+                replay.window(*thread, at_thread, &log.events);
             }
         }
     }
@@ -594,7 +638,7 @@ impl State {
         self.commit_all_inputs(events);
         let buffers = threads.iter().filter_map(|thread| {
             let log = self.threads.get(thread)?;
-            Some((*thread, log.first_event, &log.events))
+            Some((*thread, &log.events))
         });
         self.output.write_file(&self.sources, buffers, what, events)
     }
@@ -606,7 +650,7 @@ impl State {
         if self.output.start_stream(events) {
             // Events still in the buffers go out with the stream.
             for log in self.threads.values_mut() {
-                log.streamed_events = log.first_event;
+                log.streamed_events = log.events.first();
             }
         }
     }

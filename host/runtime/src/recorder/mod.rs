@@ -9,7 +9,7 @@
 //!   recorder between WASI and the host for each of them);
 //! - **markers**: every control call (snapshot, clear, block, mode change,
 //!   flush, rule, crash, exit) with its position in the input log;
-//! - with live tracing on, a ring buffer of the last N **events**.
+//! - with live tracing on, a buffer of the last N **events**, packed.
 //!
 //! The input log and markers are kept encoded (`rewind-format`), so they cost
 //! a few bytes per input. What leaves the process depends on the mode:
@@ -30,6 +30,7 @@
 //! - [`ctx`]: the recorder in a store ([`RecorderCtx`], [`RecorderView`]);
 //! - [`hooks`] and [`wit`]: where inputs and control calls come in;
 //! - [`log`]: the state behind the lock — per-thread logs, buffers, modes;
+//!   [`buffer`]: a thread's events, packed, as the guest sent them;
 //! - [`output`], with [`stream`] and [`files`]: where the log goes, as a
 //!   growing stream or whole files;
 //! - [`replay`]: the same recorder in its replay role, comparing instead of
@@ -37,6 +38,7 @@
 //! - [`fs_ops`] and [`wire`]: how filesystem calls are named and encoded in
 //!   the log, the contract both directions share.
 
+mod buffer;
 mod config;
 mod ctx;
 mod files;

@@ -2,12 +2,13 @@
 //! stream it feeds, and the recording files forked from it for crashes and
 //! snapshots. A failure to write is reported once, and recording goes on.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rewind_format::Writer;
-use rewind_format::model::{Event, Header, ThreadId};
+use rewind_format::model::{Header, ThreadId};
 
+use super::buffer::{EventBuffer, Slice};
 use super::config::{RecorderEvent, Written};
 use super::files::{self, Append};
 use super::stream::Stream;
@@ -81,12 +82,11 @@ impl Output {
     }
 
     /// A recording file holding the log so far, `sources` and the events
-    /// of `buffers` (thread, number of its first event, events): a crash or
-    /// a snapshot in `OnEvent` mode.
+    /// `buffers` hold: a crash or a snapshot in `OnEvent` mode.
     pub(super) fn write_file<'a>(
         &mut self,
         sources: &BTreeMap<String, Vec<u8>>,
-        buffers: impl IntoIterator<Item = (ThreadId, u64, &'a VecDeque<Event>)>,
+        buffers: impl IntoIterator<Item = (ThreadId, &'a EventBuffer)>,
         what: Written,
         events: &mut Vec<RecorderEvent>,
     ) -> Option<PathBuf> {
@@ -152,18 +152,18 @@ impl Output {
         self.stream.as_ref().map(Stream::path)
     }
 
-    /// Sends `thread`'s events numbered from `first` to the stream.
+    /// Sends `thread`'s events to the stream.
     pub(super) fn stream_events(
         &mut self,
         thread: ThreadId,
-        first: u64,
-        batch: &[Event],
+        buffer: &EventBuffer,
+        slices: &[Slice<'_>],
         events: &mut Vec<RecorderEvent>,
     ) {
         let Some(stream) = &mut self.stream else {
             return;
         };
-        if let Err(err) = stream.events(thread, first, batch) {
+        if let Err(err) = stream.events(thread, buffer.names(), slices) {
             let failure = stream.failure(err);
             self.fail(failure, events);
         }

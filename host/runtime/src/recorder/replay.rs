@@ -12,9 +12,9 @@ use std::fs::File;
 use std::io::BufWriter;
 
 use rewind_format::Writer;
-use rewind_format::model::{
-    Crash, CrashReason, Event, Input, Marker, MarkerKind, ThreadId, Window,
-};
+use rewind_format::model::{Crash, CrashReason, Input, Marker, MarkerKind, ThreadId, Window};
+
+use super::buffer::EventBuffer;
 
 /// Why a re-execution stopped before the guest ended on its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +182,11 @@ pub struct Progress {
     pub inputs: u64,
     pub total_inputs: u64,
     pub events: u64,
+    /// How far the guest has run, and where the recorded run's last marker
+    /// was (its exit when the recording has it): the measure of progress
+    /// that advances steadily, when the guest counts positions.
+    pub position: u64,
+    pub total_position: Option<u64>,
 }
 
 pub(crate) type ProgressFn = Box<dyn Fn(Progress) + Send + Sync>;
@@ -207,6 +212,14 @@ pub(crate) struct ReplayState {
     consumed: u64,
     total_inputs: u64,
     events_seen: u64,
+    position: u64,
+    total_position: Option<u64>,
+    /// Where the guest is to start tracing (`control.trace-from`); 0 from
+    /// the start.
+    pub(crate) trace_from: u64,
+    /// Per thread, the last traced event that may not be what a trace from
+    /// the start shows (`trace.approximate`).
+    approximate: BTreeMap<ThreadId, u64>,
 }
 
 impl ReplayState {
@@ -224,6 +237,11 @@ impl ReplayState {
                 .any(|marker| matches!(marker.kind, MarkerKind::Exit { .. }))
         });
         let total_inputs = threads.values().map(|t| t.inputs.len() as u64).sum();
+        let total_position = threads
+            .values()
+            .flat_map(|thread| thread.markers.iter())
+            .filter_map(|marker| marker.position)
+            .max();
         ReplayState {
             threads,
             crashes: crashes.into_iter().map(|crash| (crash.id, crash)).collect(),
@@ -239,6 +257,10 @@ impl ReplayState {
             consumed: 0,
             total_inputs,
             events_seen: 0,
+            position: 0,
+            total_position,
+            trace_from: 0,
+            approximate: BTreeMap::new(),
         }
     }
 
@@ -458,33 +480,32 @@ impl ReplayState {
             .map_or(0, |log| log.next_marker.saturating_sub(1) as u64)
     }
 
-    /// Events the re-execution traced: a full materialization keeps them all.
-    pub(crate) fn events(&mut self, thread: ThreadId, first: u64, batch: &[Event]) {
-        self.events_seen += batch.len() as u64;
+    /// Events the re-execution traced, now in `buffer`: a full
+    /// materialization keeps them all.
+    /// The last `added` events of `buffer` are new.
+    pub(crate) fn events(&mut self, thread: ThreadId, buffer: &EventBuffer, added: u64) {
+        self.events_seen += added;
         let Some(sink) = &mut self.sink else {
             return;
         };
-        if sink.full {
-            if let Err(err) = super::files::write_events(&mut sink.writer, thread, first, batch) {
+        if sink.full && added > 0 {
+            let slices = buffer.since(buffer.total() - added);
+            let written =
+                super::files::write_events(&mut sink.writer, thread, buffer.names(), &slices);
+            if let Err(err) = written {
                 self.failure.get_or_insert(err.to_string());
             }
-            self.written.insert(thread, first + batch.len() as u64);
+            self.written.insert(thread, buffer.total());
         }
-        if self.events_seen % 65_536 < batch.len() as u64 {
+        if self.events_seen % 65_536 < added {
             self.report_progress();
         }
     }
 
-    /// A snapshot or a crash: the window of `thread`'s buffer, `first..`,
-    /// at `at_thread`'s marker. Its events not in the sink yet go there.
-    pub(crate) fn window(
-        &mut self,
-        thread: ThreadId,
-        at_thread: ThreadId,
-        first: u64,
-        events: &[Event],
-    ) {
-        let end = first + events.len() as u64;
+    /// A snapshot or a crash: the window of `thread`'s buffer, at
+    /// `at_thread`'s marker. Its events not in the sink yet go there.
+    pub(crate) fn window(&mut self, thread: ThreadId, at_thread: ThreadId, buffer: &EventBuffer) {
+        let (first, end) = (buffer.first(), buffer.total());
         let marker = self.last_marker(at_thread);
         self.windows.push(Window {
             thread,
@@ -499,14 +520,43 @@ impl ReplayState {
         let written = self.written.get(&thread).copied().unwrap_or(0);
         let from = written.max(first);
         if from < end {
-            let skip = (from - first) as usize;
+            let slices = buffer.since(from);
             if let Err(err) =
-                super::files::write_events(&mut sink.writer, thread, from, &events[skip..])
+                super::files::write_events(&mut sink.writer, thread, buffer.names(), &slices)
             {
                 self.failure.get_or_insert(err.to_string());
             }
             self.written.insert(thread, end);
         }
+    }
+
+    /// The guest has run to `at`: progress to show. Returns where it should
+    /// say so again, about every half percent of the recorded run.
+    pub(crate) fn position(&mut self, at: u64) -> u64 {
+        self.position = self.position.max(at);
+        self.report_progress();
+        let stride = self.total_position.map_or(1 << 16, |total| total / 200);
+        at.saturating_add(stride.max(1 << 12))
+    }
+
+    pub(crate) fn approximate(&mut self, thread: ThreadId, index: u64) {
+        let last = self.approximate.entry(thread).or_insert(index);
+        *last = (*last).max(index);
+    }
+
+    /// Whether every window is what a trace from the start would have cut:
+    /// tracing started there, or each window is full (`buffer_events`
+    /// events, so that nothing earlier belongs in it) and holds no
+    /// approximate event.
+    pub(crate) fn windows_exact(&self, buffer_events: u64) -> bool {
+        self.trace_from == 0
+            || self.windows.iter().all(|window| {
+                window.end - window.first >= buffer_events
+                    && self
+                        .approximate
+                        .get(&window.thread)
+                        .is_none_or(|&last| last < window.first)
+            })
     }
 
     fn report_progress(&self) {
@@ -515,6 +565,8 @@ impl ReplayState {
                 inputs: self.consumed,
                 total_inputs: self.total_inputs,
                 events: self.events_seen,
+                position: self.position,
+                total_position: self.total_position,
             });
         }
     }

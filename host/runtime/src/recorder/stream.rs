@@ -9,9 +9,12 @@ use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-use rewind_format::Writer;
-use rewind_format::model::{End, Event, ThreadId};
+use std::sync::Arc;
 
+use rewind_format::Writer;
+use rewind_format::model::{End, ThreadId};
+
+use super::buffer::Slice;
 use super::files::{self, Append};
 
 pub(super) struct Stream {
@@ -52,14 +55,14 @@ impl Stream {
         self.writer.flush()
     }
 
-    /// Appends `thread`'s events numbered from `first`.
+    /// Appends `thread`'s events (`names` its names).
     pub(super) fn events(
         &mut self,
         thread: ThreadId,
-        first: u64,
-        events: &[Event],
+        names: &[Arc<str>],
+        slices: &[Slice<'_>],
     ) -> std::io::Result<()> {
-        files::write_events(&mut self.writer, thread, first, events)
+        files::write_events(&mut self.writer, thread, names, slices)
     }
 
     /// Sends the sources it has not had, or had less of, and flushes

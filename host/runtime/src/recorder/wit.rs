@@ -76,6 +76,14 @@ impl control::Host for ThreadRecorder {
         answer(self, ThreadRecorder::tracing(self))
     }
 
+    fn position(&mut self, at: u64) -> Result<u64> {
+        answer(self, ThreadRecorder::position(self, at))
+    }
+
+    fn trace_from(&mut self) -> Result<u64> {
+        answer(self, ThreadRecorder::trace_from(self))
+    }
+
     fn snapshot(&mut self, name: Option<String>, all: bool) -> Result<String> {
         let name = ThreadRecorder::snapshot(self, name, all);
         answer(self, name)
@@ -160,6 +168,16 @@ impl trace::Host for ThreadRecorder {
             })
             .collect();
         ThreadRecorder::events(self, batch);
+        answer(self, ())
+    }
+
+    fn packed_events(&mut self, count: u32, body: Vec<u8>) -> Result<()> {
+        ThreadRecorder::packed_events(self, count, &body);
+        answer(self, ())
+    }
+
+    fn approximate(&mut self, index: u64) -> Result<()> {
+        ThreadRecorder::approximate(self, index);
         answer(self, ())
     }
 }

@@ -18,9 +18,10 @@
 use std::collections::BTreeMap;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use rewind_format::model::{CrashReason, End, Input, Materialized, Mode, Window};
+use rewind_format::model::{CrashReason, End, Input, MarkerKind, Materialized, Mode, Window};
 use rewind_format::{Recording, Writer};
 use wasmtime::component::Component;
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
@@ -31,6 +32,11 @@ use crate::outcome::Outcome;
 use crate::recorder::replay::{Asked, ProgressFn, ReplayState, ReplayThread, Sink};
 use crate::recorder::{Recorder, RecordingConfig, ThreadRecorder};
 use crate::run::{Inputs, Runtime};
+
+mod temporary;
+
+use temporary::Temporary;
+pub use temporary::remove_all as remove_temporary_files;
 
 pub(crate) mod feed;
 
@@ -238,12 +244,53 @@ impl Runtime {
             _ => Mode::Continuous,
         };
         let limits = replay_limits(file);
+        let progress: Option<Arc<dyn Fn(Progress) + Send + Sync>> = options.progress.map(Arc::from);
+        let mut plan = TracePlan::new(recording, options.materialize.as_ref(), buffer_events);
+        loop {
+            let attempt = Attempt {
+                component,
+                file,
+                echo_output: options.echo_output,
+                materialize: options.materialize.as_ref(),
+                progress: progress.clone(),
+                buffer_events,
+                max_mode,
+                limits: &limits,
+                trace_from: plan.trace_from,
+            };
+            match self.attempt(attempt, &mut warnings)? {
+                Some(replayed) => return Ok(replayed),
+                None => plan.further_back(),
+            }
+        }
+    }
+
+    /// One re-execution, tracing from `attempt.trace_from`. `None` when it
+    /// started tracing too late for its windows to be exact: the next
+    /// attempt starts further back.
+    fn attempt(
+        &self,
+        attempt: Attempt<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<Replayed>> {
+        let Attempt {
+            component,
+            file,
+            echo_output,
+            materialize,
+            progress,
+            buffer_events,
+            max_mode,
+            limits,
+            trace_from,
+        } = attempt;
+        let recording = &file.recording;
 
         let out = materialized_path(&file.path);
-        let (sink, temp) = match &options.materialize {
+        let (sink, temp) = match materialize {
             Some(materialize) => {
                 let dir = out.parent().filter(|dir| !dir.as_os_str().is_empty());
-                let temp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))
+                let temp = Temporary::new(dir.unwrap_or(Path::new(".")), &file.path)
                     .with_context(|| format!("cannot write beside {}", file.path.display()))?;
                 let mut header = recording.header.clone();
                 header
@@ -267,19 +314,21 @@ impl Runtime {
                 (*id, replay)
             })
             .collect();
-        let progress: Option<ProgressFn> = options.progress;
-        let state = ReplayState::new(
+        let progress: Option<ProgressFn> =
+            progress.map(|progress| -> ProgressFn { Box::new(move |at: Progress| progress(at)) });
+        let mut state = ReplayState::new(
             threads,
             recording.crashes.clone(),
             file.path.to_string_lossy().into_owned(),
             sink,
             progress,
         );
+        state.trace_from = trace_from;
         let config = RecordingConfig {
             mode: recording.header.mode,
             max_mode,
             buffer_events,
-            trace: options.materialize.is_some(),
+            trace: materialize.is_some(),
             out_dir: PathBuf::new(),
             name: String::new(),
             guest_name: recording.header.guest_name.clone(),
@@ -289,9 +338,9 @@ impl Runtime {
         let recorder = Recorder::replaying(config, state);
         let thread = recorder.thread();
 
-        let (outcome, start_failure) = match replay_wasi(&thread, options.echo_output) {
+        let (outcome, start_failure) = match replay_wasi(&thread, echo_output) {
             Ok(wasi) => (
-                self.execute(Inputs::Replayed, component, wasi, thread, &limits, None)?,
+                self.execute(Inputs::Replayed, component, wasi, thread, limits, None)?,
                 None,
             ),
             // The log does not start as a run does: the guest never ran.
@@ -315,6 +364,10 @@ impl Runtime {
         if let Some(failure) = &state.failure {
             anyhow::bail!("cannot write the materialized events: {failure}");
         }
+        if stop.is_none() && !state.windows_exact(buffer_events as u64) {
+            // Dropping the temporary file removes it.
+            return Ok(None);
+        }
         let recorded_exit = recording.threads.get(&0).and_then(|thread| {
             thread.markers.iter().find_map(|marker| match marker.kind {
                 rewind_format::model::MarkerKind::Exit { code } => Some(code),
@@ -323,13 +376,14 @@ impl Runtime {
         });
 
         let mut materialized = None;
-        if let (Some(sink), Some(temp), Some(options)) = (state.sink, temp, &options.materialize) {
+        if let (Some(sink), Some(temp), Some(options)) = (state.sink, temp, materialize) {
             let mut writer = sink.writer;
             writer.materialized(&Materialized {
                 recording_len: file.len,
                 recording_crc: file.crc,
                 buffer_events: buffer_events as u64,
                 full: options.full,
+                traced_from: trace_from,
                 outcome: match &stop {
                     Some(stop) => stop.to_string(),
                     None => as_recorded(&outcome),
@@ -346,20 +400,102 @@ impl Runtime {
                 .into_inner()
                 .map_err(|err| err.into_error())?
                 .sync_all()?;
-            temp.persist(&out)
-                .with_context(|| format!("cannot write {}", out.display()))?;
+            temp.persist(&out)?;
             materialized = Some(out);
         }
 
-        Ok(Replayed {
+        Ok(Some(Replayed {
             outcome,
             stop,
             recorded_exit,
             events,
             windows,
             materialized,
-            warnings,
-        })
+            warnings: std::mem::take(warnings),
+        }))
+    }
+}
+
+/// What one re-execution needs.
+struct Attempt<'a> {
+    component: &'a Component,
+    file: &'a RecordingFile,
+    echo_output: bool,
+    materialize: Option<&'a Materialize>,
+    progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+    buffer_events: usize,
+    max_mode: Mode,
+    limits: &'a Limits,
+    trace_from: u64,
+}
+
+/// Where a materialization starts tracing. Keeping only the last events
+/// before each snapshot and crash, it need not trace the whole run: it
+/// starts a little before the earliest of them (by the positions the
+/// recording's markers carry: N positions for N events, or a 64th of the
+/// run if more), and further back whenever that proved too late (a window short of events, or holding one that a trace from the
+/// start might show otherwise): each time 16 times further, down to the
+/// start.
+struct TracePlan {
+    /// The earliest position a window ends at.
+    earliest: u64,
+    /// How far before it tracing starts.
+    back: u64,
+    trace_from: u64,
+}
+
+impl TracePlan {
+    fn new(
+        recording: &Recording,
+        materialize: Option<&Materialize>,
+        buffer_events: usize,
+    ) -> TracePlan {
+        let from_start = TracePlan {
+            earliest: 0,
+            back: 0,
+            trace_from: 0,
+        };
+        if materialize.is_none_or(|m| m.full) {
+            return from_start;
+        }
+        let mut earliest = None::<u64>;
+        let mut total = 0;
+        for marker in recording
+            .threads
+            .values()
+            .flat_map(|thread| &thread.markers)
+        {
+            total = total.max(marker.position.unwrap_or(0));
+            if !matches!(
+                marker.kind,
+                MarkerKind::Snapshot { .. } | MarkerKind::Crash { .. }
+            ) {
+                continue;
+            }
+            match marker.position {
+                Some(at) => earliest = Some(earliest.map_or(at, |e| e.min(at))),
+                // A recording without positions: from the start.
+                None => return from_start,
+            }
+        }
+        let Some(earliest) = earliest else {
+            return from_start;
+        };
+        // A position is a call or a loop iteration: 2 to 10 events each in
+        // traced code on the benchmark workloads, so N positions usually
+        // hold N events with room to spare; a 64th of the run costs little
+        // next to it.
+        let back = (buffer_events as u64).max(total / 64);
+        TracePlan {
+            earliest,
+            back,
+            trace_from: earliest.saturating_sub(back),
+        }
+    }
+
+    fn further_back(&mut self) {
+        self.back = self.back.saturating_mul(16);
+        self.trace_from = self.earliest.saturating_sub(self.back);
     }
 }
 

@@ -1,0 +1,80 @@
+//! The guest's position: how far the script has run, in the VM's own
+//! deterministic count (function entries and loop iterations, see
+//! `rustpython_vm::protocol::position`), which a re-execution reaches at
+//! the same points as the recorded run. The guest tells the host before
+//! every control call and capture and at exit, so that each marker of the
+//! recording says where it was. Re-executing, the host also asks to be told
+//! along the way, which is how it shows progress that advances steadily to
+//! 100%, and may ask for tracing to start only at a position (the last
+//! events before a crash are all it keeps): the tracer then starts there,
+//! at a function's entry or a loop's backward jump
+//! ([`crate::tracer::start_midway`]).
+
+use std::cell::Cell;
+
+use rustpython_vm::VirtualMachine;
+use rustpython_vm::protocol::{self, PositionHook};
+
+use crate::host;
+use crate::tracer;
+
+thread_local! {
+    /// Where to tell the host next (`u64::MAX`: never).
+    static REPORT_AT: Cell<u64> = const { Cell::new(u64::MAX) };
+    /// Where the tracer is to start, when it waits for a position.
+    static TRACE_FROM: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// The script starts here: position 0.
+pub fn start() {
+    protocol::set_position(0);
+    tell(0);
+}
+
+/// Tells the host the position now.
+pub fn tell_host() {
+    tell(protocol::position());
+}
+
+/// Starts the tracer at position `from`, not now.
+pub fn trace_from(from: u64) {
+    TRACE_FROM.set(Some(from));
+    arm();
+}
+
+fn tell(at: u64) {
+    let next = match host::position(at) {
+        0 => u64::MAX,
+        next => next,
+    };
+    REPORT_AT.set(next);
+    arm();
+}
+
+/// Asks the VM to call [`reached`] at the nearest position of interest.
+fn arm() {
+    let limit = REPORT_AT.get().min(TRACE_FROM.get().unwrap_or(u64::MAX));
+    let hook = (limit != u64::MAX).then_some(reached as PositionHook);
+    protocol::set_position_hook(hook, limit);
+}
+
+/// The VM reached a position asked for.
+fn reached(vm: &VirtualMachine, at: u64, entry: bool) -> u64 {
+    if let Some(from) = TRACE_FROM.get()
+        && at >= from
+    {
+        // At a function's entry, that function's frame gets its 'call'
+        // event like any other; the frames running are adopted with what
+        // they hold now (at a loop's backward jump, the looping one too).
+        TRACE_FROM.set(None);
+        tracer::start_midway(vm, entry);
+        protocol::set_position(at);
+    }
+    if at >= REPORT_AT.get() {
+        REPORT_AT.set(match host::position(at) {
+            0 => u64::MAX,
+            next => next,
+        });
+    }
+    REPORT_AT.get().min(TRACE_FROM.get().unwrap_or(u64::MAX))
+}
