@@ -7,6 +7,7 @@ mod components;
 mod debugger;
 mod dump;
 mod limits;
+mod materialize;
 mod recording;
 mod replay;
 mod run;
