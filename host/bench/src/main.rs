@@ -57,9 +57,9 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     trace_runs: usize,
 
-    /// Materializations of each workload's crash recording (`rewind replay
-    /// --materialize`, the last 10,000 events before a crash at its end);
-    /// 0 leaves materialization out.
+    /// Runs of each workload ending in a crash: recorded, opened in the
+    /// debugger (`rewind replay --commands`, the last 10,000 events) and
+    /// materialized in full (`--materialize --full`); 0 leaves this out.
     #[arg(long, default_value_t = 3)]
     materialize_runs: usize,
 
@@ -357,16 +357,24 @@ fn measure(runners: &[Runner], script: &Path, runs: usize) -> Result<Vec<Measure
         .collect())
 }
 
-/// Median time to materialize a workload's crash, and the events traced.
+/// What reading back a workload's crash recording costs, medians.
 struct Materialized {
-    elapsed: Duration,
+    /// The recorded run (on-event mode, ending in the crash).
+    run: Duration,
+    /// `rewind replay CRASH --commands`: from nothing materialized to the
+    /// debugger's first answer, with the default window.
+    open: Duration,
+    /// `rewind replay --materialize --full`: every event of the run.
+    full: Duration,
     events: u64,
+    /// Bytes of the full materialization's events file.
+    bytes: u64,
 }
 
 /// Records `workload` with a crash appended at its end (the default
-/// on-event mode), then times `rewind replay --materialize` on the crash
-/// recording: a whole re-execution with tracing on, keeping the last 10,000
-/// events.
+/// on-event mode), timing the run; then times opening the crash in the
+/// debugger (`rewind replay --commands`, which materializes the default
+/// window: the last 10,000 events) and a full materialization.
 fn materialize(
     rewind: &Path,
     workload: &Path,
@@ -378,39 +386,73 @@ fn materialize(
     let mut text = std::fs::read_to_string(workload)?;
     text.push_str("\nraise RuntimeError('rewind-bench: a crash at the end')\n");
     std::fs::write(&script, text)?;
+    let commands = scratch.join("where.commands");
+    std::fs::write(&commands, "where\n")?;
     let out = scratch.join(format!("{stem}-materialize"));
-    let _ = std::fs::remove_dir_all(&out);
-    let recorded = Command::new(rewind)
-        .args([
-            "run",
-            "--timeout",
-            "none",
-            "--buffer-events",
-            "10000",
-            "--out",
-        ])
-        .arg(&out)
-        .arg(&script)
-        .stdin(Stdio::null())
-        .output()?;
-    if recorded.status.code() != Some(1) {
-        bail!("recording {} did not crash: {recorded:?}", script.display());
-    }
-    let crash = std::fs::read_dir(&out)?
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| path.to_string_lossy().ends_with("-crash.rwd"))
-        .context("the crash recording")?;
-    let mut times = Vec::new();
-    let mut events = 0;
+
+    let mut run_times = Vec::new();
+    let mut crash = None;
     for _ in 0..runs {
+        let _ = std::fs::remove_dir_all(&out);
+        let start = Instant::now();
+        let recorded = Command::new(rewind)
+            .args([
+                "run",
+                "--timeout",
+                "none",
+                "--buffer-events",
+                "10000",
+                "--out",
+            ])
+            .arg(&out)
+            .arg(&script)
+            .stdin(Stdio::null())
+            .output()?;
+        run_times.push(start.elapsed());
+        if recorded.status.code() != Some(1) {
+            bail!("recording {} did not crash: {recorded:?}", script.display());
+        }
+        crash = std::fs::read_dir(&out)?
+            .flatten()
+            .map(|entry| entry.path())
+            .find(|path| path.to_string_lossy().ends_with("-crash.rwd"));
+    }
+    let crash = crash.context("the crash recording")?;
+    // `NAME.events.rwd` beside `NAME.rwd`.
+    let sidecar = crash.with_extension("events.rwd");
+
+    let mut open_times = Vec::new();
+    for _ in 0..runs {
+        let _ = std::fs::remove_file(&sidecar);
         let start = Instant::now();
         let output = Command::new(rewind)
-            .args(["replay", "--materialize"])
+            .args(["replay", "--commands"])
+            .arg(&commands)
             .arg(&crash)
             .stdin(Stdio::null())
             .output()?;
-        let elapsed = start.elapsed();
+        open_times.push(start.elapsed());
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() || !stdout.contains("materialized by re-execution") {
+            bail!(
+                "opening {} did not materialize its events: {stdout}{}",
+                crash.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+
+    let mut full_times = Vec::new();
+    let (mut events, mut bytes) = (0, 0);
+    for _ in 0..runs {
+        let _ = std::fs::remove_file(&sidecar);
+        let start = Instant::now();
+        let output = Command::new(rewind)
+            .args(["replay", "--materialize", "--full"])
+            .arg(&crash)
+            .stdin(Stdio::null())
+            .output()?;
+        full_times.push(start.elapsed());
         let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {
             bail!("materializing {} failed: {stderr}", crash.display());
@@ -422,12 +464,15 @@ fn materialize(
             .nth(1)
             .and_then(|n| n.parse().ok())
             .context("the materialized event count")?;
-        times.push(elapsed);
+        bytes = std::fs::metadata(&sidecar)?.len();
     }
     let _ = std::fs::remove_dir_all(&out);
     Ok(Materialized {
-        elapsed: median(times),
+        run: median(run_times),
+        open: median(open_times),
+        full: median(full_times),
         events,
+        bytes,
     })
 }
 
@@ -437,28 +482,61 @@ fn print_materialization(
     args: &Args,
 ) {
     println!(
-        "\nMaterialization: `rewind replay --materialize` on a crash recorded at the end of each \
-         workload (the last 10,000 events kept), median of {} runs; the re-execution traces every \
-         event of the run.\n",
+        "\nReading a crash back: each workload with a crash at its end, recorded in the default \
+         on-event mode (run); opened in the debugger, `rewind replay CRASH --commands` with \
+         nothing materialized yet, which re-executes the run keeping the last 10,000 events \
+         (open); and `rewind replay --materialize --full`, every event of the run (full). \
+         Medians of {} runs each; `--trace` / off from the table above.\n",
         args.materialize_runs
     );
-    println!("| workload | events traced | materialize (s) | events/s | / on-event run |");
-    println!("|---|---:|---:|---:|---:|");
-    let mut ratios = Vec::new();
-    for ((name, m), (_, measured)) in materialized.iter().zip(rows) {
-        let seconds = m.elapsed.as_secs_f64();
-        let on_event = measured[3].elapsed.as_secs_f64();
-        let ratio = seconds / on_event;
-        ratios.push(ratio);
-        println!(
-            "| {name} | {} | {seconds:.2} | {:.0} | {ratio:.1}x |",
-            m.events,
-            m.events as f64 / seconds
-        );
-    }
     println!(
-        "\nMedian materialization / on-event run: {:.1}x",
-        median_f64(ratios)
+        "| workload | run (s) | open (s) | open / run | full (s) | full / run | events | events/s | bytes/event | --trace / off |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let (mut opens, mut fulls, mut rates, mut sizes, mut traces) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ((name, m), (_, measured)) in materialized.iter().zip(rows) {
+        let run = m.run.as_secs_f64();
+        let open = m.open.as_secs_f64() / run;
+        let full = m.full.as_secs_f64() / run;
+        let rate = m.events as f64 / m.full.as_secs_f64();
+        let size = m.bytes as f64 / m.events.max(1) as f64;
+        let off = measured[2].elapsed.as_secs_f64();
+        let trace = measured[5].elapsed.as_secs_f64() / off;
+        println!(
+            "| {name} | {run:.2} | {:.2} | {open:.2}x | {:.2} | {full:.2}x | {} | {:.2} M | {size:.2} | {} |",
+            m.open.as_secs_f64(),
+            m.full.as_secs_f64(),
+            m.events,
+            rate / 1e6,
+            match measured[5].elapsed.is_zero() {
+                true => "-".to_owned(),
+                false => format!("{trace:.2}x"),
+            }
+        );
+        opens.push(open);
+        fulls.push(full);
+        rates.push(rate);
+        sizes.push(size);
+        if !measured[5].elapsed.is_zero() {
+            traces.push(trace);
+        }
+    }
+    let worst = |values: &[f64]| values.iter().copied().fold(0.0, f64::max);
+    println!(
+        "\nMedian open / run: {:.2}x (worst {:.2}x); full / run: {:.2}x (worst {:.2}x); \
+         full materialization: {:.2} M events/s, {:.2} bytes/event (worst {:.2}); --trace / off: {}",
+        median_f64(opens.clone()),
+        worst(&opens),
+        median_f64(fulls.clone()),
+        worst(&fulls),
+        median_f64(rates) / 1e6,
+        median_f64(sizes.clone()),
+        worst(&sizes),
+        match traces.is_empty() {
+            true => "-".to_owned(),
+            false => format!("{:.2}x", median_f64(traces)),
+        }
     );
 }
 
