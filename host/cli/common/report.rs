@@ -83,6 +83,13 @@ fn progress_text(permille: u64, events: u64, elapsed: Duration) -> String {
     line
 }
 
+/// Clears what [`progress_line`] printed.
+pub fn clear_progress_line(on: bool) {
+    if on && std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[K");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,12 +104,5 @@ mod tests {
             progress_text(250, 1000, Duration::from_secs(2)),
             "rewind: materializing: 25.0%, 1000 events, 2.0s elapsed, about 6s left"
         );
-    }
-}
-
-/// Clears what [`progress_line`] printed.
-pub fn clear_progress_line(on: bool) {
-    if on && std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[K");
     }
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::FormatError;
 use crate::encoding::{Cursor, put_bytes, put_u64};
 use crate::model::{Event, ThreadId};
-use crate::packed::{Batch, remap_names, values};
+use crate::packed::{Batch, remap_names};
 
 /// The largest body a chunk may hold once decompressed: a reader takes a
 /// larger announced size for corruption (or a decompression bomb).
@@ -124,46 +124,8 @@ impl FileNames {
     pub(crate) fn pack(&mut self, thread: ThreadId, events: &[Event]) -> Vec<u8> {
         let file = self.threads.entry(thread).or_default();
         let mut batch = file.batch.take().unwrap_or_default();
-        let pairs = |batch: &mut Batch, pairs: &[(String, String)]| {
-            for (name, value) in pairs {
-                let name = batch.name(name);
-                batch.pair(name);
-                values::text(batch.value(), value);
-            }
-            batch.end_pairs();
-        };
         for event in events {
-            match event {
-                Event::Call {
-                    function,
-                    file: path,
-                    line,
-                    args,
-                } => {
-                    let function = batch.name(function);
-                    let path = batch.name(path);
-                    batch.call(function, path, *line);
-                    pairs(&mut batch, args);
-                }
-                Event::Line { line, changed } => {
-                    batch.line(*line);
-                    pairs(&mut batch, changed);
-                }
-                Event::Return { value } => {
-                    batch.ret();
-                    values::text(batch.value(), value);
-                }
-                Event::Exception {
-                    stage,
-                    type_name,
-                    message,
-                } => {
-                    let type_name = batch.name(type_name);
-                    batch.exception(*stage, type_name);
-                    values::text(batch.value(), message);
-                }
-            }
-            batch.end();
+            batch.text_event(event);
         }
         // The batch's names are its own table, mapped to the file's.
         let packed = batch.take();
@@ -210,9 +172,15 @@ pub(crate) fn payload(thread: ThreadId, first: u64, count: u64, body: &[u8]) -> 
     payload
 }
 
+/// zstd's level: on the benchmark workloads' events, 6 makes a third to a
+/// half smaller files than 3 for text-heavy ones at about the same speed; 9
+/// gains little more and costs a quarter more time (docs/benchmarks.md).
+#[cfg(feature = "zstd")]
+const LEVEL: i32 = 6;
+
 #[cfg(feature = "zstd")]
 fn compress(body: &[u8]) -> Option<Vec<u8>> {
-    zstd::bulk::compress(body, 3).ok()
+    zstd::bulk::compress(body, LEVEL).ok()
 }
 
 #[cfg(not(feature = "zstd"))]

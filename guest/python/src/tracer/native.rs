@@ -261,21 +261,24 @@ fn code_info(codes: &mut ById<Rc<CodeInfo>>, code: &Py<PyCode>) -> Rc<CodeInfo> 
     info
 }
 
-fn call(state: &mut State, frame: &InterpreterFrame, vm: &VirtualMachine) -> Option<PyObjectRef> {
-    let code = frame.code();
-    let info = code_info(&mut state.codes, code);
-    let rules = rules();
-    let recorded = match info.recorded.get() {
+/// Whether calls of `code` are recorded, decided once per code object
+/// under the rules in force. A rule that fails to decide records nothing:
+/// tracing must not change what the program does.
+fn is_recorded(info: &CodeInfo, code: &Py<PyCode>, rules: u32, vm: &VirtualMachine) -> bool {
+    match info.recorded.get() {
         Some((decided, recorded)) if decided == rules => recorded,
         _ => {
-            // A rule that fails to decide records nothing: tracing must not
-            // change what the program does.
             let recorded = should_record(code.as_object(), vm).unwrap_or(false);
             info.recorded.set(Some((rules, recorded)));
             recorded
         }
-    };
-    if !recorded {
+    }
+}
+
+fn call(state: &mut State, frame: &InterpreterFrame, vm: &VirtualMachine) -> Option<PyObjectRef> {
+    let code = frame.code();
+    let info = code_info(&mut state.codes, code);
+    if !is_recorded(&info, code, rules(), vm) {
         return None;
     }
     let names = info.names(code);
@@ -356,15 +359,7 @@ pub(super) fn adopt(vm: &VirtualMachine, entry: bool) -> PyResult<()> {
         for frame in running.into_iter().rev() {
             let code = frame.code();
             let info = code_info(&mut state.codes, code);
-            let recorded = match info.recorded.get() {
-                Some((decided, recorded)) if decided == rules => recorded,
-                _ => {
-                    let recorded = should_record(code.as_object(), vm).unwrap_or(false);
-                    info.recorded.set(Some((rules, recorded)));
-                    recorded
-                }
-            };
-            if !recorded {
+            if !is_recorded(&info, code, rules, vm) {
                 continue;
             }
             frame.set_trace(marker.clone());

@@ -332,7 +332,7 @@ fn prefer_even_tie(text: String, value: f64) -> String {
         return text;
     };
     let digit = text.as_bytes()[at];
-    if digit == b'0' || (digit - b'0') % 2 == 0 {
+    if (digit - b'0').is_multiple_of(2) {
         return text;
     }
     let mut candidate = text.clone();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{event, tag};
 use crate::encoding::{put_bytes, put_u64};
-use crate::model::ExceptionStage;
+use crate::model::{Event, ExceptionStage};
 
 /// A batch of one thread's events being written, and the thread's names.
 ///
@@ -147,6 +147,51 @@ impl Batch {
         self.count += 1;
     }
 
+    /// Writes an event given as text (by a tracer that makes strings, or
+    /// read from a version 1 file): its names named, its values as text.
+    pub fn text_event(&mut self, event: &Event) {
+        match event {
+            Event::Call {
+                function,
+                file,
+                line,
+                args,
+            } => {
+                let function = self.name(function);
+                let file = self.name(file);
+                self.call(function, file, *line);
+                self.text_pairs(args);
+            }
+            Event::Line { line, changed } => {
+                self.line(*line);
+                self.text_pairs(changed);
+            }
+            Event::Return { value } => {
+                self.ret();
+                values::text(self.value(), value);
+            }
+            Event::Exception {
+                stage,
+                type_name,
+                message,
+            } => {
+                let type_name = self.name(type_name);
+                self.exception(*stage, type_name);
+                values::text(self.value(), message);
+            }
+        }
+        self.end();
+    }
+
+    fn text_pairs(&mut self, pairs: &[(String, String)]) {
+        for (name, value) in pairs {
+            let name = self.name(name);
+            self.pair(name);
+            values::text(self.value(), value);
+        }
+        self.end_pairs();
+    }
+
     /// Drops what was written of the event being written.
     pub fn abandon(&mut self) {
         self.events.truncate(self.whole);
@@ -283,12 +328,10 @@ impl Hasher for NameHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
         const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-            self.0 = (self.0.rotate_left(23) ^ word).wrapping_mul(K);
+        let (words, rest) = bytes.as_chunks::<8>();
+        for word in words {
+            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(*word)).wrapping_mul(K);
         }
-        let rest = chunks.remainder();
         if !rest.is_empty() {
             let mut word = [0u8; 8];
             word[..rest.len()].copy_from_slice(rest);

@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use rewind_format::model::Event;
-use rewind_format::packed::{Batch, PackedEvents, remap_names, skip_events, values};
+use rewind_format::packed::{Batch, PackedEvents, remap_names, skip_events};
 
 /// A run of consecutive events, packed; their name ids are the buffer's.
 #[derive(Debug, Clone, Copy)]
@@ -113,45 +113,7 @@ impl EventBuffer {
     pub(crate) fn text(&mut self, events: &[Event]) -> u64 {
         let batch = &mut self.text;
         for event in events {
-            let pairs = |batch: &mut Batch, pairs: &[(String, String)]| {
-                for (name, value) in pairs {
-                    let name = batch.name(name);
-                    batch.pair(name);
-                    values::text(batch.value(), value);
-                }
-                batch.end_pairs();
-            };
-            match event {
-                Event::Call {
-                    function,
-                    file,
-                    line,
-                    args,
-                } => {
-                    let function = batch.name(function);
-                    let file = batch.name(file);
-                    batch.call(function, file, *line);
-                    pairs(batch, args);
-                }
-                Event::Line { line, changed } => {
-                    batch.line(*line);
-                    pairs(batch, changed);
-                }
-                Event::Return { value } => {
-                    batch.ret();
-                    values::text(batch.value(), value);
-                }
-                Event::Exception {
-                    stage,
-                    type_name,
-                    message,
-                } => {
-                    let type_name = batch.name(type_name);
-                    batch.exception(*stage, type_name);
-                    values::text(batch.value(), message);
-                }
-            }
-            batch.end();
+            batch.text_event(event);
         }
         let Some(packed) = batch.take() else {
             return self.push(0, Vec::new());
@@ -242,6 +204,7 @@ fn check(events: &[u8], count: u64, names: u32) -> Result<Vec<u8>, rewind_format
 mod tests {
     use super::*;
     use rewind_format::model::ExceptionStage;
+    use rewind_format::packed::values;
 
     fn guest_batch(batch: &mut Batch, lines: std::ops::Range<u32>) -> (u32, Vec<u8>) {
         let x = batch.name("x");
