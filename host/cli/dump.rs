@@ -11,7 +11,7 @@ use rewind_format::model::*;
 
 use rewind_runtime::{RecordingFile, materialized_path};
 
-use crate::common::{UsageError, io_message};
+use crate::common::{UsageError, read_recording};
 
 /// Print a recording without replaying it.
 ///
@@ -31,13 +31,7 @@ pub struct DumpArgs {
 }
 
 pub fn main(args: DumpArgs) -> Result<ExitCode> {
-    let bytes = std::fs::read(&args.file).map_err(|err| {
-        UsageError(format!(
-            "cannot read {}: {}",
-            args.file.display(),
-            io_message(&err)
-        ))
-    })?;
+    let bytes = read_recording(&args.file)?;
     let file = RecordingFile::from_bytes(&args.file, &bytes)
         .map_err(|err| UsageError(format!("{}: {err}", args.file.display())))?;
     let materialized = file.materialized();

@@ -187,6 +187,27 @@ fn files_that_are_not_recordings_get_one_line() {
     let mut future = bytes.clone();
     future[8] = 3;
     check("future.rwd", Some(&future), "version 3 is not supported");
+
+    // Nothing that is not a recording is read whole: not a device...
+    check("/dev/zero", None, "/dev/zero: not a regular file");
+    check(".", None, "not a regular file");
+    // ...nor a huge file of something else (sparse: it takes no disk).
+    let huge = scripts.path("huge.bin");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(16 << 30)
+        .unwrap();
+    check("huge.bin", None, "not a Rewind recording");
+    for args in [
+        &["replay", "--exec"][..],
+        &["replay", "--commands", "-"][..],
+    ] {
+        for file in [std::path::Path::new("/dev/zero"), &huge] {
+            let run = crate::run(rewind().args(args).arg(file));
+            assert_eq!(run.code, Some(2), "{args:?} {file:?}: {run:?}");
+            assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        }
+    }
 }
 
 /// A recording written by the previous format version (1: text events, no

@@ -437,3 +437,36 @@ fn replay_rejects_what_it_cannot_re_execute() {
         "{refused:?}"
     );
 }
+
+/// An input no interface could have given is refused before the guest
+/// sees it, with its position: a wall-clock time with 2^32-1 nanoseconds
+/// made the guest panic ("invalid timestamp").
+#[test]
+fn an_input_outside_its_interface_is_refused_with_its_position() {
+    let scripts = Scripts::new();
+    let script = scripts.write("clock.py", "import time\nprint(time.time())\n1 / 0\n");
+    let (_, files) = record(&scripts, &[script.to_str().unwrap()], "");
+    let crash = find(&files, "crash").clone();
+    let original = Recording::read(&std::fs::read(&crash).unwrap()).unwrap();
+    let at = position(&original.threads[&0].inputs, |input| {
+        matches!(input, Input::WallClock { .. })
+    });
+    let tampered = tamper(&crash, |inputs| {
+        if let Input::WallClock { nanos, .. } = &mut inputs[at] {
+            *nanos = u32::MAX;
+        }
+    });
+    for args in [&["--exec"][..], &["--materialize"][..]] {
+        let run = replay(args, &tampered, "");
+        assert_eq!(run.code, Some(3), "{args:?}: {run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "input {at} of thread 0 is a wall-clock time of 4294967295 nanoseconds"
+            )),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panic"), "{}", run.stderr);
+    }
+}

@@ -11,4 +11,4 @@ pub mod interrupt;
 pub mod report;
 pub mod status;
 
-pub use status::{UsageError, io_message};
+pub use status::{UsageError, io_message, read_recording};

@@ -61,6 +61,20 @@ pub fn stopped(outcome: &Outcome) -> Option<String> {
 
 /// An I/O error as a person reads it: "No such file or directory", without
 /// Rust's " (os error 2)" suffix.
+/// The bytes of the recording at `path` ([`rewind_format::read_file`]), or
+/// the user's one-line error: it cannot be read, is not a regular file, or
+/// does not start as a recording does.
+pub fn read_recording(path: &std::path::Path) -> Result<Vec<u8>, UsageError> {
+    rewind_format::read_file(path).map_err(|err| match err {
+        rewind_format::FileError::Io(err) => UsageError(format!(
+            "cannot read {}: {}",
+            path.display(),
+            io_message(&err)
+        )),
+        err => UsageError(format!("{}: {err}", path.display())),
+    })
+}
+
 pub fn io_message(err: &std::io::Error) -> String {
     let text = err.to_string();
     match text.split_once(" (os error") {

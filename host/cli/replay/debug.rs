@@ -15,7 +15,7 @@ use rewind_format::model::{Crash, CrashReason, Event, ExceptionStage, MarkerKind
 use rewind_runtime::{Materialize, RecordingFile, ReplayOptions, Runtime, materialized_path};
 
 use crate::common::report::{clear_progress_line, progress_line};
-use crate::common::{UsageError, guest, io_message};
+use crate::common::{UsageError, guest, io_message, read_recording};
 
 /// Where the debugger's commands come from.
 pub enum Driver {
@@ -112,13 +112,7 @@ fn banner(session: &Session, path: &Path) -> String {
 /// recording, materialized beside it, materialized now, or, when none of
 /// these can be had, its crash capture.
 pub fn open(path: &Path, guest: Option<&PathBuf>) -> Result<Session> {
-    let bytes = std::fs::read(path).map_err(|err| {
-        UsageError(format!(
-            "cannot read {}: {}",
-            path.display(),
-            io_message(&err)
-        ))
-    })?;
+    let bytes = read_recording(path)?;
     let len = bytes.len() as u64;
     let crc = rewind_format::checksum(&bytes);
     let (recording, trace) =

@@ -542,7 +542,41 @@ impl Recording {
     }
 }
 
-fn read_with(bytes: &[u8], lazy: bool) -> Result<(Recording, Option<LazyEvents>), FormatError> {
+/// Why [`read_file`] read no recording.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("not a regular file")]
+    NotAFile,
+    #[error(transparent)]
+    Format(#[from] FormatError),
+}
+
+/// The bytes of the recording at `path`, for [`Recording::read`]: what is
+/// not a regular file (a device, a pipe, a directory) is refused before it
+/// is read, and so is a file whose first bytes are not a recording's
+/// preamble of a version this build reads, so that neither `/dev/zero` nor
+/// a huge file of something else is read into memory.
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, FileError> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(FileError::NotAFile);
+    }
+    let mut bytes = Vec::with_capacity(PREAMBLE);
+    (&mut file).take(PREAMBLE as u64).read_to_end(&mut bytes)?;
+    check_preamble(&bytes)?;
+    let len = usize::try_from(metadata.len()).unwrap_or(usize::MAX);
+    bytes.reserve(len.saturating_sub(PREAMBLE));
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The recording's version, if `bytes` start with a preamble this build
+/// reads.
+fn check_preamble(bytes: &[u8]) -> Result<u16, FormatError> {
     if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
         return Err(FormatError::NotARecording);
     }
@@ -556,6 +590,11 @@ fn read_with(bytes: &[u8], lazy: bool) -> Result<(Recording, Option<LazyEvents>)
     if !(1..=VERSION).contains(&version) {
         return Err(FormatError::Version { found: version });
     }
+    Ok(version)
+}
+
+fn read_with(bytes: &[u8], lazy: bool) -> Result<(Recording, Option<LazyEvents>), FormatError> {
+    let version = check_preamble(bytes)?;
 
     let mut chunks = Chunks {
         bytes,

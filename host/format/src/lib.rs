@@ -44,7 +44,7 @@ mod lazy;
 pub mod model;
 pub mod packed;
 
-pub use file::{Cut, EventRun, MAX_CHUNK, Recording, Thread, Writer};
+pub use file::{Cut, EventRun, FileError, MAX_CHUNK, Recording, Thread, Writer, read_file};
 pub use frame::{FrameCheck, check_frame, whole_chunks};
 pub use lazy::{EventChunk, LazyEvents, RawEvent, RawEvents, StrId, ValueRef};
 

@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use rewind_format::model::{CrashReason, End, Input, MarkerKind, Materialized, Mode, Window};
+use rewind_format::model::{
+    CrashReason, End, Input, MarkerKind, Materialized, Mode, ThreadId, Window,
+};
 use rewind_format::{Recording, Writer};
 use wasmtime::component::Component;
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
@@ -55,8 +57,13 @@ pub struct RecordingFile {
 impl RecordingFile {
     /// Reads a recording. A recording cut short opens up to its cut.
     pub fn open(path: &Path) -> Result<RecordingFile> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes = rewind_format::read_file(path).map_err(|err| match err {
+            rewind_format::FileError::Io(err) => {
+                anyhow::Error::new(err).context(format!("cannot read {}", path.display()))
+            }
+            err => anyhow::Error::new(err)
+                .context(format!("{} is not a readable recording", path.display())),
+        })?;
         RecordingFile::from_bytes(path, &bytes)
             .with_context(|| format!("{} is not a readable recording", path.display()))
     }
@@ -124,8 +131,38 @@ impl RecordingFile {
                 ));
             }
         }
-        None
+        self.recording
+            .threads
+            .iter()
+            .find_map(|(id, thread)| invalid_input(*id, &thread.inputs))
     }
+}
+
+/// The first input of a thread's log that its interface could never have
+/// answered, which re-execution must not feed to the guest (a wall-clock
+/// time with a billion nanoseconds or more would make the guest panic).
+fn invalid_input(thread: ThreadId, inputs: &[Input]) -> Option<String> {
+    let fixed = |name: &str| match name {
+        "insecure-seed" => Some(16),
+        "terminals" => Some(3),
+        "wall-clock-resolution" | "monotonic-clock-resolution" => Some(8),
+        _ => None,
+    };
+    inputs.iter().enumerate().find_map(|(at, input)| {
+        let why = match input {
+            Input::WallClock { nanos, .. } if *nanos >= 1_000_000_000 => format!(
+                "a wall-clock time of {nanos} nanoseconds past the second (wasi:clocks allows fewer than 1,000,000,000)"
+            ),
+            Input::Other { name, data } => match fixed(name) {
+                Some(len) if data.0.len() != len => {
+                    format!("a {name} of {} bytes, not {len}", data.0.len())
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(format!("input {at} of thread {thread} is {why}"))
+    })
 }
 
 /// Where the events materialized from `recording` are kept:
