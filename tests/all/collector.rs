@@ -748,6 +748,30 @@ fn bad_tokens_and_malformed_or_oversized_requests_are_refused_and_lose_nothing()
     let (status, original) = http(port, &request("GET", &path, Some(token), b""));
     assert_eq!(status, 200);
 
+    // A body declared longer than its limit is refused before it is read,
+    // however many come at once, none of them sending a byte: frames of
+    // 1 GiB (a frame is at most 64 KiB here), recordings of 2 GiB (at most
+    // 1 GiB).
+    let declared = |path: &str, length: u64| {
+        format!(
+            "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\nContent-Length: {length}\r\n\r\n"
+        )
+    };
+    let oversized: Vec<_> = (0..8)
+        .map(|n| {
+            let request = match n % 2 {
+                0 => declared(&format!("/v1/streams/big{n}?offset=0"), 1 << 30),
+                _ => declared(&format!("/v1/recordings/big{n}?kind=crash"), 2 << 30),
+            };
+            std::thread::spawn(move || http(port, request.as_bytes()))
+        })
+        .collect();
+    for answer in oversized {
+        let (status, body) = answer.join().unwrap();
+        assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
+    }
+
     let bad: Vec<(&str, String, Vec<u8>, u16)> = vec![
         // Not a recording at all.
         (

@@ -34,32 +34,77 @@ pub struct ServerConfig {
 struct Shared {
     config: ServerConfig,
     store: Store,
+    /// Uploads whose bodies are being read: at most [`UPLOADS`] at once, so
+    /// that the memory bodies take stays within that many times the limits.
+    uploads: tokio::sync::Semaphore,
 }
+
+/// Uploads read at once; more wait for their turn.
+const UPLOADS: usize = 4;
 
 /// The collector's routes over `store`.
 pub fn app(config: ServerConfig, store: Store) -> Router {
-    let shared = Arc::new(Shared { config, store });
-    // Bodies are read whole, up to the limit; a longer one gets 413 before
-    // anything is stored.
-    let limit = usize::try_from(
-        shared
-            .config
-            .max_frame_bytes
-            .max(shared.config.max_recording_bytes),
-    )
-    .unwrap_or(usize::MAX);
+    let shared = Arc::new(Shared {
+        config,
+        store,
+        uploads: tokio::sync::Semaphore::new(UPLOADS),
+    });
+    // Bodies are read whole, up to their route's limit: a frame's, or a
+    // whole recording's. A longer one gets 413 — at once when its declared
+    // length says so (`admit`), else when the reading passes the limit —
+    // before anything is stored.
+    let bytes = |limit: u64| usize::try_from(limit).unwrap_or(usize::MAX);
     let api = Router::new()
         .route("/v1/policy", get(policy))
         .route("/v1/recordings", get(list))
-        .route("/v1/recordings/{id}", put(put_whole).get(download))
+        .route(
+            "/v1/recordings/{id}",
+            put(put_whole)
+                .get(download)
+                .layer(DefaultBodyLimit::max(bytes(
+                    shared.config.max_recording_bytes,
+                ))),
+        )
         .route("/v1/recordings/{id}/info", get(info))
-        .route("/v1/streams/{id}", put(put_frame))
+        .route(
+            "/v1/streams/{id}",
+            put(put_frame).layer(DefaultBodyLimit::max(bytes(shared.config.max_frame_bytes))),
+        )
+        .layer(middleware::from_fn_with_state(shared.clone(), admit))
         .layer(middleware::from_fn_with_state(shared.clone(), authorize));
     Router::new()
         .merge(api)
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(shared)
+}
+
+/// An upload is read only if its declared length fits its route's limit,
+/// and when its turn comes among [`UPLOADS`] at once.
+async fn admit(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if request.method() != axum::http::Method::PUT {
+        return next.run(request).await;
+    }
+    let (limit, what) = match request.uri().path().starts_with("/v1/streams/") {
+        true => (shared.config.max_frame_bytes, "a frame"),
+        false => (shared.config.max_recording_bytes, "a recording"),
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|declared| declared > limit) {
+        return Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{what} is at most {limit} bytes"),
+        )
+        .into_response();
+    }
+    let Ok(_turn) = shared.uploads.acquire().await else {
+        return Failure::new(StatusCode::SERVICE_UNAVAILABLE, "the collector is stopping")
+            .into_response();
+    };
+    next.run(request).await
 }
 
 /// Serves the collector on `listener` until `shutdown` resolves.
