@@ -449,6 +449,9 @@ async fn handle(
     let mut set_cookie = None;
     let queue = match path.strip_prefix("/_debug/") {
         Some(rest) => {
+            if let Err(why) = debug_request_allowed(shared.listen, &parts.method, &parts.headers) {
+                return text(StatusCode::FORBIDDEN, why);
+            }
             if let Some(token) = &shared.token {
                 let given = query_param(&query, "token").or_else(|| cookie(&parts.headers));
                 if !given.is_some_and(|given| token_matches(&given, token)) {
@@ -551,6 +554,55 @@ fn worker_of(shared: &Shared, id: &str) -> Option<usize> {
     let incarnation: u64 = incarnation.parse().ok()?;
     let current = shared.incarnations.get(index)?.load(Ordering::SeqCst);
     (current == incarnation).then_some(index)
+}
+
+/// The debugger answers only to requests meant for it: a `Host` that names
+/// the address it listens on (for a loopback one, `localhost` too), so that
+/// a page of another site whose name was made to point at this machine (DNS
+/// rebinding) cannot reach it; and for a request that changes something
+/// (anything but GET and HEAD), an `Origin`, when the browser sends one,
+/// that is this very server. Listening on every address, the token guards
+/// it and any `Host` is taken.
+fn debug_request_allowed(
+    listen: SocketAddr,
+    method: &axum::http::Method,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), &'static str> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if !listen.ip().is_unspecified() && !names_this_server(host, listen) {
+        return Err("the debugger answers only to requests for the address it listens on");
+    }
+    let changes = !matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD);
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok());
+    if changes
+        && let Some(origin) = origin
+        && origin.strip_prefix("http://") != Some(host)
+    {
+        return Err("the debugger takes changes only from its own pages");
+    }
+    Ok(())
+}
+
+/// Whether `host` (a `Host` header: a name or address, and a port) names
+/// the server listening on `listen`.
+fn names_this_server(host: &str, listen: SocketAddr) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && !port.contains(']') => (name, Some(port)),
+        _ => (host, None),
+    };
+    if port.is_some_and(|port| port.parse() != Ok(listen.port())) {
+        return false;
+    }
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    if name.eq_ignore_ascii_case("localhost") {
+        return listen.ip().is_loopback();
+    }
+    name.parse::<std::net::IpAddr>() == Ok(listen.ip())
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {

@@ -402,6 +402,50 @@ fn a_failed_request_is_debugged_with_its_state_restored() {
         stderr.contains("failed: debug it at http://127.0.0.1:"),
         "{stderr}"
     );
+
+    // A page of another site cannot reach the debugger, whether its name
+    // points here (DNS rebinding: a Host that is not this server) or it
+    // posts from the browser of the user (an Origin that is not this one).
+    let exec = url.replace("/view/", "/exec/");
+    let port = server.port;
+    for (method, host, origin) in [
+        ("GET", format!("evil.example:{port}"), None),
+        ("POST", format!("evil.example:{port}"), None),
+        ("GET", format!("127.0.0.1:{}", port + 1), None),
+        (
+            "POST",
+            format!("127.0.0.1:{port}"),
+            Some("http://evil.example".to_owned()),
+        ),
+    ] {
+        let status = raw_status(port, method, &exec, &host, origin.as_deref());
+        assert_eq!(status, 403, "{method} Host {host} Origin {origin:?}");
+    }
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let origin = format!("http://{host}");
+        assert_eq!(raw_status(port, "GET", &url, &host, None), 200, "{host}");
+        assert_ne!(
+            raw_status(port, "POST", &exec, &host, Some(&origin)),
+            403,
+            "{host}"
+        );
+    }
+}
+
+/// The status of a request with its own `Host` (and `Origin`).
+fn raw_status(port: u16, method: &str, path: &str, host: &str, origin: Option<&str>) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let origin = origin.map_or(String::new(), |origin| format!("Origin: {origin}\r\n"));
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{origin}Connection: close\r\nContent-Length: 0\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    String::from_utf8_lossy(&head[9..12]).parse().unwrap()
 }
 
 #[test]
