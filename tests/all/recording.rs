@@ -307,6 +307,22 @@ fn mode_off_writes_nothing() {
     assert!(files.is_empty(), "{files:?}");
     assert!(run.recorded.is_empty(), "{run:?}");
     assert!(!scripts.path("out").exists());
+
+    // Nothing is stringified either: a local whose __repr__ never returns
+    // does not hold up the crash (python3 exits 1 at once).
+    scripts.write(
+        "stuck.py",
+        "class Stuck:\n    def __repr__(self):\n        while True:\n            pass\n\n\
+         def fail(value):\n    raise ValueError('boom')\n\nfail(Stuck())\n",
+    );
+    let (run, files) = record(
+        &scripts,
+        &["--mode", "off", "--timeout", "60s", "stuck.py"],
+        "",
+    );
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("ValueError: boom"), "{run:?}");
+    assert!(files.is_empty(), "{files:?}");
 }
 
 #[test]

@@ -414,7 +414,11 @@ def _type_name(cls):
 def _capture(exc, tb, kind, caller=None):
     """Captures `exc` with every frame's locals and hands it to the host.
     The frames are the traceback's, below the callers of its first frame
-    (or `caller` when there is no traceback)."""
+    (or `caller` when there is no traceback). With recording off there is
+    nothing to capture for, and nothing is stringified: a `__repr__` that
+    never returns cannot hold up a crash nobody records."""
+    if _rewind.get_mode() == 0:
+        return None
     _rewind.mark_position()
     notes = []
     frames = []
