@@ -675,6 +675,64 @@ fn an_unreachable_collector_leaves_the_crash_for_the_next_run() {
 }
 
 #[test]
+fn a_collector_that_never_answers_costs_no_more_than_server_wait() {
+    let scripts = Scripts::new();
+    let script = scripts.write("app.py", &format!("import revdebug\n{CRASH}"));
+    let spill = scripts.path("spill");
+    // Accepts every connection and answers none.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming() {
+            held.push(stream);
+        }
+    });
+    let mut child = rewind()
+        .args(["run", "--server", &url, "--server-wait", "1s", "--spill"])
+        .arg(&spill)
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Far more than the run and the waits it is allowed (1 s at the start,
+    // 1 s at the end); before, it took 65 s (5 s, then 60 s).
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(40) {
+            child.kill().unwrap();
+            panic!("rewind run waited on a silent collector past --server-wait");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    // Nothing is lost: the crash waits in the spill queue.
+    assert!(stderr.contains("is not yet on"), "{stderr}");
+    assert!(
+        walk(&spill)
+            .iter()
+            .any(|path| path.to_string_lossy().ends_with("-crash.rwd")),
+        "{:?}",
+        walk(&spill)
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        match path.is_dir() {
+            true => found.extend(walk(&path)),
+            false => found.push(path),
+        }
+    }
+    found
+}
+
+#[test]
 fn bad_tokens_and_malformed_or_oversized_requests_are_refused_and_lose_nothing() {
     let scripts = Scripts::new();
     let token = "s3cret-token";

@@ -39,7 +39,7 @@ pub(super) fn connect(
     let client = &server.client;
     let url = client.server().to_owned();
     let said_unreachable = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let allowed = match block_on(client.policy())? {
+    let allowed = match block_on(client.policy(server.wait))? {
         Ok(policy) => policy.max_mode,
         Err(err @ ClientError::Unauthorized(_)) => {
             return Err(collector_error(client, err));

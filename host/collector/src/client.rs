@@ -143,11 +143,12 @@ impl Client {
         })
     }
 
-    /// What the collector allows; refused when the token is not good.
-    pub async fn policy(&self) -> Result<Policy, ClientError> {
+    /// What the collector allows; refused when the token is not good. The
+    /// answer is waited for `wait` at most (and never more than 5 s).
+    pub async fn policy(&self, wait: Duration) -> Result<Policy, ClientError> {
         let request = self
             .request(reqwest::Method::GET, "v1/policy")
-            .timeout(Duration::from_secs(5));
+            .timeout(wait.min(Duration::from_secs(5)));
         self.json(request).await
     }
 

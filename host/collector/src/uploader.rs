@@ -83,6 +83,9 @@ pub struct SpillQueue {
 struct Shared {
     queue: Mutex<Queue>,
     wake: Condvar,
+    /// Told when [`Uploader::finish`] sets the deadline, so that a request
+    /// in flight stops waiting at it.
+    finishing: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Shared {
@@ -179,6 +182,7 @@ impl Uploader {
                 ..Queue::default()
             }),
             wake: Condvar::new(),
+            finishing: tokio::sync::Notify::new(),
         });
         let sender = Sender {
             shared: shared.clone(),
@@ -221,10 +225,26 @@ impl Uploader {
             queue.nudged = true;
         }
         shared.wake.notify_all();
+        shared.finishing.notify_one();
         self.thread
             .take()
             .and_then(|thread| thread.join().ok())
             .unwrap_or_default()
+    }
+}
+
+/// Resolves once [`Uploader::finish`]'s deadline has passed.
+async fn past_deadline(shared: &Shared) {
+    loop {
+        let notified = shared.finishing.notified();
+        let deadline = shared.lock().deadline;
+        match deadline {
+            Some(deadline) => {
+                tokio::time::sleep_until(deadline.into()).await;
+                return;
+            }
+            None => notified.await,
+        }
     }
 }
 
@@ -345,7 +365,16 @@ impl Sender {
             let mut step = Step::Idle;
             for n in items {
                 let mut item = self.shared.lock().items[n].clone();
-                let this = runtime.block_on(self.send(&mut item, deadline.is_some()));
+                // A request in flight when the run ends stops at the
+                // deadline (`--server-wait`): what it was sending stays in
+                // the spill queue for the next run.
+                let shared = self.shared.clone();
+                let this = runtime.block_on(async {
+                    tokio::select! {
+                        step = self.send(&mut item, deadline.is_some()) => step,
+                        () = past_deadline(&shared) => Step::Retry,
+                    }
+                });
                 // Only what the sender owns: the queue's side may have
                 // marked a crash meanwhile.
                 let mut queue = self.shared.lock();
