@@ -720,6 +720,75 @@ fn a_collector_that_never_answers_costs_no_more_than_server_wait() {
     );
 }
 
+/// A collector that answers every request with a body that never ends:
+/// the listing, and a recording whose info says it holds 100 bytes.
+fn endless_collector() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read_exact(&mut byte).is_ok() {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head);
+                if head.starts_with("GET /v1/recordings/endless/info") {
+                    let body = r#"{"id":"endless","kind":"crash","script":"app","guest":"python","guest_digest":"sha256:00","created_unix_ms":0,"received_unix_ms":0,"size":100,"complete":true}"#;
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    return;
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                );
+                let chunk = format!("{:x}\r\n{}\r\n", 1 << 16, "[".repeat(1 << 16));
+                while stream.write_all(chunk.as_bytes()).is_ok() {}
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn a_collector_that_sends_without_end_exhausts_nothing() {
+    let scripts = Scripts::new();
+    let url = endless_collector();
+    let cache = scripts.path("cache");
+    for args in [
+        vec!["recordings", "--server", &url],
+        vec!["replay", "endless", "--server", &url, "--exec"],
+    ] {
+        let mut child = rewind()
+            .env("REWIND_CACHE_DIR", &cache)
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(60) {
+                child.kill().unwrap();
+                panic!("{args:?} kept reading an endless answer");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains("longer than"), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+    // Nothing of the endless recording is left in the cache.
+    assert!(walk(&cache).is_empty(), "{:?}", walk(&cache));
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {

@@ -2,7 +2,6 @@
 //! requests run to completion, a refusal as the user's error, and a
 //! recording fetched into the local cache for `rewind replay ID`.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
@@ -77,30 +76,26 @@ pub fn fetch(what: &str, collector: &CollectorArgs) -> Result<PathBuf> {
         .join("recordings")
         .join(server_key(client.server()));
     let path = dir.join(format!("{id}.rwd"));
-    let (info, bytes) = block_on(async {
-        let info = match client.info(&id).await? {
-            Some(info) => info,
-            None => return Ok((None, None)),
-        };
-        let cached = std::fs::metadata(&path).is_ok_and(|meta| meta.len() == info.size);
-        if cached {
-            return Ok((Some(info), None));
-        }
-        let bytes = client.download(&id).await?;
-        Ok((Some(info), Some(bytes)))
-    })?
-    .map_err(|err| collector_error(&client, err))?;
+    let info = block_on(client.info(&id))?.map_err(|err| collector_error(&client, err))?;
     let Some(info) = info else {
         return Err(UsageError(format!("{} has no recording {id}", client.server())).into());
     };
-    if let Some(bytes) = bytes {
+    let cached = std::fs::metadata(&path).is_ok_and(|meta| meta.len() == info.size);
+    if !cached {
+        // Written to disk as it comes, up to what the collector said it
+        // holds (and what a stream may have grown since): a collector that
+        // sends more, or without end, fills neither memory nor the disk.
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut temp = tempfile::Builder::new()
+        let temp = tempfile::Builder::new()
             .prefix(".fetch-")
             .tempfile_in(&dir)
             .with_context(|| format!("cannot write into {}", dir.display()))?;
-        temp.write_all(&bytes)?;
+        let limit = info.size.saturating_add(GROWTH);
+        let mut out = std::io::BufWriter::new(temp);
+        block_on(client.download_to(&id, &mut out, limit))?
+            .map_err(|err| collector_error(&client, err))?;
+        let temp = out.into_inner().map_err(|err| err.into_error())?;
         temp.persist(&path)
             .with_context(|| format!("cannot write {}", path.display()))?;
         if !info.complete {
@@ -111,6 +106,10 @@ pub fn fetch(what: &str, collector: &CollectorArgs) -> Result<PathBuf> {
     }
     Ok(path)
 }
+
+/// How much a recording may have grown on the collector between its info
+/// and its download (a stream still being written).
+const GROWTH: u64 = 64 << 20;
 
 /// A directory name for a collector's URL.
 pub fn server_key(server: &str) -> String {

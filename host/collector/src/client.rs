@@ -31,6 +31,10 @@ pub enum ClientError {
     },
 }
 
+/// The longest JSON answer the client reads (a listing of some hundred
+/// thousand recordings).
+const MAX_JSON: u64 = 64 << 20;
+
 impl ClientError {
     /// Whether the same request may succeed later.
     pub fn is_transient(&self) -> bool {
@@ -134,13 +138,54 @@ impl Client {
         request: reqwest::RequestBuilder,
     ) -> Result<T, ClientError> {
         let response = self.send(request).await?;
-        response.json().await.map_err(|err| {
+        let mut body = Vec::new();
+        self.read_body(response, &mut body, MAX_JSON, "an answer")
+            .await?;
+        serde_json::from_slice(&body).map_err(|err| {
             ClientError::Unreachable(format!(
-                "the collector at {} answered something else than the collector API: {}",
+                "the collector at {} answered something else than the collector API: {err}",
                 self.server(),
-                reason(&err)
             ))
         })
+    }
+
+    /// Reads `response`'s body into `out`, refusing one longer than `limit`
+    /// as soon as it says so or passes it: a collector that sends without
+    /// end cannot exhaust the client. Returns the bytes read.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        out: &mut impl std::io::Write,
+        limit: u64,
+        what: &str,
+    ) -> Result<u64, ClientError> {
+        let too_long = || {
+            ClientError::Unreachable(format!(
+                "the collector at {} sent {what} longer than {limit} bytes; nothing was kept",
+                self.server()
+            ))
+        };
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit)
+        {
+            return Err(too_long());
+        }
+        let mut read = 0u64;
+        loop {
+            let chunk = response.chunk().await.map_err(|err| {
+                ClientError::Unreachable(format!("reading {what}: {}", reason(&err)))
+            })?;
+            let Some(chunk) = chunk else {
+                return Ok(read);
+            };
+            read += chunk.len() as u64;
+            if read > limit {
+                return Err(too_long());
+            }
+            out.write_all(&chunk)
+                .map_err(|err| ClientError::Unreachable(format!("keeping {what}: {err}")))?;
+        }
     }
 
     /// What the collector allows; refused when the token is not good. The
@@ -171,14 +216,26 @@ impl Client {
 
     /// The stored bytes of `id`.
     pub async fn download(&self, id: &str) -> Result<Bytes, ClientError> {
+        let mut bytes = Vec::new();
+        self.download_to(id, &mut bytes, u64::MAX).await?;
+        Ok(bytes.into())
+    }
+
+    /// Writes the recording `id` into `out`, `limit` bytes at most (more is
+    /// refused, and what was written must be thrown away). Returns its
+    /// length.
+    pub async fn download_to(
+        &self,
+        id: &str,
+        out: &mut impl std::io::Write,
+        limit: u64,
+    ) -> Result<u64, ClientError> {
         checked(id)?;
         let response = self
             .send(self.request(reqwest::Method::GET, &format!("v1/recordings/{id}")))
             .await?;
-        response
-            .bytes()
+        self.read_body(response, out, limit, &format!("recording {id}"))
             .await
-            .map_err(|err| ClientError::Unreachable(format!("downloading {id}: {}", reason(&err))))
     }
 
     /// Sends a whole recording (a crash, a snapshot).
