@@ -814,3 +814,38 @@ fn bad_recording_flags_are_usage_errors() {
         assert!(run.stderr.starts_with("rewind: "), "{run:?}");
     }
 }
+
+/// The input log is bounded by the run's --max-memory: a guest that reads
+/// more than it may hold (random bytes it throws away) goes on, and the
+/// recorder says where it stopped logging.
+#[test]
+fn the_input_log_is_bounded_by_max_memory() {
+    let scripts = Scripts::new();
+    scripts.write(
+        "noise.py",
+        "import os\nfor _ in range(1200):\n    os.urandom(1 << 16)\nprint('done')\n",
+    );
+    let (run, files) = record(
+        &scripts,
+        &["--max-memory", "64MiB", "--mode", "continuous", "noise.py"],
+        "",
+    );
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "done\n");
+    assert_eq!(
+        run.stderr.matches("the input log passed 64 MiB").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    // The log says where it stops (read directly: as JSON, 64 MiB of random
+    // bytes is a lot of hex).
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let recording = rewind_format::Recording::read(&bytes).unwrap();
+    let last = recording.threads[&0].inputs.last().cloned();
+    assert!(
+        matches!(&last, Some(rewind_format::model::Input::Other { name, .. }) if name == "log-truncated"),
+        "{last:?}"
+    );
+    assert!(bytes.len() < 80 << 20, "{} bytes", bytes.len());
+}

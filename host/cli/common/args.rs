@@ -84,6 +84,13 @@ fn size_text(bytes: u64) -> String {
     format!("{value}{unit}")
 }
 
+/// The input log's limit for a guest of `max_memory`: what it may hold, so
+/// that the log costs the host no more than the guest may take (64 MiB at
+/// least, 1 GiB at most).
+pub fn log_limit(max_memory: u64) -> u64 {
+    max_memory.clamp(64 << 20, 1 << 30)
+}
+
 /// Flag `flag`'s duration (`30s`, `5m`, `1h`), more than zero.
 pub fn parse_duration(flag: &str, spec: &str) -> Result<Duration> {
     let duration = humantime::parse_duration(spec)

@@ -27,13 +27,18 @@ pub struct RecordingConfig {
     /// Settings that affect execution, beyond the engine's own (which the
     /// recorder adds): hash seed, limits.
     pub settings: Vec<(String, String)>,
+    /// The input log kept in memory stops growing here (inputs after it are
+    /// not logged, and the recorder says so): a guest that reads far more
+    /// than it keeps cannot make the host run out of memory. `rewind run`
+    /// ties it to the guest's `--max-memory`.
+    pub max_log_bytes: u64,
 }
 
 impl RecordingConfig {
     /// The settings `rewind run` starts from: record on events (crashes and
     /// snapshots), allow continuous recording, keep the last 10,000 events
     /// per thread, no live tracing, recordings named after `guest` and
-    /// written into `out_dir`.
+    /// written into `out_dir`, an input log of 1 GiB at most.
     ///
     /// A recording finds its guest again for re-execution through the
     /// setting `guest-path` (the component's absolute path), which `rewind
@@ -49,6 +54,7 @@ impl RecordingConfig {
             guest_name: guest.name().to_owned(),
             guest_digest: guest.digest().to_owned(),
             settings: Vec::new(),
+            max_log_bytes: 1 << 30,
         }
     }
 }

@@ -26,10 +26,6 @@ const INPUT_BATCH_BYTES: usize = 64 << 10;
 const MAX_SOURCE: usize = 4 << 20;
 /// ...and all of them together at most this.
 const MAX_SOURCES: usize = 64 << 20;
-/// The input log kept in memory stops growing here: a guest that reads far
-/// more than this cannot make the host run out of memory. Inputs after it
-/// are not logged, which the log says with a `log-truncated` input.
-const MAX_LOG: u64 = 1 << 30;
 /// Everything the recorder keeps, behind its lock.
 pub(super) struct State {
     pub(super) config: RecordingConfig,
@@ -48,7 +44,8 @@ pub(super) struct State {
     next_crash: u64,
     next_snapshot: u64,
     blocks: HashMap<(ThreadId, u64), u64>,
-    /// The input log reached [`MAX_LOG`]: inputs are no longer logged.
+    /// The input log reached `config.max_log_bytes`: inputs are no longer
+    /// logged, which the log says with a `log-truncated` input.
     truncated: bool,
     /// An unhandled exception's capture, written when its thread ends: the
     /// guest still prints the traceback (reading source files) and exits,
@@ -366,12 +363,13 @@ impl State {
         if !self.output.logging() || self.truncated {
             return;
         }
-        let input = if self.output.logged() > MAX_LOG {
+        let limit = self.config.max_log_bytes;
+        let input = if self.output.logged() > limit {
             self.truncated = true;
             self.output.fail(
                 format!(
-                    "the input log passed {} MiB; inputs after this point are not logged",
-                    MAX_LOG >> 20
+                    "the input log passed {} MiB, its limit (the run's --max-memory); inputs after this point are not logged, and the recording cannot be re-executed past it",
+                    limit >> 20
                 ),
                 events,
             );

@@ -21,6 +21,7 @@ fn config(dir: &Path, mode: Mode, max_mode: Mode) -> RecordingConfig {
         guest_name: "guest".to_owned(),
         guest_digest: "sha256:00".to_owned(),
         settings: vec![("hash-seed".to_owned(), "0".to_owned())],
+        max_log_bytes: 1 << 30,
     }
 }
 
@@ -252,4 +253,49 @@ fn file_names_are_safe() {
     assert_eq!(file_safe("../../etc/passwd"), "_.._etc_passwd");
     assert_eq!(file_safe("a b/c"), "a_b_c");
     assert_eq!(file_safe(&"x".repeat(100)).len(), 64);
+}
+
+#[test]
+fn the_input_log_stops_at_its_limit_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let sink = heard.clone();
+    let config = RecordingConfig {
+        max_log_bytes: 1 << 20,
+        ..config(dir.path(), Mode::Continuous, Mode::Continuous)
+    };
+    let recorder = Recorder::new(config, move |event| {
+        sink.lock().unwrap().push(event.clone())
+    });
+    let thread = recorder.thread();
+    for _ in 0..64 {
+        thread.input(Input::Random {
+            data: rewind_format::model::Bytes(vec![7; 64 << 10]),
+        });
+    }
+    thread.end(ThreadEnd::Exited(0));
+    let heard = heard.lock().unwrap();
+    let failed: Vec<_> = heard
+        .iter()
+        .filter_map(|event| match event {
+            RecorderEvent::Failed(why) => Some(why.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{heard:?}");
+    assert!(failed[0].contains("passed 1 MiB"), "{}", failed[0]);
+    let stream = heard
+        .iter()
+        .find_map(|event| match event {
+            RecorderEvent::Written {
+                path,
+                what: Written::Stream,
+            } => Some(path.clone()),
+            _ => None,
+        })
+        .expect("a stream");
+    let recording = read(&stream);
+    let inputs = &recording.threads[&0].inputs;
+    assert!(inputs.len() < 64, "{}", inputs.len());
+    assert!(matches!(inputs.last(), Some(Input::Other { name, .. }) if name == "log-truncated"));
 }
