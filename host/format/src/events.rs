@@ -12,13 +12,12 @@
 //! Names are numbered per thread in the file: a chunk's `names_first` is
 //! how many names earlier chunks of its thread defined.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
 use crate::FormatError;
 use crate::encoding::{Cursor, put_bytes, put_u64};
 use crate::model::{Event, ThreadId};
-use crate::packed::{Batch, remap_names};
+use crate::packed::{Batch, NameTable, remap_names};
 
 /// The largest body a chunk may hold once decompressed: a reader takes a
 /// larger announced size for corruption (or a decompression bomb).
@@ -36,10 +35,9 @@ pub(crate) struct FileNames {
 
 #[derive(Debug, Clone, Default)]
 struct ThreadNames {
-    /// The file's names, by id.
-    texts: Vec<Arc<str>>,
-    by_text: HashMap<Arc<str>, u32>,
-    /// How many of `texts` chunks written so far defined.
+    /// The file's names.
+    names: NameTable,
+    /// How many of `names` chunks written so far defined.
     written: usize,
     /// The file id of each name of the caller's table, as far as it was
     /// seen.
@@ -61,7 +59,7 @@ impl ThreadNames {
         events: &[u8],
     ) -> Result<Vec<u8>, FormatError> {
         for text in names.iter().skip(map.len()) {
-            let id = self.intern(text.as_ref());
+            let id = self.names.id(text.as_ref());
             map.push(id);
         }
         let identity = map.iter().enumerate().all(|(at, id)| *id as usize == at);
@@ -78,27 +76,16 @@ impl ThreadNames {
         Ok(body)
     }
 
-    fn intern(&mut self, text: &str) -> u32 {
-        if let Some(id) = self.by_text.get(text) {
-            return *id;
-        }
-        let id = self.texts.len() as u32;
-        let text: Arc<str> = text.into();
-        self.texts.push(text.clone());
-        self.by_text.insert(text, id);
-        id
-    }
-
     /// The names defined since the last chunk, as a body's head, and
     /// notes them written.
     fn head(&mut self) -> Vec<u8> {
         let mut head = Vec::new();
         put_u64(&mut head, self.written as u64);
-        put_u64(&mut head, (self.texts.len() - self.written) as u64);
-        for text in &self.texts[self.written..] {
+        put_u64(&mut head, (self.names.len() - self.written) as u64);
+        for text in &self.names.texts()[self.written..] {
             put_bytes(&mut head, text.as_bytes());
         }
-        self.written = self.texts.len();
+        self.written = self.names.len();
         head
     }
 }
@@ -129,10 +116,6 @@ impl FileNames {
         }
         // The batch's names are its own table, mapped to the file's.
         let packed = batch.take();
-        let names: Vec<String> = (0..batch.names())
-            .filter_map(|id| batch.name_text(id).map(str::to_owned))
-            .collect();
-        file.batch = Some(batch);
         let (count, events) = match &packed {
             Some(packed) => {
                 let mut cur = Cursor::new(&packed.body, 0);
@@ -145,9 +128,10 @@ impl FileNames {
         let mut map = std::mem::take(&mut file.batch_ids);
         // The batch's own bytes re-map without fail.
         let body = file
-            .body(&mut map, &names, count, events)
+            .body(&mut map, batch.name_texts(), count, events)
             .unwrap_or_default();
         file.batch_ids = map;
+        file.batch = Some(batch);
         body
     }
 }

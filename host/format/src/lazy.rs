@@ -6,11 +6,11 @@
 //! buffer (decompressed; a version 1 recording's are packed as they are
 //! read), and names are numbered across threads.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::FormatError;
 use crate::model::{Event, ExceptionStage, ThreadId};
-use crate::packed::{PackedEvent, PackedEvents, value_text};
+use crate::packed::{NameTable, PackedEvent, PackedEvents, value_text};
 
 /// A name's number in [`LazyEvents`]: a function's, a file's, a local's,
 /// an exception type's.
@@ -25,8 +25,7 @@ pub type ValueRef = u64;
 /// [`Recording::read_lazy`]: crate::Recording::read_lazy
 #[derive(Debug, Clone, Default)]
 pub struct LazyEvents {
-    names: Vec<String>,
-    by_text: HashMap<String, StrId>,
+    names: NameTable,
     /// Per thread, each of its names' number here.
     maps: BTreeMap<ThreadId, Vec<StrId>>,
     events: Vec<u8>,
@@ -86,16 +85,7 @@ impl LazyEvents {
     ) {
         let map = self.maps.entry(thread).or_default();
         for text in new_names {
-            let id = match self.by_text.get(text) {
-                Some(id) => *id,
-                None => {
-                    let id = self.names.len() as StrId;
-                    self.names.push(text.clone());
-                    self.by_text.insert(text.clone(), id);
-                    id
-                }
-            };
-            map.push(id);
+            map.push(self.names.id(text));
         }
         let start = self.events.len() as u64;
         self.events.extend_from_slice(events);
@@ -116,7 +106,7 @@ impl LazyEvents {
 
     /// Name `id` (`"?"` for an id that is not one).
     pub fn name(&self, id: StrId) -> &str {
-        self.names.get(id as usize).map_or("?", String::as_str)
+        self.names.text(id).unwrap_or("?")
     }
 
     /// The events of `chunk`, in order.

@@ -131,25 +131,21 @@ fn native_repr(
         Tuple,
         Dict,
     }
+    // A sequence's first items, one more than are shown.
+    let first = |items: &[PyObjectRef]| -> Vec<(PyObjectRef, Option<PyObjectRef>)> {
+        items
+            .iter()
+            .take(MAX_ITEMS + 1)
+            .map(|item| (item.clone(), None))
+            .collect()
+    };
     let (kind, items): (Kind, Vec<(PyObjectRef, Option<PyObjectRef>)>) =
         if class.is(types.list_type) {
             let list = value.downcast_ref::<PyList>()?;
-            let items = list
-                .borrow_vec()
-                .iter()
-                .take(MAX_ITEMS + 1)
-                .map(|item| (item.clone(), None))
-                .collect();
-            (Kind::List, items)
+            (Kind::List, first(&list.borrow_vec()))
         } else if class.is(types.tuple_type) {
             let tuple = value.downcast_ref::<PyTuple>()?;
-            let items = tuple
-                .as_slice()
-                .iter()
-                .take(MAX_ITEMS + 1)
-                .map(|item| (item.clone(), None))
-                .collect();
-            (Kind::Tuple, items)
+            (Kind::Tuple, first(tuple.as_slice()))
         } else if class.is(types.dict_type) {
             let dict = value.downcast_ref::<PyDict>()?;
             if dict.__len__() > 4 * MAX_ITEMS {

@@ -25,10 +25,12 @@
 //! names `names_first..` its events are the first to use. Values are a tag
 //! byte and fields ([`tag`]).
 
+mod names;
 mod read;
 mod text;
 mod write;
 
+pub use names::NameTable;
 pub use read::{PackedEvent, PackedEvents, remap_names, skip_events, split_body};
 pub use text::{float_repr, same_text, same_without_text, shown_whole, value_text};
 pub use write::{Batch, NameHasher, Packed, values};

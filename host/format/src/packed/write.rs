@@ -1,11 +1,9 @@
 //! Writing packed events: [`Batch`] for events and names, [`values`] for
 //! the values in them.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
-use super::{event, tag};
+use super::{NameTable, event, tag};
 use crate::encoding::{put_bytes, put_u64};
 use crate::model::{Event, ExceptionStage};
 
@@ -34,14 +32,11 @@ use crate::model::{Event, ExceptionStage};
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
-    names: HashMap<Arc<str>, u32, BuildHasherDefault<NameHasher>>,
-    /// Every name, by id.
-    texts: Vec<Arc<str>>,
+    /// Every name of the thread.
+    names: NameTable<BuildHasherDefault<NameHasher>>,
     /// Names defined and not yet handed over, as `text*`.
     fresh: Vec<u8>,
     fresh_count: u32,
-    /// The id of the first fresh name.
-    fresh_first: u32,
     events: Vec<u8>,
     /// The bytes of `events` that are whole events.
     whole: usize,
@@ -66,26 +61,27 @@ impl Batch {
     /// The id of name `text`, defined now if it is new.
     #[inline]
     pub fn name(&mut self, text: &str) -> u32 {
-        if let Some(id) = self.names.get(text) {
-            return *id;
+        let (id, new) = self.names.intern(text);
+        if new {
+            put_bytes(&mut self.fresh, text.as_bytes());
+            self.fresh_count += 1;
         }
-        let id = self.fresh_first + self.fresh_count;
-        let text: Arc<str> = text.into();
-        self.names.insert(text.clone(), id);
-        self.texts.push(text.clone());
-        put_bytes(&mut self.fresh, text.as_bytes());
-        self.fresh_count += 1;
         id
     }
 
     /// The text of name `id`.
     pub fn name_text(&self, id: u32) -> Option<&str> {
-        self.texts.get(id as usize).map(|text| &**text)
+        self.names.text(id)
+    }
+
+    /// Every name of the thread, by id.
+    pub fn name_texts(&self) -> &[std::sync::Arc<str>] {
+        self.names.texts()
     }
 
     /// How many names the thread has.
     pub fn names(&self) -> u32 {
-        self.fresh_first + self.fresh_count
+        self.names.len() as u32
     }
 
     /// Begins a call of `function` in `file`; its arguments are its pairs.
@@ -217,19 +213,20 @@ impl Batch {
         if self.count == 0 {
             return None;
         }
+        // The fresh names are the last ones numbered.
+        let fresh_first = self.names() - self.fresh_count;
         let mut body = Vec::with_capacity(self.fresh.len() + self.whole + 10);
-        put_u64(&mut body, self.fresh_first.into());
+        put_u64(&mut body, fresh_first.into());
         put_u64(&mut body, self.fresh_count.into());
         body.extend_from_slice(&self.fresh);
         body.extend_from_slice(&self.events[..self.whole]);
         self.events.drain(..self.whole);
         let packed = Packed {
             count: self.count,
-            names_first: self.fresh_first,
+            names_first: fresh_first,
             body,
         };
         self.fresh.clear();
-        self.fresh_first += self.fresh_count;
         self.fresh_count = 0;
         self.whole = 0;
         self.count = 0;

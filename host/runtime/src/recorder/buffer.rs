@@ -6,11 +6,11 @@
 //! Nothing is decoded to keep or to write them: a window of the last N
 //! events is whole blocks, the first one cut where the window starts.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rewind_format::model::Event;
-use rewind_format::packed::{Batch, PackedEvents, remap_names, skip_events};
+use rewind_format::packed::{Batch, NameTable, PackedEvents, remap_names, skip_events};
 
 /// A run of consecutive events, packed; their name ids are the buffer's.
 #[derive(Debug, Clone, Copy)]
@@ -29,9 +29,8 @@ struct Block {
 
 #[derive(Debug, Default)]
 pub(crate) struct EventBuffer {
-    /// The thread's names, by id.
-    names: Vec<Arc<str>>,
-    by_text: HashMap<Arc<str>, u32>,
+    /// The thread's names.
+    names: NameTable,
     /// Each of the guest's name ids, as one of `names`.
     guest: Vec<u32>,
     /// Packs events sent as text, and each of its names' id in `names`.
@@ -57,18 +56,7 @@ impl EventBuffer {
 
     /// The thread's names: those the events' ids number.
     pub(crate) fn names(&self) -> &[Arc<str>] {
-        &self.names
-    }
-
-    fn intern(&mut self, text: &str) -> u32 {
-        if let Some(id) = self.by_text.get(text) {
-            return *id;
-        }
-        let id = self.names.len() as u32;
-        let text: Arc<str> = text.into();
-        self.names.push(text.clone());
-        self.by_text.insert(text, id);
-        id
+        self.names.texts()
     }
 
     /// Takes in `count` events the guest packed (`body`: the names it
@@ -86,7 +74,7 @@ impl EventBuffer {
         }
         let before = self.guest.len();
         for text in names {
-            let id = self.intern(text);
+            let id = self.names.id(text);
             self.guest.push(id);
         }
         let identity = self
@@ -118,10 +106,8 @@ impl EventBuffer {
         let Some(packed) = batch.take() else {
             return self.push(0, Vec::new());
         };
-        for id in self.text_ids.len() as u32..self.text.names() {
-            let text = self.text.name_text(id).unwrap_or_default().to_owned();
-            let id = self.intern(&text);
-            self.text_ids.push(id);
+        for text in &self.text.name_texts()[self.text_ids.len()..] {
+            self.text_ids.push(self.names.id(text));
         }
         let (_, _, events) =
             rewind_format::packed::split_body(&packed.body).unwrap_or((0, Vec::new(), &[]));
