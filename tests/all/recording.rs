@@ -325,6 +325,58 @@ fn mode_off_writes_nothing() {
     assert!(files.is_empty(), "{files:?}");
 }
 
+/// Recording, a value's own `__repr__` runs on a budget: one that never
+/// returns is interrupted, the crash is captured with the rest, and a
+/// re-execution interrupts it at the same place.
+#[test]
+fn stringification_has_a_budget_when_recording() {
+    let scripts = Scripts::new();
+    scripts.write(
+        "stuck.py",
+        "class Stuck:\n    def __repr__(self):\n        while True:\n            pass\n\n\
+         class Fine:\n    def __repr__(self):\n        return 'Fine()'\n\n\
+         def fail(stuck, fine, many):\n    raise ValueError('boom')\n\n\
+         fail(Stuck(), Fine(), [Stuck() for _ in range(3)] + [Stuck()] * 30)\n",
+    );
+    let (run, files) = record(&scripts, &["--timeout", "60s", "stuck.py"], "");
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("ValueError: boom"), "{run:?}");
+    let crash = only(&files, "crash");
+    let frame = crash["crashes"][0]["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|frame| frame["function"] == "fail")
+        .expect("the frame of fail")
+        .clone();
+    let locals: std::collections::BTreeMap<String, String> = frame["locals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| {
+            let pair = pair.as_array().unwrap();
+            (
+                pair[0].as_str().unwrap().into(),
+                pair[1].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(locals["stuck"], "<Stuck object: repr ran too long>");
+    assert_eq!(locals["fine"], "Fine()");
+    assert!(
+        locals["many"].starts_with("[<Stuck object: repr ran too long>"),
+        "{locals:?}"
+    );
+    let notes = crash["crashes"][0]["notes"].to_string();
+    assert!(
+        notes.contains("repr of Stuck interrupted after 200000 steps"),
+        "{notes}"
+    );
+    let replayed = crate::run(crate::rewind().args(["replay", "--exec"]).arg(&files[0]));
+    assert_eq!(replayed.code, Some(1), "{replayed:?}");
+    assert_eq!(replayed.stderr, run.stderr, "{replayed:?}");
+}
+
 #[test]
 fn snapshots_are_named_and_numbered() {
     let scripts = Scripts::new();

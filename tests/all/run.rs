@@ -116,6 +116,62 @@ fn unhandled_exception_prints_a_traceback_and_exits_1() {
     assert_eq!(lines, expected_lines, "{}", run.stderr);
 }
 
+/// An uncaught recursion as deep as the wasm stack allows (about 100,000
+/// Python frames under `sys.setrecursionlimit(10**6)`) prints its traceback
+/// folded, as CPython does, and without formatting the frames it folds:
+/// formatting them all took longer than the 20 s allowed here.
+#[test]
+fn a_deep_recursion_prints_a_folded_traceback() {
+    let scripts = Scripts::new();
+    let script = scripts.write(
+        "deep.py",
+        "import sys\nsys.setrecursionlimit(10**6)\n\ndef down(n):\n    return down(n + 1)\n\ndown(0)\n",
+    );
+    let run = rewind_run([
+        "--mode".as_ref(),
+        "off".as_ref(),
+        "--timeout".as_ref(),
+        "20s".as_ref(),
+        script.as_os_str(),
+    ]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let path = script.display();
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| !line.trim().chars().all(|c| "~^ ".contains(c)))
+        .collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "Traceback (most recent call last):",
+            &format!("  File \"{path}\", line 7, in <module>"),
+            "    down(0)"
+        ],
+        "{}",
+        run.stderr
+    );
+    let frame = format!("  File \"{path}\", line 5, in down");
+    assert_eq!(
+        lines.iter().filter(|line| **line == frame).count(),
+        3,
+        "three frames shown before the fold: {}",
+        run.stderr
+    );
+    let fold = lines[lines.len() - 2];
+    let repeated: u64 = fold
+        .strip_prefix("  [Previous line repeated ")
+        .and_then(|rest| rest.strip_suffix(" more times]"))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("a fold line, not {fold:?}"));
+    assert!(repeated > 10_000, "{fold}");
+    assert!(
+        lines[lines.len() - 1].starts_with("RecursionError"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn output_before_a_crash_is_flushed() {
     let run = rewind_run([

@@ -13,6 +13,7 @@
 use std::cell::Cell;
 
 use rustpython_vm::VirtualMachine;
+use rustpython_vm::builtins::{PyBaseExceptionRef, PyType};
 use rustpython_vm::protocol::{self, PositionHook};
 
 use crate::host;
@@ -23,6 +24,39 @@ thread_local! {
     static REPORT_AT: Cell<u64> = const { Cell::new(u64::MAX) };
     /// Where the tracer is to start, when it waits for a position.
     static TRACE_FROM: Cell<Option<u64>> = const { Cell::new(None) };
+    /// Where the budget of the code running now ends (`u64::MAX`: none).
+    static BUDGET_AT: Cell<u64> = const { Cell::new(u64::MAX) };
+}
+
+/// Gives the Python code about to run a budget of `steps` positions (0:
+/// none): when it has run that far, `revdebug._BudgetSpent` is raised in
+/// it. Positions are deterministic, so a re-execution interrupts it at the
+/// same place. Returns how much of the budget before was left.
+pub fn budget(steps: u64) -> u64 {
+    let now = protocol::position();
+    let left = match BUDGET_AT.get() {
+        u64::MAX => 0,
+        end => end.saturating_sub(now),
+    };
+    BUDGET_AT.set(match steps {
+        0 => u64::MAX,
+        steps => now.saturating_add(steps),
+    });
+    arm();
+    left
+}
+
+/// `revdebug._BudgetSpent`, to raise in the code running.
+fn spent(vm: &VirtualMachine) -> PyBaseExceptionRef {
+    let class = vm
+        .import("revdebug", 0)
+        .and_then(|revdebug| revdebug.get_attr("_BudgetSpent", vm))
+        .ok()
+        .and_then(|class| class.downcast::<PyType>().ok());
+    match class {
+        Some(class) => vm.new_exception_empty(class),
+        None => vm.new_runtime_error("the budget of this code was spent"),
+    }
 }
 
 /// The script starts here: position 0.
@@ -53,13 +87,16 @@ fn tell(at: u64) {
 
 /// Asks the VM to call [`reached`] at the nearest position of interest.
 fn arm() {
-    let limit = REPORT_AT.get().min(TRACE_FROM.get().unwrap_or(u64::MAX));
+    let limit = REPORT_AT
+        .get()
+        .min(TRACE_FROM.get().unwrap_or(u64::MAX))
+        .min(BUDGET_AT.get());
     let hook = (limit != u64::MAX).then_some(reached as PositionHook);
     protocol::set_position_hook(hook, limit);
 }
 
 /// The VM reached a position asked for.
-fn reached(vm: &VirtualMachine, at: u64, entry: bool) -> u64 {
+fn reached(vm: &VirtualMachine, at: u64, entry: bool) -> (u64, Option<PyBaseExceptionRef>) {
     if let Some(from) = TRACE_FROM.get()
         && at >= from
     {
@@ -70,11 +107,20 @@ fn reached(vm: &VirtualMachine, at: u64, entry: bool) -> u64 {
         tracer::start_midway(vm, entry);
         protocol::set_position(at);
     }
+    let mut raise = None;
+    if at >= BUDGET_AT.get() {
+        BUDGET_AT.set(u64::MAX);
+        raise = Some(spent(vm));
+    }
     if at >= REPORT_AT.get() {
         REPORT_AT.set(match host::position(at) {
             0 => u64::MAX,
             next => next,
         });
     }
-    REPORT_AT.get().min(TRACE_FROM.get().unwrap_or(u64::MAX))
+    let next = REPORT_AT
+        .get()
+        .min(TRACE_FROM.get().unwrap_or(u64::MAX))
+        .min(BUDGET_AT.get());
+    (next, raise)
 }

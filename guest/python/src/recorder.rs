@@ -140,6 +140,14 @@ pub mod _rewind {
         host::tracing()
     }
 
+    /// Turns the VM's tracing of the code that runs next on or off, and says
+    /// whether it was on: a crash capture is not part of the program, and
+    /// the `__repr__` methods it runs are not traced.
+    #[pyfunction]
+    fn set_traced(on: bool, vm: &VirtualMachine) -> bool {
+        vm.use_tracing.replace(on)
+    }
+
     #[pyfunction]
     fn snapshot(name: Option<PyStrRef>, all: bool) -> String {
         tracer::flush();
@@ -181,6 +189,14 @@ pub mod _rewind {
     #[pyfunction]
     fn mark_position() {
         crate::position::tell_host();
+    }
+
+    /// Gives the Python code about to run a budget of `steps` positions
+    /// (0: none); returns what was left of the one before. See
+    /// [`crate::position::budget`].
+    #[pyfunction]
+    fn budget(steps: u64) -> u64 {
+        crate::position::budget(steps)
     }
 
     /// Code already decided is decided again at its next call.

@@ -7,7 +7,11 @@ what the host allows; `setrecmode` returns the mode that took effect.
 
 Values are stringified safely (`_saferepr`): capped in length and depth,
 cycle-safe, with per-type stringifiers registered by `recrepr`; a
-stringifier that raises is suppressed and noted.
+stringifier that raises is suppressed and noted. In a crash capture, the
+values' own `__repr__` and `recrepr` functions run on a budget of steps
+(function calls and loop iterations, counted the same on every run): one
+that runs past it is interrupted, and once the capture's budget is spent
+the rest are not called; each is noted.
 """
 
 import sys
@@ -333,13 +337,63 @@ def _saferepr(obj, notes=None):
     return _cap(_repr(obj, 0, set(), notes))
 
 
+class _BudgetSpent(BaseException):
+    """Raised in a value's own `__repr__` (or `recrepr` function) that runs
+    past its budget during a crash capture; a `BaseException`, so that the
+    code it interrupts does not take it for one of its own errors."""
+
+
+# Steps (see `_rewind.budget`) one value's own stringifier may take in a
+# crash capture, and all of them together: a few tens of milliseconds, and
+# a few tenths of a second.
+_VALUE_STEPS = 200_000
+_CAPTURE_STEPS = 2_000_000
+# Steps left in the capture running (None: not capturing, no budget), and
+# the values it did not stringify once they were spent.
+_steps_left = None
+_skipped = 0
+# Builtin types whose repr runs no Python code.
+_PLAIN = (int, float, complex, str, bytes, bool, type(None))
+
+
+def _call_stringifier(func, obj, cls, notes):
+    """`func(obj)` within the capture's budget. Raises `_BudgetSpent` when it
+    ran past it, or when the budget was spent before."""
+    global _steps_left
+    if _steps_left is None or cls in _PLAIN:
+        return func(obj)
+    if _steps_left <= 0:
+        raise _BudgetSpent
+    given = min(_steps_left, _VALUE_STEPS)
+    _rewind.budget(given)
+    try:
+        return func(obj)
+    finally:
+        left = _rewind.budget(0)
+        _steps_left -= given - left
+
+
+def _spent(cls, what, notes):
+    """The text of a value whose stringifier ran out of budget."""
+    global _skipped
+    if _steps_left is not None and _steps_left <= 0:
+        # Said once, at the end of the capture.
+        _skipped += 1
+        return "<%s object: not shown, the capture ran out of time>" % cls.__qualname__
+    if notes is not None:
+        notes.append("%s of %s interrupted after %d steps" % (what, cls.__qualname__, _VALUE_STEPS))
+    return "<%s object: %s ran too long>" % (cls.__qualname__, what)
+
+
 def _repr(obj, depth, active, notes):
     cls = type(obj)
     func = _stringifier(cls)
     if func is not None:
         try:
-            text = func(obj)
+            text = _call_stringifier(func, obj, cls, notes)
             return text if isinstance(text, str) else str(text)
+        except _BudgetSpent:
+            return _spent(cls, "recrepr", notes)
         except BaseException as err:
             if notes is not None:
                 notes.append(
@@ -348,8 +402,10 @@ def _repr(obj, depth, active, notes):
     if cls in (list, tuple, dict, set, frozenset):
         return _container(obj, cls, depth, active, notes)
     try:
-        text = repr(obj)
+        text = _call_stringifier(repr, obj, cls, notes)
         return text if isinstance(text, str) else "<%s>" % cls.__qualname__
+    except _BudgetSpent:
+        return _spent(cls, "repr", notes)
     except BaseException as err:
         if notes is not None:
             notes.append("repr of %s raised %s" % (cls.__qualname__, type(err).__name__))
@@ -392,7 +448,9 @@ def _container(obj, cls, depth, active, notes):
 
 def _message(exc):
     try:
-        return _cap(str(exc))
+        return _cap(_call_stringifier(str, exc, type(exc), None))
+    except _BudgetSpent:
+        return "<str() ran too long>"
     except BaseException as err:
         return "<str() raised %s>" % type(err).__name__
 
@@ -420,6 +478,17 @@ def _capture(exc, tb, kind, caller=None):
     if _rewind.get_mode() == 0:
         return None
     _rewind.mark_position()
+    global _steps_left, _skipped
+    _steps_left, _skipped = _CAPTURE_STEPS, 0
+    traced = _rewind.set_traced(False)
+    try:
+        return _capture_frames(exc, tb, kind, caller)
+    finally:
+        _rewind.set_traced(traced)
+        _steps_left = None
+
+
+def _capture_frames(exc, tb, kind, caller):
     notes = []
     frames = []
     if tb is not None:
@@ -444,6 +513,11 @@ def _capture(exc, tb, kind, caller=None):
     for frame, line in stack:
         code = frame.f_code
         frames.append((code.co_name, code.co_filename, line or 0, _locals(frame, notes)))
+    if _skipped:
+        notes.append(
+            "%d values not stringified: the capture's budget of %d steps was spent"
+            % (_skipped, _CAPTURE_STEPS)
+        )
     info = None
     if exc is not None:
         info = (_type_name(type(exc)), _message(exc))
@@ -475,3 +549,51 @@ def _locals(frame, notes):
             break
         result.append((name, _saferepr(value, notes)))
     return result
+
+
+# ---------------------------------------------------------------------------
+# Tracebacks
+
+def _fold_repeats_first():
+    """Makes `traceback.StackSummary.format` skip the frames it folds into
+    "[Previous line repeated N more times]" before formatting them, not
+    after: the standard library formats every frame first, which in this VM
+    costs a fraction of a millisecond each (the caret lines parse the
+    source), so that an uncaught recursion 100,000 deep took 20 seconds to
+    print. What is printed is unchanged."""
+    import traceback
+
+    summary = traceback.StackSummary
+    cutoff = getattr(traceback, "_RECURSIVE_CUTOFF", 3)
+
+    def repeated(times):
+        return "  [Previous line repeated %d more time%s]\n" % (times, "s" if times > 1 else "")
+
+    def format(self, **kwargs):
+        lines = []
+        last = None
+        count = 0
+        for frame in self:
+            here = (frame.filename, frame.lineno, frame.name)
+            if here == last and count >= cutoff:
+                # Folded: counted, never formatted.
+                count += 1
+                continue
+            text = self.format_frame_summary(frame, **kwargs)
+            if text is None:
+                continue
+            if here != last:
+                if count > cutoff:
+                    lines.append(repeated(count - cutoff))
+                last = here
+                count = 0
+            count += 1
+            lines.append(text)
+        if count > cutoff:
+            lines.append(repeated(count - cutoff))
+        return lines
+
+    summary.format = format
+
+
+_fold_repeats_first()
