@@ -169,6 +169,13 @@ fn render(recording: &Recording) -> String {
             let _ = writeln!(out, "  note: {note}");
         }
     }
+    if let Some(ms) = recording.elapsed_ms {
+        let _ = writeln!(
+            out,
+            "\nelapsed: the run had taken {} when this was written",
+            humantime::format_duration(std::time::Duration::from_millis(ms))
+        );
+    }
     match (&recording.end, &recording.cut) {
         (
             Some(End {

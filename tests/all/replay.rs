@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rewind_format::model::Input;
+use rewind_format::model::{End, Input};
 use rewind_format::{Recording, Writer};
 use serde_json::Value;
 
@@ -469,4 +469,111 @@ fn an_input_outside_its_interface_is_refused_with_its_position() {
         );
         assert!(!run.stderr.contains("panic"), "{}", run.stderr);
     }
+}
+
+/// A run stopped by its time limit in the middle of a computation
+/// re-executes to the same place: the same last line printed, the same
+/// status, the time limit "as recorded", not a divergence.
+#[test]
+fn a_run_stopped_by_its_time_limit_re_executes_to_where_it_stopped() {
+    let scripts = Scripts::new();
+    let script = scripts.write(
+        "ticks.py",
+        "n = 0\n\
+         while True:\n\
+         \x20   n += 1\n\
+         \x20   if n % 50000 == 0:\n\
+         \x20       print('tick', n, flush=True)\n",
+    );
+    let (recorded, files) = record(&scripts, &["--timeout", "2s", script.to_str().unwrap()], "");
+    assert_eq!(recorded.code, Some(124), "{recorded:?}");
+    assert!(recorded.stdout.contains("tick 50000\n"), "{recorded:?}");
+    let crash = find(&files, "crash");
+    for round in 0..2 {
+        let replayed = replay(&["--exec"], crash, "");
+        assert_eq!(replayed.stdout, recorded.stdout, "round {round}");
+        assert_eq!(replayed.code, Some(124), "round {round}: {replayed:?}");
+        assert!(
+            replayed
+                .stderr
+                .contains("rewind: time limit of 2s exceeded, as recorded"),
+            "round {round}: {replayed:?}"
+        );
+    }
+    // Its events re-execute too: the debugger shows the loop it was in.
+    let materialized = replay(&["--materialize"], crash, "");
+    assert_eq!(materialized.code, Some(0), "{materialized:?}");
+    assert!(
+        materialized.stderr.contains("materialized"),
+        "{materialized:?}"
+    );
+}
+
+/// A run stopped by its time limit while it waited (in `time.sleep`)
+/// re-executes up to that wait and stops there: what the script would
+/// have printed after it never appears.
+#[test]
+fn a_run_stopped_while_it_waited_re_executes_no_further() {
+    let scripts = Scripts::new();
+    let script = scripts.write(
+        "sleeper.py",
+        "import time\n\
+         for n in range(3):\n\
+         \x20   time.sleep(0.01)\n\
+         \x20   print('short sleep', n, flush=True)\n\
+         time.sleep(100)\n\
+         print('after the long sleep', flush=True)\n",
+    );
+    let (recorded, files) = record(&scripts, &["--timeout", "2s", script.to_str().unwrap()], "");
+    assert_eq!(recorded.code, Some(124), "{recorded:?}");
+    assert_eq!(
+        recorded.stdout, "short sleep 0\nshort sleep 1\nshort sleep 2\n",
+        "{recorded:?}"
+    );
+    let replayed = replay(&["--exec"], find(&files, "crash"), "");
+    assert_eq!(replayed.stdout, recorded.stdout, "{replayed:?}");
+    assert_eq!(replayed.code, Some(124), "{replayed:?}");
+    assert!(
+        replayed
+            .stderr
+            .contains("rewind: time limit of 2s exceeded, as recorded"),
+        "{replayed:?}"
+    );
+}
+
+/// A recording whose end was taken away (its crash capture and markers
+/// removed, as an editor could) re-executes a `while True` loop: the
+/// re-execution's own bound stops it, with its own status.
+#[test]
+fn re_execution_has_a_time_bound_of_its_own() {
+    let scripts = Scripts::new();
+    let script = scripts.write("spin.py", "while True:\n    pass\n");
+    let (recorded, files) = record(&scripts, &["--timeout", "1s", script.to_str().unwrap()], "");
+    assert_eq!(recorded.code, Some(124), "{recorded:?}");
+    let crash = find(&files, "crash");
+    let recording = Recording::read(&std::fs::read(crash).unwrap()).unwrap();
+    let mut header = recording.header.clone();
+    for (key, value) in &mut header.settings {
+        if key == "timeout" {
+            *value = "none".into();
+        }
+    }
+    let mut writer = Writer::new(Vec::new(), &header).unwrap();
+    for source in &recording.sources {
+        writer.source(source).unwrap();
+    }
+    writer.inputs(0, 0, &recording.threads[&0].inputs).unwrap();
+    let endless = crash.with_file_name("endless.rwd");
+    let bytes = writer.end(&End { exit_code: None }).unwrap();
+    std::fs::write(&endless, bytes).unwrap();
+
+    let replayed = replay(&["--exec", "--timeout", "2s"], &endless, "");
+    assert_eq!(replayed.code, Some(5), "{replayed:?}");
+    assert_eq!(
+        replayed.stderr,
+        "rewind: replay stopped: re-execution took longer than its bound of 2s (--timeout)\n",
+        "{replayed:?}"
+    );
+    let bad = replay(&["--exec", "--timeout", "soon"], &endless, "");
+    assert_eq!(bad.code, Some(2), "{bad:?}");
 }

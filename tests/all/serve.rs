@@ -57,6 +57,12 @@ def inner(environ, start_response):
     if path == "/slow":
         while True:
             pass
+    if path == "/sleep":
+        import time
+        time.sleep(600)
+    if path == "/clock":
+        import time
+        raise ValueError("failed at %r" % time.time())
     if path == "/hungry":
         hoard = []
         while True:
@@ -499,6 +505,15 @@ fn limits_answer_for_the_request_and_the_worker_is_replaced() {
     assert_eq!(slow.status, 504, "{}", slow.body);
     assert!(slow.body.contains("ran out of time"), "{}", slow.body);
     assert_eq!(server.get("/?after").body, "hello after");
+    // Waiting in a host call, not running: the deadline holds as well.
+    let sleeping = server.get("/sleep");
+    assert_eq!(sleeping.status, 504, "{}", sleeping.body);
+    assert!(
+        sleeping.body.contains("ran out of time"),
+        "{}",
+        sleeping.body
+    );
+    assert_eq!(server.get("/?awake").body, "hello awake");
     let hungry = server.get("/hungry");
     assert_eq!(hungry.status, 500, "{}", hungry.body);
     assert!(hungry.body.contains("memory"), "{}", hungry.body);
@@ -838,5 +853,24 @@ print(registry.restorer.in_restoration(), str(proxy), seen["id"], seen["value"])
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "r1 saved False live default\n"
+    );
+}
+
+#[test]
+fn a_failed_requests_recording_has_the_inputs_it_read() {
+    let scripts = Scripts::new();
+    let server = Server::start(&scripts, &["--workers", "1"]);
+    assert_eq!(server.get("/clock").status, 500);
+    let files = crate::recording::recordings(&scripts.path("recordings"));
+    let [file] = &files[..] else {
+        panic!("one recording of the failed request, not {files:?}");
+    };
+    let recording = crate::recording::dump(file);
+    let crashes = recording["crashes"].as_array().unwrap();
+    let thread = crashes.last().expect("the request's crash")["thread"].to_string();
+    let inputs = recording["threads"][&thread]["inputs"].as_array().unwrap();
+    assert!(
+        inputs.iter().any(|input| input["kind"] == "wall-clock"),
+        "the request's thread {thread} logged the clock it read: {inputs:?}"
     );
 }

@@ -19,7 +19,7 @@ use rewind_runtime::format::Recording;
 use rewind_runtime::format::model::{CrashReason, Event};
 use rewind_runtime::{
     ComponentSource, Mode, Outcome, Recorder, RecorderCtx, RecorderEvent, RecorderView,
-    RecordingConfig, RecordingFile, ReplayOptions, Runtime, Sandbox,
+    RecordingConfig, RecordingFile, ReplayOptions, ReplayTimeout, Runtime, Sandbox,
 };
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
@@ -270,6 +270,7 @@ fn check(runtime: &Runtime, source: &ComponentSource, path: &Path) -> Result<()>
         echo_output: false,
         materialize: None,
         progress: None,
+        timeout: ReplayTimeout::Derived,
     };
     let replayed = runtime.replay(&component, &file, options)?;
     match replayed.divergence() {

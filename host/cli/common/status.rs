@@ -9,6 +9,8 @@ pub const USAGE: u8 = 2;
 pub const HOST_ERROR: u8 = 3;
 /// A re-execution did something its recording does not have.
 pub const DIVERGED: u8 = 4;
+/// A re-execution took longer than its time bound.
+pub const REPLAY_TIMED_OUT: u8 = 5;
 /// The guest crashed (a trap in the VM).
 pub const GUEST_CRASH: u8 = 70;
 /// The run exceeded `--timeout`.

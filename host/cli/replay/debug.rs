@@ -12,8 +12,9 @@ use rewind_debugger::index::Trace;
 use rewind_debugger::session::Session;
 use rewind_format::Writer;
 use rewind_format::model::{Crash, CrashReason, Event, ExceptionStage, MarkerKind, Window};
-use rewind_runtime::{Materialize, RecordingFile, ReplayOptions, Runtime, materialized_path};
+use rewind_runtime::{Materialize, RecordingFile, ReplayOptions, Runtime, Stop, materialized_path};
 
+use super::Replay;
 use crate::common::report::{clear_progress_line, progress_line};
 use crate::common::{UsageError, guest, io_message, read_recording};
 
@@ -23,7 +24,8 @@ pub enum Driver {
     Script(PathBuf),
 }
 
-pub fn main(path: &Path, guest: Option<&PathBuf>, driver: Driver) -> Result<ExitCode> {
+pub fn main(replay: &Replay<'_>, driver: Driver) -> Result<ExitCode> {
+    let path = replay.path;
     if matches!(driver, Driver::Terminal)
         && !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal())
     {
@@ -38,7 +40,7 @@ pub fn main(path: &Path, guest: Option<&PathBuf>, driver: Driver) -> Result<Exit
         Driver::Script(script) => Some(read_script(script)?),
         Driver::Terminal => None,
     };
-    let mut session = open(path, guest)?;
+    let mut session = open(replay)?;
     match script {
         Some(lines) => {
             let mut out = std::io::stdout().lock();
@@ -111,7 +113,8 @@ fn banner(session: &Session, path: &Path) -> String {
 /// Reads the recording and finds its events: traced live in the
 /// recording, materialized beside it, materialized now, or, when none of
 /// these can be had, its crash capture.
-pub fn open(path: &Path, guest: Option<&PathBuf>) -> Result<Session> {
+fn open(replay: &Replay<'_>) -> Result<Session> {
+    let path = replay.path;
     let bytes = read_recording(path)?;
     let len = bytes.len() as u64;
     let crc = rewind_format::checksum(&bytes);
@@ -162,7 +165,7 @@ pub fn open(path: &Path, guest: Option<&PathBuf>) -> Result<Session> {
         return Ok(Session::new(recording, trace, &windows, origin, notes));
     }
 
-    match materialize(path, guest) {
+    match materialize(replay) {
         Ok(()) => match std::fs::read(&sidecar).ok().and_then(current) {
             Some((trace, windows, _)) => {
                 let origin = format!("materialized by re-execution into {}", sidecar.display());
@@ -199,7 +202,8 @@ pub fn open(path: &Path, guest: Option<&PathBuf>) -> Result<Session> {
 
 /// Re-executes the recording, keeping the last events before each
 /// snapshot and crash (the recorded run's buffer size), showing progress.
-fn materialize(path: &Path, guest: Option<&PathBuf>) -> Result<()> {
+fn materialize(replay: &Replay<'_>) -> Result<()> {
+    let (path, guest) = (replay.path, replay.guest);
     let file = RecordingFile::open(path)?;
     if let Some(why) = file.not_replayable() {
         anyhow::bail!("it cannot be re-executed: {why}");
@@ -221,6 +225,7 @@ fn materialize(path: &Path, guest: Option<&PathBuf>) -> Result<()> {
                 buffer_events: None,
             }),
             progress: progress_line(true),
+            timeout: replay.timeout,
         },
     )?;
     clear_progress_line(true);
@@ -229,6 +234,9 @@ fn materialize(path: &Path, guest: Option<&PathBuf>) -> Result<()> {
     }
     if let Some(divergence) = replayed.divergence() {
         anyhow::bail!("re-execution {divergence}");
+    }
+    if let Some(stop @ Stop::TimedOut(_)) = &replayed.stop {
+        anyhow::bail!("{}", super::timed_out(stop, &file, replay.timeout));
     }
     eprintln!(
         "rewind: materialized {} events in {:.1?}",

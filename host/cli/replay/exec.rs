@@ -3,13 +3,14 @@
 //! recording's events beside it.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
 use rewind_runtime::{Materialize, RecordingFile, ReplayOptions, Runtime, Stop};
 
+use super::Replay;
 use crate::common::report::{clear_progress_line, progress_line};
 use crate::common::{UsageError, guest, io_message, status};
 
@@ -24,7 +25,8 @@ pub enum Action {
     },
 }
 
-pub fn main(path: &Path, guest: Option<&PathBuf>, action: Action) -> Result<ExitCode> {
+pub fn main(replay: &Replay<'_>, action: Action) -> Result<ExitCode> {
+    let (path, guest) = (replay.path, replay.guest);
     let file = open(path)?;
     if let Some(why) = file.not_replayable() {
         anyhow::bail!("{} cannot be re-executed: {why}", path.display());
@@ -52,6 +54,7 @@ pub fn main(path: &Path, guest: Option<&PathBuf>, action: Action) -> Result<Exit
         echo_output: exec,
         materialize,
         progress: progress_line(materializing),
+        timeout: replay.timeout,
     };
     let replayed = runtime.replay(&component, &file, options)?;
     clear_progress_line(materializing);
@@ -72,6 +75,13 @@ pub fn main(path: &Path, guest: Option<&PathBuf>, action: Action) -> Result<Exit
         Some(Stop::Diverged(divergence)) => {
             eprintln!("rewind: {divergence}");
             return Ok(ExitCode::from(status::DIVERGED));
+        }
+        Some(stop @ Stop::TimedOut(_)) => {
+            eprintln!(
+                "rewind: replay stopped: {}",
+                super::timed_out(stop, &file, replay.timeout)
+            );
+            return Ok(ExitCode::from(status::REPLAY_TIMED_OUT));
         }
         Some(stop @ Stop::EndOfRecording(_)) => {
             if exec {

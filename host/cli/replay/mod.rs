@@ -1,14 +1,16 @@
 //! `rewind replay`: open a recording in the debugger, re-execute it, or
 //! materialize its events.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
 
+use rewind_runtime::{RecordingFile, ReplayTimeout, Stop};
+
 use crate::common::UsageError;
-use crate::common::args::CollectorArgs;
+use crate::common::args::{CollectorArgs, parse_timeout};
 
 mod debug;
 mod exec;
@@ -70,6 +72,13 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "N", requires = "materialize")]
     buffer_events: Option<usize>,
 
+    /// The longest the re-execution may take (materializing, --exec, or
+    /// opening the debugger), e.g. 30s, 5m, 1h; `none` for no limit. By
+    /// default ten times as long as the recorded run took, and at least a
+    /// minute; an hour when the recording does not say.
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+
     /// The guest component a recording of a `.wasm` program needs, when it
     /// is no longer where it was recorded.
     #[arg(long, value_name = "WASM")]
@@ -93,7 +102,8 @@ Exit status:
   reported mid-run). Otherwise:
     2    bad flags, or a file that is not a readable recording
     3    rewind itself failed, or the recording cannot be re-executed
-    4    the re-execution diverged from the recording";
+    4    the re-execution diverged from the recording
+    5    the re-execution took longer than --timeout";
 
 pub fn main(mut args: ReplayArgs) -> Result<ExitCode> {
     crate::common::interrupt::remove_temporaries_on_signal();
@@ -108,18 +118,23 @@ pub fn main(mut args: ReplayArgs) -> Result<ExitCode> {
             UsageError("--buffer-events 0: a buffer keeps at least one event".into()).into(),
         );
     }
+    let timeout = match &args.timeout {
+        None => ReplayTimeout::Derived,
+        Some(spec) => match parse_timeout("--timeout", spec)? {
+            Some(timeout) => ReplayTimeout::Limit(timeout),
+            None => ReplayTimeout::Unlimited,
+        },
+    };
+    let replay = Replay {
+        path: &args.file,
+        guest: args.guest.as_ref(),
+        timeout,
+    };
     match (args.exec, args.materialize, args.commands) {
-        (false, false, Some(script)) => debug::main(
-            &args.file,
-            args.guest.as_ref(),
-            debug::Driver::Script(script),
-        ),
-        (false, false, None) => {
-            debug::main(&args.file, args.guest.as_ref(), debug::Driver::Terminal)
-        }
+        (false, false, Some(script)) => debug::main(&replay, debug::Driver::Script(script)),
+        (false, false, None) => debug::main(&replay, debug::Driver::Terminal),
         (exec, _, _) => exec::main(
-            &args.file,
-            args.guest.as_ref(),
+            &replay,
             match exec {
                 true => exec::Action::Exec,
                 false => exec::Action::Materialize {
@@ -128,5 +143,26 @@ pub fn main(mut args: ReplayArgs) -> Result<ExitCode> {
                 },
             },
         ),
+    }
+}
+
+/// The recording to re-execute, and how.
+struct Replay<'a> {
+    path: &'a Path,
+    /// The guest component given by --guest.
+    guest: Option<&'a PathBuf>,
+    timeout: ReplayTimeout,
+}
+
+/// What a re-execution that ran out of time says: its bound, and where
+/// that came from.
+fn timed_out(stop: &Stop, file: &RecordingFile, timeout: ReplayTimeout) -> String {
+    match (timeout, file.recording.elapsed_ms) {
+        (ReplayTimeout::Derived, Some(ms)) => format!(
+            "{stop} (derived from the recorded run's {}); give --timeout to change it",
+            humantime::format_duration(std::time::Duration::from_millis(ms))
+        ),
+        (ReplayTimeout::Derived, None) => format!("{stop}; give --timeout to change it"),
+        _ => format!("{stop} (--timeout)"),
     }
 }

@@ -26,6 +26,9 @@ pub(crate) mod kind {
     pub const PACKED_EVENTS: u8 = 0x09;
     pub const END: u8 = 0x7f;
     pub const FIRST_SKIPPABLE: u8 = 0x80;
+    /// How long the run had taken when the recording was written: an
+    /// extension, skipped by readers that predate it.
+    pub const ELAPSED: u8 = 0x80;
 }
 
 /// The largest payload a chunk may have: a writer splits its batches well
@@ -203,6 +206,14 @@ impl<W: Write> Writer<W> {
         }
         put_u64(&mut payload, materialized.traced_from);
         self.chunk(kind::MATERIALIZED, &payload)
+    }
+
+    /// How long the run had taken when this was written, in milliseconds:
+    /// a re-execution bounds its own time by it.
+    pub fn elapsed(&mut self, elapsed_ms: u64) -> io::Result<()> {
+        let mut payload = Vec::new();
+        put_u64(&mut payload, elapsed_ms);
+        self.chunk(kind::ELAPSED, &payload)
     }
 
     /// Closes the recording: a reader then knows nothing was cut.
@@ -478,6 +489,10 @@ pub struct Recording {
     pub crashes: Vec<Crash>,
     /// In a file of materialized events: what they were materialized from.
     pub materialized: Option<Materialized>,
+    /// How long the run had taken when the recording was written (its last
+    /// `elapsed` chunk), in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elapsed_ms: Option<u64>,
     /// Present when the recording was closed properly.
     pub end: Option<End>,
     /// Present when the bytes stopped making sense before their end: what was
@@ -633,6 +648,7 @@ fn read_with(bytes: &[u8], lazy: bool) -> Result<(Recording, Option<LazyEvents>)
             threads: BTreeMap::new(),
             crashes: Vec::new(),
             materialized: None,
+            elapsed_ms: None,
             end: None,
             cut: None,
         },
@@ -941,6 +957,7 @@ impl Reader<'_> {
                 };
                 self.recording.end = Some(End { exit_code });
             }
+            kind::ELAPSED => self.recording.elapsed_ms = Some(cur.u64()?),
             kind::HEADER => return Err(cur.error("a second header chunk")),
             other if other >= kind::FIRST_SKIPPABLE => return Ok(()),
             other => return Err(cur.error(format!("unknown chunk kind {other:#04x}"))),

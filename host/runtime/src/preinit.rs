@@ -54,8 +54,18 @@ pub(crate) fn wants_preinit(wasm: &[u8]) -> bool {
 /// Runs `wasm`'s `wizer-initialize` and returns the snapshot: a component
 /// that starts where initialisation left off.
 pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
+    preinitialize_within(wasm, PREINIT_TIMEOUT)
+}
+
+/// The longest pre-initialisation may take: the Python guest's takes a few
+/// seconds; a component whose `wizer-initialize` never returns must not
+/// hang `rewind` before any `--timeout` applies.
+const PREINIT_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn preinitialize_within(wasm: &[u8], timeout: Duration) -> Result<Vec<u8>> {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    config.epoch_interruption(true);
     // This engine compiles code that runs once: compile it fast.
     config.cranelift_opt_level(OptLevel::None);
     engine::deterministic_floats(&mut config);
@@ -83,6 +93,8 @@ pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
         ),
     );
     store.limiter(|state| &mut state.limiter);
+    engine::start_epoch_ticker(&engine);
+    store.set_epoch_deadline(engine::deadline_ticks(Some(timeout)));
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -98,7 +110,13 @@ pub(crate) fn preinitialize(wasm: &[u8]) -> Result<Vec<u8>> {
                 linker.instantiate_async(store, component).await
             }),
         )
-        .map_err(anyhow::Error::from)
+        .map_err(|err| match err.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => anyhow::anyhow!(
+                "its `{INIT_EXPORT}` ran longer than {}",
+                humantime::format_duration(timeout)
+            ),
+            _ => anyhow::Error::from(err),
+        })
         .context("pre-initialising the guest")?;
     Ok(snapshot)
 }
@@ -134,6 +152,23 @@ mod tests {
         assert!(wants_preinit(rewind_guests::PYTHON.wasm));
         assert!(!wants_preinit(b"\0asm\x01\0\0\0"));
         assert!(!wants_preinit(b"not wasm at all"));
+    }
+
+    #[test]
+    fn an_initialisation_that_never_returns_is_stopped() {
+        let looping = wat::parse_str(
+            r#"(component
+                (core module $m (func (export "init") (loop $l (br $l))))
+                (core instance $i (instantiate $m))
+                (func (export "wizer-initialize") (canon lift (core func $i "init"))))"#,
+        )
+        .unwrap();
+        assert!(wants_preinit(&looping));
+        let err = preinitialize_within(&looping, Duration::from_millis(300)).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "pre-initialising the guest: its `wizer-initialize` ran longer than 300ms"
+        );
     }
 
     #[test]

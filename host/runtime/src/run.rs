@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime::{Engine, Store, StoreContextMut, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi::p2::bindings::sync::{Command, CommandPre};
 
 use crate::engine::{self, GUEST_THREAD_STACK};
 use crate::guest_state::GuestState;
-use crate::limits::{Limit, Limiter, Limits};
+use crate::limits::{Limit, LimitError, Limiter, Limits};
 use crate::outcome::{self, Outcome, RunResult};
 use crate::recorder::{self, ThreadEnd, ThreadRecorder};
 use crate::sandbox::Sandbox;
@@ -169,8 +169,14 @@ impl Runtime {
                 }
             });
             store.set_epoch_deadline(1);
+        } else if let Some(timeout) = limits.timeout {
+            // Its waits in host calls end at the deadline too.
+            let limit = Limit::Time { timeout };
+            store.data_mut().recorder.deadline = Some((Instant::now() + timeout, limit));
+            store.epoch_deadline_callback(time_limit(inputs, timeout));
+            store.set_epoch_deadline(engine::deadline_ticks(Some(timeout)));
         } else {
-            store.set_epoch_deadline(engine::deadline_ticks(limits.timeout));
+            store.set_epoch_deadline(engine::deadline_ticks(None));
         }
 
         let (done, finished) = mpsc::channel();
@@ -199,11 +205,14 @@ impl Runtime {
                 // The epoch did not stop the guest in time: it is blocked in
                 // a host call. Its thread is abandoned; the caller decides
                 // whether to end the process.
-                Err(mpsc::RecvTimeoutError::Timeout) => (
-                    Outcome::LimitExceeded(Limit::Time { timeout }),
-                    Vec::new(),
-                    recorder,
-                ),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let limit = match inputs {
+                        Inputs::Replayed => recorder.replay_timed_out(timeout),
+                        Inputs::Live => None,
+                    };
+                    let limit = limit.unwrap_or(Limit::Time { timeout });
+                    (Outcome::LimitExceeded(limit), Vec::new(), recorder)
+                }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     anyhow::bail!("the guest thread died")
                 }
@@ -213,6 +222,44 @@ impl Runtime {
         Ok(outcome)
     }
 }
+
+/// What happens when a run's time is up. A recorded guest that tells the
+/// host its position is stopped at the next one it tells, within
+/// [`STOP_GRACE`], so that a re-execution can stop at the same place
+/// (`control.position`); any other guest, or one that does not get there
+/// (a long computation in the VM), is stopped where it is. A re-execution
+/// that runs out of its own time bound stops, saying so, unless the
+/// recorded run's time limit ends it there (a guest that does not count
+/// positions).
+fn time_limit(
+    inputs: Inputs,
+    timeout: Duration,
+) -> impl FnMut(StoreContextMut<'_, GuestState>) -> wasmtime::Result<UpdateDeadline> {
+    let mut told = false;
+    move |store| {
+        let thread = &store.data().recorder.thread;
+        let limit = match inputs {
+            Inputs::Live => {
+                let limit = Limit::Time { timeout };
+                if !std::mem::replace(&mut told, true) && thread.out_of_time(limit) {
+                    return Ok(UpdateDeadline::Continue(engine::deadline_ticks(Some(
+                        STOP_GRACE,
+                    ))));
+                }
+                limit
+            }
+            Inputs::Replayed => match thread.replay_timed_out(timeout) {
+                Some(limit) => limit,
+                None => return Err(Trap::Interrupt.into()),
+            },
+        };
+        Err(LimitError(limit).into())
+    }
+}
+
+/// How long a guest that is out of time has to reach its next position
+/// (see [`time_limit`]): 65536 positions take a few milliseconds.
+const STOP_GRACE: Duration = Duration::from_millis(200);
 
 /// The host's answer to a request whose worker stopped under it.
 fn stopped_under(outcome: &Outcome) -> Response {

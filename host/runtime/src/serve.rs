@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasData, Linker};
 
+use crate::limits::Limit;
 use crate::recorder::{Recorder, RecorderCtx, ThreadRecorder};
 
 mod generated {
@@ -140,6 +141,7 @@ impl Serving {
     fn leave_request(&mut self, recorder: &mut RecorderCtx) {
         if let Some(base) = self.base.take() {
             recorder.thread.release();
+            base.redirect(None);
             recorder.thread = base;
         }
     }
@@ -178,16 +180,25 @@ impl requests::Host for ServeCtx<'_> {
         serving.abandon(Response::text(500, "the application returned no response"));
         serving.leave_request(self.recorder);
         serving.deadline = None;
+        self.recorder.deadline = None;
         let Some(job) = serving.jobs.next() else {
             return Ok(None);
         };
         let id = serving.next_id;
         serving.next_id += 1;
         serving.current = Some((id, job.respond));
-        serving.deadline = Some(Instant::now() + serving.request_timeout);
-        // A thread of the recording per request.
+        let deadline = Instant::now() + serving.request_timeout;
+        serving.deadline = Some(deadline);
+        // Waits in host calls end there too.
+        let limit = Limit::Time {
+            timeout: serving.request_timeout,
+        };
+        self.recorder.deadline = Some((deadline, limit));
+        // A thread of the recording per request; what the WASI context's
+        // hooks log (the clock, stdin) is the request's too.
         if let Some(recorder) = &serving.recorder {
             let base = std::mem::replace(&mut self.recorder.thread, recorder.thread());
+            base.redirect(Some(&self.recorder.thread));
             serving.base = Some(base);
         }
         let request = job.request;

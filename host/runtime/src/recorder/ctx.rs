@@ -3,10 +3,12 @@
 //! interfaces find it — as `WasiCtx` and `WasiView` are for WASI.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use wasmtime_wasi::WasiView;
 
 use super::ThreadRecorder;
+use crate::limits::Limit;
 
 /// One guest thread's recording state, kept in its store's data.
 ///
@@ -16,6 +18,10 @@ use super::ThreadRecorder;
 pub struct RecorderCtx {
     pub(crate) thread: ThreadRecorder,
     pub(crate) paths: Paths,
+    /// When the guest's time is up, and the limit that says so: a wait in a
+    /// host call (`wasi:io/poll`) ends there, which the epoch, counting
+    /// only time spent in the guest's own code, cannot do.
+    pub(crate) deadline: Option<(Instant, Limit)>,
 }
 
 impl RecorderCtx {
@@ -26,6 +32,7 @@ impl RecorderCtx {
         RecorderCtx {
             thread,
             paths: Paths::default(),
+            deadline: None,
         }
     }
 

@@ -100,12 +100,14 @@ pub(super) fn encode<'a>(
     log: &Writer<Vec<u8>>,
     sources: &BTreeMap<String, Vec<u8>>,
     buffers: impl IntoIterator<Item = (ThreadId, &'a EventBuffer)>,
+    elapsed_ms: u64,
 ) -> std::io::Result<Vec<u8>> {
     let mut writer = log.fork(log.get_ref().clone());
     write_sources(&mut writer, sources)?;
     for (thread, buffer) in buffers {
         write_events(&mut writer, thread, buffer.names(), &buffer.since(0))?;
     }
+    writer.elapsed(elapsed_ms)?;
     writer.end(&End { exit_code: None })
 }
 

@@ -6,14 +6,17 @@
 //! ([`super::log`]); listeners hear what happened after the lock is let go.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use rewind_format::model::{Crash, Event, Header, Input, MarkerKind, Mode, ThreadId};
 
 use super::config::{RecorderEvent, RecordingConfig};
+use super::hooks::POLL_SETTING;
 use super::log::{State, ThreadEnd};
-use super::replay::{Asked, ReplayState};
+use super::replay::{Asked, Halt, ReplayState};
+use crate::limits::Limit;
 use crate::outcome::{self, Outcome};
 
 type Listener = Box<dyn Fn(&RecorderEvent) + Send + Sync>;
@@ -63,6 +66,7 @@ impl Recorder {
             ("trace".to_owned(), config.trace.to_string()),
             ("buffer-events".to_owned(), config.buffer_events.to_string()),
             ("max-mode".to_owned(), config.max_mode.to_string()),
+            (POLL_SETTING.0.to_owned(), POLL_SETTING.1.to_owned()),
         ];
         settings.extend(config.settings.iter().cloned());
         let mode = config.mode.min(config.max_mode);
@@ -138,13 +142,36 @@ impl Recorder {
 pub struct ThreadRecorder {
     recorder: Option<Recorder>,
     thread: ThreadId,
+    /// The thread the WASI context's hooks (clocks, stdin), which hold
+    /// clones of a store's first handle, log for while another thread of
+    /// the recording runs in the store: a request of `rewind serve`.
+    current: Arc<AtomicU64>,
 }
+
+/// No other thread runs in the store (see [`ThreadRecorder::current`]).
+const NO_REDIRECT: u64 = u64::MAX;
 
 impl ThreadRecorder {
     fn new(recorder: Recorder, thread: ThreadId) -> ThreadRecorder {
         ThreadRecorder {
             recorder: Some(recorder),
             thread,
+            current: Arc::new(AtomicU64::new(NO_REDIRECT)),
+        }
+    }
+
+    /// While `thread` runs in the store in this handle's place (`None`:
+    /// until it is over), the clones of this handle log for it.
+    pub(crate) fn redirect(&self, thread: Option<&ThreadRecorder>) {
+        let to = thread.map_or(NO_REDIRECT, |thread| u64::from(thread.thread));
+        self.current.store(to, Ordering::Relaxed);
+    }
+
+    /// The thread this handle logs for now.
+    fn current(&self) -> ThreadId {
+        match self.current.load(Ordering::Relaxed) {
+            NO_REDIRECT => self.thread,
+            to => to as ThreadId,
         }
     }
 
@@ -163,7 +190,7 @@ impl ThreadRecorder {
         f: impl FnOnce(&mut State, ThreadId, &mut Vec<RecorderEvent>) -> R,
     ) -> R {
         match &self.recorder {
-            Some(recorder) => recorder.with(|state, events| f(state, self.thread, events)),
+            Some(recorder) => recorder.with(|state, events| f(state, self.current(), events)),
             None => default,
         }
     }
@@ -209,7 +236,7 @@ impl ThreadRecorder {
         match result {
             Ok(Some(input)) => Ok(input),
             Ok(None) => Err(wasmtime::format_err!("not re-executing a recording")),
-            Err(stop) => Err(wasmtime::format_err!("{stop}")),
+            Err(halt) => Err(halt.into()),
         }
     }
 
@@ -217,6 +244,13 @@ impl ThreadRecorder {
     pub(crate) fn replay_input_if(&self, asked: Asked<'_>) -> Option<Input> {
         self.with(None, |state, thread, _| {
             state.replay.as_mut()?.next_input_if(thread, asked)
+        })
+    }
+
+    /// Re-execution: whether the recording logged `wasi:io/poll`.
+    pub(crate) fn replay_logs_poll(&self) -> bool {
+        self.with(false, |state, _, _| {
+            state.replay.as_ref().is_some_and(|replay| replay.logs_poll)
         })
     }
 
@@ -293,9 +327,26 @@ impl ThreadRecorder {
         self.with((), |state, thread, events| state.release(thread, events))
     }
 
-    /// The guest has run to `at`; returns where to say so again (0: never).
-    pub(crate) fn position(&self, at: u64) -> u64 {
-        self.with(0, |state, thread, _| state.position(thread, at))
+    /// The guest has run to `at`; returns where to say so again (0: never),
+    /// or stops it there: its time ran out, or re-execution reached the
+    /// place the recorded run's time limit stopped it.
+    pub(crate) fn position(&self, at: u64) -> Result<u64, Halt> {
+        self.with(Ok(0), |state, thread, _| state.position(thread, at))
+    }
+
+    /// The run's time is up: the guest is stopped at the next position it
+    /// tells (see [`Self::position`]), where a re-execution can stop too.
+    /// Returns whether it tells positions at all; if not, the caller stops
+    /// it by force.
+    pub(crate) fn out_of_time(&self, limit: Limit) -> bool {
+        self.with(false, |state, thread, _| state.out_of_time(thread, limit))
+    }
+
+    /// Re-execution ran past its time bound. Returns the recorded run's
+    /// time limit when that is where it ends (see
+    /// [`ReplayState::timed_out`]); else the re-execution stops, saying so.
+    pub(crate) fn replay_timed_out(&self, bound: Duration) -> Option<Limit> {
+        self.with(None, |state, _, _| state.replay.as_mut()?.timed_out(bound))
     }
 
     /// Where the guest is to start tracing (0: from the start).

@@ -13,23 +13,31 @@
 //! of a shadowed interface is missed, and the names and versions are
 //! wasmtime-wasi's own. The filesystem calls and their logged outcomes are
 //! the table of [`fs_ops`](super::fs_ops), which re-execution answers from.
+//!
+//! `wasi:io/poll` is shadowed too: which pollables were ready, and when a
+//! wait ended, is decided by the world outside (a timer, a pipe), so every
+//! answer is logged as well ([`POLL`], [`POLL_READY`], [`POLL_BLOCK`]). A
+//! run stopped while it waited (its time limit, say) has no answer for that
+//! wait, and re-execution stops there, as the run did.
 
+use std::future::Future;
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rewind_format::model::Input;
+use rewind_format::model::{Bytes as Data, Input};
 use wasmtime::component::{HasData, Linker, Resource};
 use wasmtime_wasi::cli::{IsTerminal, StdinStream};
 use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
 use wasmtime_wasi::filesystem::{WasiFilesystemCtxView, WasiFilesystemView as _};
 use wasmtime_wasi::p2::bindings::filesystem::preopens;
+use wasmtime_wasi::p2::bindings::io::poll as async_poll;
 use wasmtime_wasi::p2::bindings::random::{insecure, random};
 use wasmtime_wasi::p2::bindings::sync::filesystem::types as fs;
-use wasmtime_wasi::p2::bindings::sync::io::streams;
+use wasmtime_wasi::p2::bindings::sync::io::{poll, streams};
 use wasmtime_wasi::p2::{
-    DynInputStream, DynOutputStream, FsError, FsResult, InputStream, Pollable, StreamError,
-    StreamResult,
+    DynInputStream, DynOutputStream, DynPollable, FsError, FsResult, InputStream, Pollable,
+    StreamError, StreamResult,
 };
 use wasmtime_wasi::random::WasiRandomView as _;
 
@@ -37,6 +45,18 @@ use super::ctx::RecorderView;
 use super::fs_ops::{Answer, Fd, Outcome, error_code, fs_op_path, plain_fs_ops};
 use super::handle::ThreadRecorder;
 use super::wire::{self, Wire};
+use crate::limits::{Limit, LimitError};
+
+/// The input a `poll` call logs: the indexes of the ready pollables, each
+/// a little-endian `u32`.
+pub(crate) const POLL: &str = "poll";
+/// The input `pollable.ready` logs: one byte, 1 when it was ready.
+pub(crate) const POLL_READY: &str = "poll-ready";
+/// The input `pollable.block` logs when the wait ends: no bytes.
+pub(crate) const POLL_BLOCK: &str = "poll-block";
+/// The setting that says a recording logs `wasi:io/poll` (older ones do
+/// not, and re-execute with every pollable ready at once).
+pub(crate) const POLL_SETTING: (&str, &str) = ("poll", "logged");
 
 /// The most one read hands over: a longer read is cut short (which WASI
 /// allows), so that one input never approaches a chunk's size limit.
@@ -135,7 +155,10 @@ struct LoggedStream {
 impl LoggedStream {
     fn logged(&mut self, result: StreamResult<Bytes>) -> StreamResult<Bytes> {
         match &result {
-            Ok(data) if !data.is_empty() => match &mut self.source {
+            // An empty read is logged too: the stream was not ready (a file
+            // being read ahead, a pipe), and the guest goes on to wait for
+            // it, which is logged (`poll-block`) and must be met again.
+            Ok(data) => match &mut self.source {
                 Source::Stdin => self.log.input(Input::Stdin {
                     data: data[..].into(),
                 }),
@@ -144,7 +167,6 @@ impl LoggedStream {
                     *offset = offset.saturating_add(data.len() as u64);
                 }
             },
-            Ok(_) => {}
             // The end of a stream is an input too: re-execution must end it
             // where it ended.
             Err(StreamError::Closed) => match &self.source {
@@ -230,10 +252,69 @@ pub(crate) fn add_to_linker<T: RecorderView + 'static>(
         random::add_to_linker::<T, HasLogged<T>>(linker, view::<T>)?;
         insecure::add_to_linker::<T, HasLogged<T>>(linker, view::<T>)?;
         preopens::add_to_linker::<T, HasLogged<T>>(linker, view::<T>)?;
-        fs::add_to_linker::<T, HasLogged<T>>(linker, view::<T>)
+        fs::add_to_linker::<T, HasLogged<T>>(linker, view::<T>)?;
+        poll::add_to_linker::<T, HasLogged<T>>(linker, view::<T>)
     })();
     linker.allow_shadowing(false);
     result.map_err(anyhow::Error::from)
+}
+
+/// Waits for `wait`, but not past `deadline`: the guest's time is up then,
+/// and it stops in the wait, which is not logged as over.
+fn until<R>(
+    deadline: Option<(Instant, Limit)>,
+    wait: impl Future<Output = wasmtime::Result<R>>,
+) -> wasmtime::Result<R> {
+    wasmtime_wasi::runtime::in_tokio(async move {
+        let Some((at, limit)) = deadline else {
+            return wait.await;
+        };
+        match tokio::time::timeout_at(at.into(), wait).await {
+            Ok(result) => result,
+            Err(_) => Err(LimitError(limit).into()),
+        }
+    })
+}
+
+/// `wasi:io/poll`, answered by wasmtime-wasi and logged.
+impl<T: RecorderView> poll::Host for Logged<'_, T> {
+    fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        let deadline = self.0.recorder().deadline;
+        let table = self.0.ctx().table;
+        let ready = until(deadline, async_poll::Host::poll(table, pollables))?;
+        let data: Vec<u8> = ready.iter().flat_map(|index| index.to_le_bytes()).collect();
+        self.thread().input(Input::Other {
+            name: POLL.to_owned(),
+            data: Data(data),
+        });
+        Ok(ready)
+    }
+}
+
+impl<T: RecorderView> poll::HostPollable for Logged<'_, T> {
+    fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
+        let ready = poll::HostPollable::ready(self.0.ctx().table, pollable)?;
+        self.thread().input(Input::Other {
+            name: POLL_READY.to_owned(),
+            data: Data(vec![u8::from(ready)]),
+        });
+        Ok(ready)
+    }
+
+    fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        let deadline = self.0.recorder().deadline;
+        let table = self.0.ctx().table;
+        until(deadline, async_poll::HostPollable::block(table, pollable))?;
+        self.thread().input(Input::Other {
+            name: POLL_BLOCK.to_owned(),
+            data: Data(Vec::new()),
+        });
+        Ok(())
+    }
+
+    fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        poll::HostPollable::drop(self.0.ctx().table, pollable)
+    }
 }
 
 impl<T: RecorderView> Logged<'_, T> {

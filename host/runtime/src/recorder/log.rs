@@ -15,7 +15,8 @@ use super::buffer::EventBuffer;
 use super::config::{RecorderEvent, RecordingConfig, Written};
 use super::files::{Append, STREAM_EVENTS};
 use super::output::Output;
-use super::replay::ReplayState;
+use super::replay::{Halt, ReplayState, is_time_limit};
+use crate::limits::Limit;
 use crate::outcome::Outcome;
 
 /// Inputs batched before they are encoded into the log.
@@ -53,7 +54,15 @@ pub(super) struct State {
     unhandled: Option<ThreadId>,
     /// Set when this recorder re-executes a recording instead of making one.
     pub(super) replay: Option<ReplayState>,
+    /// The run's time limit, once it has run out.
+    out_of_time: Option<Limit>,
 }
+
+/// How often, in positions, a guest tells the host how far it has run
+/// while recording: a host call per 65536 function entries and loop
+/// iterations costs nothing measurable, and stops a guest that is out of
+/// time within a few milliseconds.
+pub(super) const REPORT_EVERY: u64 = 1 << 16;
 
 /// How a guest thread ended, as the recorder logs it.
 #[derive(Debug, Clone)]
@@ -116,6 +125,8 @@ struct ThreadLog {
     /// How far the guest says it has run (`control.position`), put in the
     /// markers it sets.
     position: Option<u64>,
+    /// The guest was stopped at `position` because its time ran out.
+    stopped_at_position: bool,
     /// The thread's guest is done; its log stays for `snapshotall`.
     finished: bool,
     /// The guest reported an unhandled crash of this thread (a Rust panic
@@ -151,6 +162,7 @@ impl State {
             truncated: false,
             unhandled: None,
             replay,
+            out_of_time: None,
         }
     }
 
@@ -459,15 +471,30 @@ impl State {
     /// Events the guest packed: `count` of them in `body`. A malformed
     /// batch is dropped, and the failure reported.
     /// The guest has run to `at` (see `control.position`). Returns where it
-    /// should say so again: only re-execution asks, for its progress.
-    pub(super) fn position(&mut self, thread: ThreadId, at: u64) -> u64 {
-        match &mut self.replay {
-            Some(replay) => replay.position(at),
-            None => {
-                self.threads.entry(thread).or_default().position = Some(at);
-                0
-            }
+    /// should say so again: every [`REPORT_EVERY`] positions, so that the
+    /// host always knows where the guest is to within that many, and can
+    /// stop a guest that is out of time at a position; re-execution asks
+    /// more often, for its progress.
+    pub(super) fn position(&mut self, thread: ThreadId, at: u64) -> Result<u64, Halt> {
+        if let Some(replay) = &mut self.replay {
+            return replay.position(at);
         }
+        let log = self.threads.entry(thread).or_default();
+        log.position = Some(at);
+        if let Some(limit) = self.out_of_time {
+            log.stopped_at_position = true;
+            return Err(Halt::Limit(limit));
+        }
+        Ok(at.saturating_add(REPORT_EVERY))
+    }
+
+    /// The run's time ran out: stop `thread` at the next position it tells,
+    /// if it tells them.
+    pub(super) fn out_of_time(&mut self, thread: ThreadId, limit: Limit) -> bool {
+        self.out_of_time = Some(limit);
+        self.threads
+            .get(&thread)
+            .is_some_and(|log| log.position.is_some())
     }
 
     pub(super) fn packed_events(
@@ -589,6 +616,16 @@ impl State {
                 None
             }
             ThreadEnd::Crashed(crash) => {
+                // Stopped by its time limit, but not at a position: in a host
+                // call or a computation, before the next position it would
+                // have told, which is where a re-execution is to stop at
+                // the latest.
+                if is_time_limit(&crash.reason)
+                    && let Some(log) = self.threads.get_mut(&thread)
+                    && !log.stopped_at_position
+                {
+                    log.position = log.position.map(|at| at.saturating_add(REPORT_EVERY));
+                }
                 self.crash(Crash { thread, ..crash }, events);
                 None
             }

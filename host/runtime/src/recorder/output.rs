@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use rewind_format::Writer;
 use rewind_format::model::{Header, ThreadId};
@@ -29,6 +30,8 @@ pub(super) struct Output {
     files: usize,
     /// Whether a failure was reported already (once is enough).
     failed: bool,
+    /// When the run started: every recording says how long it had run.
+    started: Instant,
 }
 
 impl Output {
@@ -40,6 +43,7 @@ impl Output {
             stream: None,
             files: 0,
             failed: false,
+            started: Instant::now(),
         }
     }
 
@@ -96,7 +100,8 @@ impl Output {
             return None;
         }
         let log = self.log.as_ref()?;
-        let bytes = match files::encode(log, sources, buffers) {
+        let elapsed_ms = self.started.elapsed().as_millis() as u64;
+        let bytes = match files::encode(log, sources, buffers, elapsed_ms) {
             Ok(bytes) => bytes,
             Err(err) => {
                 self.fail(format!("encoding a recording: {err}"), events);
@@ -191,7 +196,8 @@ impl Output {
         let Some(stream) = self.stream.take() else {
             return;
         };
-        if let Err(failure) = stream.end(exit_code) {
+        let elapsed_ms = self.started.elapsed().as_millis() as u64;
+        if let Err(failure) = stream.end(exit_code, elapsed_ms) {
             self.fail(failure, events);
         }
     }

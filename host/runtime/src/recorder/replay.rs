@@ -11,10 +11,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::BufWriter;
 
+use std::time::Duration;
+
 use rewind_format::Writer;
 use rewind_format::model::{Crash, CrashReason, Input, Marker, MarkerKind, ThreadId, Window};
 
 use super::buffer::EventBuffer;
+use crate::limits::{Limit, LimitError};
 
 /// Why a re-execution stopped before the guest ended on its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +27,9 @@ pub enum Stop {
     /// The recording ends here (a snapshot or a crash taken mid-run): the
     /// guest was stopped where the recorded run was when it was written.
     EndOfRecording(String),
+    /// Re-execution ran past its own time bound: the recording does not say
+    /// where the run ended, or the guest does not get there.
+    TimedOut(Duration),
 }
 
 impl std::fmt::Display for Stop {
@@ -31,8 +37,58 @@ impl std::fmt::Display for Stop {
         match self {
             Stop::Diverged(divergence) => divergence.fmt(f),
             Stop::EndOfRecording(what) => write!(f, "the recording ends {what}"),
+            Stop::TimedOut(bound) => write!(
+                f,
+                "re-execution took longer than its bound of {}",
+                humantime::format_duration(*bound)
+            ),
         }
     }
+}
+
+/// Why the guest is stopped in a host call: a [`Stop`], or the place where
+/// the recorded run was stopped by its time limit, which a re-execution
+/// ends at as the run did (with the same [`Limit`], so that it is the
+/// run's outcome and its crash capture).
+#[derive(Debug, Clone)]
+pub(crate) enum Halt {
+    Stop(Stop),
+    Limit(Limit),
+}
+
+impl From<Stop> for Halt {
+    fn from(stop: Stop) -> Halt {
+        Halt::Stop(stop)
+    }
+}
+
+impl From<Halt> for wasmtime::Error {
+    fn from(halt: Halt) -> wasmtime::Error {
+        match halt {
+            Halt::Stop(stop) => wasmtime::format_err!("{stop}"),
+            Halt::Limit(limit) => LimitError(limit).into(),
+        }
+    }
+}
+
+/// Whether a crash capture is of a run stopped by its time limit.
+pub(crate) fn is_time_limit(reason: &CrashReason) -> bool {
+    matches!(reason, CrashReason::Limit(limit) if limit.starts_with("time limit"))
+}
+
+/// Where the recorded run was stopped by its time limit. Time is not
+/// deterministic, so the run stopped at a place of its own choosing: at a
+/// position it told the host (the host stops a guest that is out of time
+/// at the next one), or, when it did not get there, blocked in a host call
+/// that the log has no answer to, or in a long computation before the
+/// next position (the host stops it a little later, by force). The first
+/// of these a re-execution reaches is where it stops.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimeLimit {
+    pub(crate) limit: Limit,
+    /// The position to stop at at the latest; `None` when the guest does
+    /// not count positions.
+    pub(crate) position: Option<u64>,
 }
 
 /// The first point where a re-execution differed from its recording.
@@ -220,6 +276,10 @@ pub(crate) struct ReplayState {
     /// Per thread, the last traced event that may not be what a trace from
     /// the start shows (`trace.approximate`).
     approximate: BTreeMap<ThreadId, u64>,
+    /// Where the recorded run's time limit stopped it, if it did.
+    pub(crate) time_limit: Option<TimeLimit>,
+    /// Whether the recording logged `wasi:io/poll`.
+    pub(crate) logs_poll: bool,
 }
 
 impl ReplayState {
@@ -261,6 +321,8 @@ impl ReplayState {
             total_position,
             trace_from: 0,
             approximate: BTreeMap::new(),
+            time_limit: None,
+            logs_poll: false,
         }
     }
 
@@ -284,12 +346,17 @@ impl ReplayState {
     }
 
     /// The next logged input of `thread`, which must be what the guest asked.
-    pub(crate) fn next_input(&mut self, thread: ThreadId, asked: Asked<'_>) -> Result<Input, Stop> {
+    pub(crate) fn next_input(&mut self, thread: ThreadId, asked: Asked<'_>) -> Result<Input, Halt> {
         self.check()?;
         let has_exit = self.has_exit;
+        let time_limit = self.time_limit;
         let log = self.threads.entry(thread).or_default();
         let position = log.next_input;
         let Some(input) = log.inputs.get(position) else {
+            // The recorded run waited here when its time ran out.
+            if let Some(time_limit) = time_limit {
+                return Err(Halt::Limit(time_limit.limit));
+            }
             if has_exit {
                 let divergence = Divergence {
                     thread,
@@ -297,10 +364,10 @@ impl ReplayState {
                     expected: "no more inputs".into(),
                     actual: asked.describe(),
                 };
-                return Err(self.diverge(divergence));
+                return Err(self.diverge(divergence).into());
             }
             let what = format!("here: the guest {} after its last input", asked.describe());
-            return Err(self.stop_now(Stop::EndOfRecording(what)));
+            return Err(self.stop_now(Stop::EndOfRecording(what)).into());
         };
         if !asked.matches(input) {
             let divergence = Divergence {
@@ -309,7 +376,7 @@ impl ReplayState {
                 expected: describe_input(input),
                 actual: asked.describe(),
             };
-            return Err(self.diverge(divergence));
+            return Err(self.diverge(divergence).into());
         }
         let input = input.clone();
         log.next_input += 1;
@@ -384,15 +451,15 @@ impl ReplayState {
         let last = log.next_marker == log.markers.len() && log.next_input == log.inputs.len();
         // A recording written mid-run ends at its last marker: stop there,
         // except after an unhandled exception's capture, from which the
-        // guest only goes on to print the traceback and exit.
-        let unhandled = match kind {
-            MarkerKind::Crash { crash } => self
-                .crashes
-                .get(crash)
-                .is_some_and(|crash| crash.reason == CrashReason::Unhandled),
+        // guest only goes on to print the traceback and exit, and the
+        // capture of the time limit that ended the run.
+        let ending = match kind {
+            MarkerKind::Crash { crash } => self.crashes.get(crash).is_some_and(|crash| {
+                crash.reason == CrashReason::Unhandled || is_time_limit(&crash.reason)
+            }),
             _ => false,
         };
-        if last && !has_exit && !unhandled && !matches!(kind, MarkerKind::Exit { .. }) {
+        if last && !has_exit && !ending && !matches!(kind, MarkerKind::Exit { .. }) {
             let what = format!("at the guest's {}", describe_marker(kind));
             self.pending = Some(Stop::EndOfRecording(what));
         }
@@ -415,9 +482,13 @@ impl ReplayState {
                 .map(|frame| (frame.function.clone(), frame.file.clone(), frame.line))
                 .collect()
         };
-        let same = recorded.reason == crash.reason
-            && recorded.exception == crash.exception
-            && places(recorded) == places(crash);
+        // A time limit stops the guest wherever it is: the same place as
+        // recorded when it was at a position, a host call or a computation
+        // short of the next one, whose wasm frames differ.
+        let same = (is_time_limit(&recorded.reason) && is_time_limit(&crash.reason))
+            || (recorded.reason == crash.reason
+                && recorded.exception == crash.exception
+                && places(recorded) == places(crash));
         if !same {
             let place = |crash: &Crash| {
                 let what = match &crash.exception {
@@ -532,11 +603,34 @@ impl ReplayState {
 
     /// The guest has run to `at`: progress to show. Returns where it should
     /// say so again, about every half percent of the recorded run.
-    pub(crate) fn position(&mut self, at: u64) -> u64 {
+    pub(crate) fn position(&mut self, at: u64) -> Result<u64, Halt> {
         self.position = self.position.max(at);
         self.report_progress();
+        let stop_at = self.time_limit.and_then(|time_limit| time_limit.position);
+        if let Some(stop_at) = stop_at
+            && at >= stop_at
+        {
+            return Err(Halt::Limit(self.time_limit.expect("has a position").limit));
+        }
         let stride = self.total_position.map_or(1 << 16, |total| total / 200);
-        at.saturating_add(stride.max(1 << 12))
+        let next = at.saturating_add(stride.max(1 << 12));
+        Ok(stop_at.map_or(next, |stop_at| next.min(stop_at)))
+    }
+
+    /// Re-execution ran past its time bound: the end the recorded run's
+    /// time limit would have been, when the recording cannot say where that
+    /// was (a guest that does not count positions); otherwise a stop.
+    pub(crate) fn timed_out(&mut self, bound: Duration) -> Option<Limit> {
+        match self.time_limit {
+            Some(TimeLimit {
+                limit,
+                position: None,
+            }) => Some(limit),
+            _ => {
+                self.stop_now(Stop::TimedOut(bound));
+                None
+            }
+        }
     }
 
     pub(crate) fn approximate(&mut self, thread: ThreadId, index: u64) {

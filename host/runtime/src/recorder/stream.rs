@@ -85,9 +85,13 @@ impl Stream {
     /// Closes the stream with its end chunk: `exit_code` when the run is
     /// over, `None` when the mode went down and nothing more follows in
     /// this file.
-    pub(super) fn end(self, exit_code: Option<i32>) -> Result<(), String> {
+    pub(super) fn end(mut self, exit_code: Option<i32>, elapsed_ms: u64) -> Result<(), String> {
         let path = self.path.display().to_string();
-        self.writer
+        let writer = match self.writer.elapsed(elapsed_ms) {
+            Ok(()) => self.writer,
+            Err(err) => return Err(format!("writing {path}: {err}")),
+        };
+        writer
             .end(&End { exit_code })
             .map(drop)
             .map_err(|err| format!("writing {path}: {err}"))

@@ -77,7 +77,8 @@ impl control::Host for ThreadRecorder {
     }
 
     fn position(&mut self, at: u64) -> Result<u64> {
-        answer(self, ThreadRecorder::position(self, at))
+        let next = ThreadRecorder::position(self, at)?;
+        answer(self, next)
     }
 
     fn trace_from(&mut self) -> Result<u64> {

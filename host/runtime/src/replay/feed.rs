@@ -21,7 +21,7 @@ use wasmtime_wasi::p2::bindings::clocks::{monotonic_clock, wall_clock};
 use wasmtime_wasi::p2::bindings::filesystem::preopens;
 use wasmtime_wasi::p2::bindings::random::{insecure, random};
 use wasmtime_wasi::p2::bindings::sync::filesystem::types as fs;
-use wasmtime_wasi::p2::bindings::sync::io::streams;
+use wasmtime_wasi::p2::bindings::sync::io::{poll, streams};
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
 use wasmtime_wasi::p2::{
     DynInputStream, DynOutputStream, DynPollable, FsError, FsResult, InputStream, OutputStream,
@@ -29,6 +29,7 @@ use wasmtime_wasi::p2::{
 };
 
 use crate::recorder::fs_ops::{Answer, Fd, Outcome, error_code, fs_op_path, plain_fs_ops, refused};
+use crate::recorder::hooks::{POLL, POLL_BLOCK, POLL_READY};
 use crate::recorder::replay::Asked;
 use crate::recorder::wire::{self, Wire};
 use crate::recorder::{RecorderView, ThreadRecorder};
@@ -64,7 +65,8 @@ pub(crate) fn add_to_linker<T: RecorderView + 'static>(
         random::add_to_linker::<T, HasFed<T>>(linker, view::<T>)?;
         insecure::add_to_linker::<T, HasFed<T>>(linker, view::<T>)?;
         preopens::add_to_linker::<T, HasFed<T>>(linker, view::<T>)?;
-        fs::add_to_linker::<T, HasFed<T>>(linker, view::<T>)
+        fs::add_to_linker::<T, HasFed<T>>(linker, view::<T>)?;
+        poll::add_to_linker::<T, HasFed<T>>(linker, view::<T>)
     })();
     linker.allow_shadowing(false);
     result.map_err(anyhow::Error::from)
@@ -213,6 +215,55 @@ impl Pollable for Ready {
 fn ready(table: &mut ResourceTable) -> wasmtime::Result<Resource<DynPollable>> {
     let ready = table.push(Ready)?;
     wasmtime_wasi::p2::subscribe(table, ready)
+}
+
+/// `wasi:io/poll`: which pollables were ready, and that a wait ended, as
+/// logged. A recording made before polls were logged has every pollable
+/// ready at once (its timers and streams are placeholders that are).
+impl<T: RecorderView> poll::Host for Fed<'_, T> {
+    fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        if !self.thread().replay_logs_poll() {
+            return poll::Host::poll(self.table(), pollables);
+        }
+        let count = pollables.len();
+        let data = self.other(POLL)?;
+        let ready: Vec<u32> = data
+            .chunks_exact(4)
+            .map(|index| u32::from_le_bytes(index.try_into().expect("chunks of 4")))
+            .collect();
+        if ready.is_empty() || ready.iter().any(|&index| index as usize >= count) {
+            return Err(wasmtime::format_err!(
+                "the recording's answer to a poll of {count} pollables is malformed"
+            ));
+        }
+        Ok(ready)
+    }
+}
+
+impl<T: RecorderView> poll::HostPollable for Fed<'_, T> {
+    fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
+        if !self.thread().replay_logs_poll() {
+            return poll::HostPollable::ready(self.table(), pollable);
+        }
+        match self.other(POLL_READY)?[..] {
+            [ready @ (0 | 1)] => Ok(ready == 1),
+            _ => Err(wasmtime::format_err!(
+                "the recording's answer to pollable.ready is malformed"
+            )),
+        }
+    }
+
+    fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        if !self.thread().replay_logs_poll() {
+            return poll::HostPollable::block(self.table(), pollable);
+        }
+        self.other(POLL_BLOCK)?;
+        Ok(())
+    }
+
+    fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        poll::HostPollable::drop(self.table(), pollable)
+    }
 }
 
 impl<T: RecorderView> random::Host for Fed<'_, T> {

@@ -19,19 +19,21 @@ use std::collections::BTreeMap;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use rewind_format::model::{
-    CrashReason, End, Input, MarkerKind, Materialized, Mode, ThreadId, Window,
-};
+use rewind_format::model::{End, Input, MarkerKind, Materialized, Mode, ThreadId, Window};
 use rewind_format::{Recording, Writer};
 use wasmtime::component::Component;
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
-use crate::limits::Limits;
+use crate::limits::{Limit, Limits};
 use crate::outcome::Outcome;
-use crate::recorder::replay::{Asked, ProgressFn, ReplayState, ReplayThread, Sink};
+use crate::recorder::hooks::{POLL, POLL_BLOCK, POLL_READY, POLL_SETTING};
+use crate::recorder::replay::{
+    Asked, ProgressFn, ReplayState, ReplayThread, Sink, TimeLimit, is_time_limit,
+};
 use crate::recorder::{Recorder, RecordingConfig, ThreadRecorder};
 use crate::run::{Inputs, Runtime};
 
@@ -100,6 +102,19 @@ impl RecordingFile {
             .map(|(_, value)| value.as_str())
     }
 
+    /// How long a re-execution of it may take unless told otherwise: ten
+    /// times as long as the recorded run took (tracing and a busy machine
+    /// are slower) and at least a minute; an hour, as `rewind run`'s own
+    /// default, when the recording does not say how long the run took.
+    pub fn derived_timeout(&self) -> Duration {
+        match self.recording.elapsed_ms {
+            Some(ms) => Duration::from_millis(ms)
+                .saturating_mul(10)
+                .max(Duration::from_secs(60)),
+            None => Limits::DEFAULT_TIMEOUT,
+        }
+    }
+
     /// Why this recording cannot be re-executed, if it cannot.
     pub fn not_replayable(&self) -> Option<String> {
         if self.setting("log-complete") == Some("false") {
@@ -146,6 +161,8 @@ fn invalid_input(thread: ThreadId, inputs: &[Input]) -> Option<String> {
         "insecure-seed" => Some(16),
         "terminals" => Some(3),
         "wall-clock-resolution" | "monotonic-clock-resolution" => Some(8),
+        POLL_READY => Some(1),
+        POLL_BLOCK => Some(0),
         _ => None,
     };
     inputs.iter().enumerate().find_map(|(at, input)| {
@@ -153,6 +170,16 @@ fn invalid_input(thread: ThreadId, inputs: &[Input]) -> Option<String> {
             Input::WallClock { nanos, .. } if *nanos >= 1_000_000_000 => format!(
                 "a wall-clock time of {nanos} nanoseconds past the second (wasi:clocks allows fewer than 1,000,000,000)"
             ),
+            Input::Other { name, data } if name == POLL => match data.0.len() {
+                0 => "a poll answer with no pollable ready".to_owned(),
+                len if !len.is_multiple_of(4) => {
+                    format!("a poll answer of {len} bytes, not a multiple of 4")
+                }
+                _ => return None,
+            },
+            Input::Other { name, data } if name == POLL_READY && data.0[..] > [1][..] => {
+                format!("a pollable.ready answer of {}", data.0[0])
+            }
             Input::Other { name, data } => match fixed(name) {
                 Some(len) if data.0.len() != len => {
                     format!("a {name} of {} bytes, not {len}", data.0.len())
@@ -185,12 +212,28 @@ pub struct ReplayOptions {
     pub materialize: Option<Materialize>,
     /// Called now and then with how far re-execution has come.
     pub progress: Option<Box<dyn Fn(Progress) + Send + Sync>>,
+    /// How long it may take.
+    pub timeout: ReplayTimeout,
+}
+
+/// How long a re-execution may take: whatever the recording says of its
+/// own limits, a re-execution has a bound of its own, so that a recording
+/// (edited, or of a guest that diverges into a loop) cannot make it run
+/// forever. Running past it stops the re-execution ([`Stop::TimedOut`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReplayTimeout {
+    /// [`RecordingFile::derived_timeout`].
+    #[default]
+    Derived,
+    Limit(Duration),
+    Unlimited,
 }
 
 impl std::fmt::Debug for ReplayOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReplayOptions")
             .field("echo_output", &self.echo_output)
+            .field("timeout", &self.timeout)
             .field("materialize", &self.materialize)
             .finish_non_exhaustive()
     }
@@ -280,7 +323,17 @@ impl Runtime {
             Some("on-event") => Mode::OnEvent,
             _ => Mode::Continuous,
         };
-        let limits = replay_limits(file);
+        let limits = Limits {
+            max_memory: file
+                .setting("max-memory")
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(Limits::DEFAULT_MAX_MEMORY),
+            timeout: match options.timeout {
+                ReplayTimeout::Derived => Some(file.derived_timeout()),
+                ReplayTimeout::Limit(timeout) => Some(timeout),
+                ReplayTimeout::Unlimited => None,
+            },
+        };
         let progress: Option<Arc<dyn Fn(Progress) + Send + Sync>> = options.progress.map(Arc::from);
         let mut plan = TracePlan::new(recording, options.materialize.as_ref(), buffer_events);
         loop {
@@ -361,6 +414,8 @@ impl Runtime {
             progress,
         );
         state.trace_from = trace_from;
+        state.time_limit = recorded_time_limit(file);
+        state.logs_poll = file.setting(POLL_SETTING.0) == Some(POLL_SETTING.1);
         let config = RecordingConfig {
             mode: recording.header.mode,
             max_mode,
@@ -414,7 +469,12 @@ impl Runtime {
         });
 
         let mut materialized = None;
-        if let (Some(sink), Some(temp), Some(options)) = (state.sink, temp, materialize) {
+        // A re-execution stopped by its own time bound has events only up
+        // to somewhere: none are kept (dropping the temporary removes it).
+        let timed_out = matches!(stop, Some(Stop::TimedOut(_)));
+        if let (Some(sink), Some(temp), Some(options)) = (state.sink, temp, materialize)
+            && !timed_out
+        {
             let mut writer = sink.writer;
             writer.materialized(&Materialized {
                 recording_len: file.len,
@@ -545,26 +605,29 @@ fn as_recorded(outcome: &Outcome) -> String {
     }
 }
 
-/// The limits of the recorded run. A time limit only applies when the
-/// recorded run hit it: re-execution (tracing, above all) runs slower.
-fn replay_limits(file: &RecordingFile) -> Limits {
-    let max_memory = file
-        .setting("max-memory")
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(Limits::DEFAULT_MAX_MEMORY);
-    let timed_out = file.recording.crashes.iter().any(|crash| {
-        matches!(&crash.reason, CrashReason::Limit(limit) if limit.starts_with("time limit"))
+/// Where the recorded run's time limit stopped it, if it did: the
+/// position its crash capture was taken at (see [`TimeLimit`]).
+fn recorded_time_limit(file: &RecordingFile) -> Option<TimeLimit> {
+    let recording = &file.recording;
+    let crash = recording
+        .crashes
+        .iter()
+        .find(|crash| is_time_limit(&crash.reason))?;
+    let position = recording.threads.get(&crash.thread).and_then(|thread| {
+        thread
+            .markers
+            .iter()
+            .find(|marker| marker.kind == MarkerKind::Crash { crash: crash.id })?
+            .position
     });
-    let timeout = match timed_out {
-        true => file
-            .setting("timeout")
-            .and_then(|value| humantime::parse_duration(value).ok()),
-        false => None,
-    };
-    Limits {
-        max_memory,
-        timeout,
-    }
+    let timeout = file
+        .setting("timeout")
+        .and_then(|value| humantime::parse_duration(value).ok())
+        .unwrap_or_default();
+    Some(TimeLimit {
+        limit: Limit::Time { timeout },
+        position,
+    })
 }
 
 /// The guest's WASI context, from the first inputs of its log: argv,
