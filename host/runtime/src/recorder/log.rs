@@ -60,8 +60,8 @@ pub(super) struct State {
 
 /// How often, in positions, a guest tells the host how far it has run
 /// while recording: a host call per 65536 function entries and loop
-/// iterations costs nothing measurable, and stops a guest that is out of
-/// time within a few milliseconds.
+/// iterations (25 in the whole fib benchmark) is nothing next to the run,
+/// and stops a guest that is out of time within a few milliseconds.
 pub(super) const REPORT_EVERY: u64 = 1 << 16;
 
 /// How a guest thread ended, as the recorder logs it.

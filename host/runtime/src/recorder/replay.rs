@@ -607,10 +607,13 @@ impl ReplayState {
         self.position = self.position.max(at);
         self.report_progress();
         let stop_at = self.time_limit.and_then(|time_limit| time_limit.position);
-        if let Some(stop_at) = stop_at
+        if let Some(TimeLimit {
+            limit,
+            position: Some(stop_at),
+        }) = self.time_limit
             && at >= stop_at
         {
-            return Err(Halt::Limit(self.time_limit.expect("has a position").limit));
+            return Err(Halt::Limit(limit));
         }
         let stride = self.total_position.map_or(1 << 16, |total| total / 200);
         let next = at.saturating_add(stride.max(1 << 12));
