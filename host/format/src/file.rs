@@ -616,7 +616,7 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, FileError> {
     // Room for the file as it says it is, up to a point: a file may claim
     // far more than it holds.
     let len = usize::try_from(metadata.len()).unwrap_or(usize::MAX);
-    bytes.reserve(len.min(256 << 20).saturating_sub(PREAMBLE));
+    bytes.reserve(len.min(64 << 20).saturating_sub(PREAMBLE));
     let mut file = io::BufReader::with_capacity(1 << 20, file);
     loop {
         let at = bytes.len();
