@@ -419,7 +419,7 @@ fn recorder(plan: &Plan) -> Recorder {
             ("max-memory".to_owned(), plan.limits.max_memory.to_string()),
             ("hash-seed".to_owned(), "0".to_owned()),
         ],
-        max_log_bytes: crate::common::args::log_limit(plan.limits.max_memory),
+        max_bytes: crate::common::args::recording_budget(plan.limits.max_memory),
         ..RecordingConfig::new(&plan.source, &plan.out)
     };
     Recorder::new(config, report::print_recorder_event)

@@ -1005,3 +1005,85 @@ fn a_collector_off_loopback_needs_a_token() {
         .arg(scripts.path("store")));
     assert_eq!(short.code, Some(2));
 }
+
+/// Sends `head`, then (when `chunked`) 1 MiB chunks until the collector
+/// answers; returns the status of its answer.
+fn oversized_upload(port: u16, head: String, chunked: bool) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    // The answer is read as it comes, while the body is still being sent:
+    // the collector answers before the body ends, and then closes.
+    let mut reader = stream.try_clone().unwrap();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = answered.clone();
+    let answer = std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(&mut reader).read_line(&mut line);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        line
+    });
+    let _ = stream.write_all(head.as_bytes());
+    if chunked {
+        let chunk = [b'x'; 1 << 20];
+        let mut frame = format!("{:x}\r\n", chunk.len()).into_bytes();
+        frame.extend_from_slice(&chunk);
+        frame.extend_from_slice(b"\r\n");
+        // Never the last chunk: this body does not end. 4 GiB at most, so
+        // that a collector that reads on forever fails the test.
+        for _ in 0..4096 {
+            if answered.load(std::sync::atomic::Ordering::SeqCst)
+                || stream.write_all(&frame).is_err()
+            {
+                break;
+            }
+        }
+    }
+    let line = answer.join().unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {line:?}"))
+}
+
+/// Four uploads declaring 1 GiB and four chunked bodies that never end, at
+/// once: each gets 413, and the collector's peak resident memory stays
+/// within its bounds (four bodies read at once, each up to the limit).
+/// Read from `/proc` (`VmHWM`), a generous bound; `docs/benchmarks.md` has
+/// the figures.
+#[test]
+fn oversized_and_endless_uploads_at_once_are_refused_in_bounded_memory() {
+    const BOUND: u64 = 400 << 20;
+    let scripts = Scripts::new();
+    let collector = Collector::start(
+        &scripts.path("store"),
+        "127.0.0.1:0",
+        &["--max-recording-size", "64MiB"],
+    );
+    let port = collector.port;
+    let mut uploads = Vec::new();
+    for n in 0..4 {
+        let declared = format!(
+            "PUT /v1/recordings/big-{n}?kind=crash HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n",
+            1u64 << 30
+        );
+        uploads.push(std::thread::spawn(move || {
+            oversized_upload(port, declared, false)
+        }));
+        let endless = format!(
+            "PUT /v1/recordings/endless-{n}?kind=crash HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        uploads.push(std::thread::spawn(move || {
+            oversized_upload(port, endless, true)
+        }));
+    }
+    for upload in uploads {
+        assert_eq!(upload.join().unwrap(), 413);
+    }
+    let peak = crate::peak_resident(collector.child.id());
+    eprintln!("collector: peak resident {} MiB", peak >> 20);
+    assert!(peak < BOUND, "{} MiB resident at most", peak >> 20);
+    // Nothing was stored, and the collector still answers.
+    assert_eq!(collector.recordings(None), serde_json::json!([]));
+}

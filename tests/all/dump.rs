@@ -259,3 +259,41 @@ fn a_format_1_recording_still_reads_and_opens() {
         run.stdout
     );
 }
+
+/// `rewind dump` on what only claims to be large takes little memory: a
+/// device, a sparse file of 8 GiB, and the same behind a recording's header
+/// (a cut after the header, its chunks never read into memory), each with
+/// its one line, in an address space of 512 MiB. `docs/benchmarks.md` has
+/// the peak resident figures.
+#[test]
+fn dump_on_a_huge_file_takes_little_memory() {
+    let scripts = Scripts::new();
+    let zeros = scripts.path("zeros.bin");
+    std::fs::File::create(&zeros)
+        .unwrap()
+        .set_len(8 << 30)
+        .unwrap();
+    let headed = scripts.path("headed.rwd");
+    let mut bytes = recording();
+    // The preamble and the header chunk, then 8 GiB of nothing.
+    let header_end = 10 + 5 + u32::from_le_bytes(bytes[11..15].try_into().unwrap()) as usize + 4;
+    bytes.truncate(header_end);
+    std::fs::write(&headed, &bytes).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&headed)
+        .unwrap()
+        .set_len(8 << 30)
+        .unwrap();
+
+    for (file, code, message) in [
+        ("/dev/zero", 2, "not a regular file"),
+        (zeros.to_str().unwrap(), 2, "not a Rewind recording"),
+        (headed.to_str().unwrap(), 0, "chunk checksum does not match"),
+    ] {
+        let run = crate::run_within(rewind().arg("dump").arg(file), 512 << 20);
+        assert_eq!(run.code, Some(code), "{file}: {run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{file}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{file}: {}", run.stderr);
+    }
+}

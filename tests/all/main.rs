@@ -149,3 +149,37 @@ where
 {
     run(rewind().arg("run").args(args))
 }
+
+/// The peak resident memory of process `pid` so far, in bytes
+/// (`VmHWM` in `/proc/PID/status`).
+pub fn peak_resident(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {status}"));
+    kib << 10
+}
+
+/// Runs `command` to completion with its address space limited to
+/// `bytes` (`RLIMIT_AS`): a child that tries to take more fails to
+/// allocate. A bound that holds however the child is spawned, where the
+/// peak resident size a parent reads (`wait4`'s `ru_maxrss`) counts the
+/// parent's own at the spawn.
+pub fn run_within(command: &mut Command, bytes: u64) -> Run {
+    use std::os::unix::process::CommandExt as _;
+    let limit = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: bytes,
+    };
+    // SAFETY: between fork and exec the closure calls only setrlimit, which
+    // is async-signal-safe, on a value it owns.
+    unsafe {
+        command.pre_exec(move || match libc::setrlimit(libc::RLIMIT_AS, &limit) {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        });
+    }
+    command.output().expect("starting rewind").into()
+}

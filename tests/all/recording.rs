@@ -885,7 +885,7 @@ fn the_input_log_is_bounded_by_max_memory() {
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stdout, "done\n");
     assert_eq!(
-        run.stderr.matches("the input log passed 64 MiB").count(),
+        run.stderr.matches("the recording passed 64 MiB").count(),
         1,
         "{}",
         run.stderr
@@ -900,4 +900,80 @@ fn the_input_log_is_bounded_by_max_memory() {
         "{last:?}"
     );
     assert!(bytes.len() < 80 << 20, "{} bytes", bytes.len());
+}
+
+/// Snapshot names are cut where they cross WIT, and a snapshot loop stops
+/// writing files at its limit, said once: the run goes on.
+#[test]
+fn huge_snapshot_names_in_a_loop_are_bounded() {
+    let scripts = Scripts::new();
+    scripts.write(
+        "names.py",
+        "import revdebug\nfor i in range(120):\n    revdebug.snapshot('x' * 10**7)\nprint('done')\n",
+    );
+    // The guest needs room for a name of 10 MB, and its copy for the call.
+    let (run, files) = record(&scripts, &["--max-memory", "256MiB", "names.py"], "");
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "done\n");
+    assert_eq!(
+        run.stderr.matches("100 recordings written").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(files.len(), 100);
+    // What was recorded stays readable, with the name cut to 4 KiB.
+    let recording = dump(files.last().unwrap());
+    let names: Vec<String> = markers(&recording)
+        .iter()
+        .filter(|marker| marker["marker"] == "snapshot")
+        .map(|marker| marker["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names.len(), 100, "{names:?}");
+    assert_eq!(names[0].len(), 4096);
+    assert!(names[0].ends_with("x..."));
+}
+
+/// Everything the guest makes the host keep counts against one budget, tied
+/// to --max-memory: markers with names that do not repeat reach it, the
+/// recorder says so once, and what came before stays readable.
+#[test]
+fn markers_count_against_the_recording_budget() {
+    let scripts = Scripts::new();
+    scripts.write(
+        "markers.py",
+        "import revdebug\npad = 'y' * 5000\nfor i in range(20000):\n    revdebug.snapshot('%08d' % i + pad)\nraise ValueError('boom')\n",
+    );
+    let (run, files) = record(
+        &scripts,
+        &[
+            "--max-memory",
+            "64MiB",
+            "--mode",
+            "continuous",
+            "markers.py",
+        ],
+        "",
+    );
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("ValueError: boom"), "{}", run.stderr);
+    assert_eq!(
+        run.stderr.matches("the recording passed 64 MiB").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.matches("rewind: recording failed").count(), 1);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let size = std::fs::metadata(&files[0]).unwrap().len();
+    assert!(size < 80 << 20, "{size} bytes");
+    let recording = dump(&files[0]);
+    assert!(recording["cut"].is_null());
+    let snapshots = markers(&recording)
+        .iter()
+        .filter(|marker| marker["marker"] == "snapshot")
+        .count();
+    assert!((1000..20000).contains(&snapshots), "{snapshots} snapshots");
+    let last = inputs(&recording).last().cloned().unwrap();
+    assert_eq!(last["name"], "log-truncated", "{last}");
 }

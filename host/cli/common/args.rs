@@ -84,10 +84,11 @@ fn size_text(bytes: u64) -> String {
     format!("{value}{unit}")
 }
 
-/// The input log's limit for a guest of `max_memory`: what it may hold, so
-/// that the log costs the host no more than the guest may take (64 MiB at
-/// least, 1 GiB at most).
-pub fn log_limit(max_memory: u64) -> u64 {
+/// The recording's byte budget for a guest of `max_memory`: what the guest
+/// may make the host keep for it (the input log, markers, crash captures,
+/// events), so that recording costs the host no more than the guest may
+/// take (64 MiB at least, 1 GiB at most).
+pub fn recording_budget(max_memory: u64) -> u64 {
     max_memory.clamp(64 << 20, 1 << 30)
 }
 

@@ -111,7 +111,7 @@ impl RunConfig {
             guest_name: guest.name().to_owned(),
             guest_digest: guest.digest().to_owned(),
             settings,
-            max_log_bytes: crate::common::args::log_limit(self.limits.max_memory),
+            max_bytes: crate::common::args::recording_budget(self.limits.max_memory),
         };
         let recorder = match uploader.zip(recording.server.as_ref()) {
             // Files go to the collector: the spill queue takes each one.

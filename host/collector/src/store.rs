@@ -181,7 +181,13 @@ impl Store {
         if bytes.len() as u64 > max_bytes {
             return Err(too_large(max_bytes));
         }
-        let recording = Recording::read(&bytes)
+        // Checked a chunk at a time, keeping nothing, on a thread of its
+        // own: a large upload takes a while, and must not hold up the
+        // collector's async workers.
+        let checking = bytes.clone();
+        let recording = tokio::task::spawn_blocking(move || Recording::check(&checking))
+            .await
+            .context("checking a recording")?
             .map_err(|err| StoreError::Malformed(format!("not a whole recording: {err}")))?;
         if let Some(cut) = &recording.cut {
             return Err(StoreError::Malformed(format!(
@@ -290,8 +296,12 @@ impl Store {
         if end > max_bytes {
             return Err(too_large(max_bytes));
         }
-        let check = rewind_format::check_frame(&bytes, offset)
-            .map_err(|err| StoreError::Malformed(format!("bad frame: {err}")))?;
+        let checking = bytes.clone();
+        let check =
+            tokio::task::spawn_blocking(move || rewind_format::check_frame(&checking, offset))
+                .await
+                .context("checking a frame")?
+                .map_err(|err| StoreError::Malformed(format!("bad frame: {err}")))?;
         if let Some(header) = &check.header {
             let meta = Meta {
                 kind: Kind::Stream,

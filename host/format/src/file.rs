@@ -38,6 +38,16 @@ pub const MAX_CHUNK: u32 = 64 << 20;
 /// Bytes before the first chunk: magic and version.
 pub(crate) const PREAMBLE: usize = MAGIC.len() + 2;
 
+/// What a reader decodes a recording into, at most, in bytes: every
+/// string it makes of an interned one, every name and value of an event,
+/// every input, marker, frame and event at its size in memory, the data of
+/// inputs, the sources, and the decompressed bodies of events. A string is
+/// written once and referred to by number, and events are compressed, so a
+/// small file can describe an enormous recording; past this the reading
+/// ends with a cut at the chunk. [`Recording::read_within`] takes another
+/// limit.
+pub const MAX_DECODED: u64 = 4 << 30;
+
 /// Chunk framing: kind, payload length, and after the payload a CRC-32.
 const CHUNK_HEAD: usize = 1 + 4;
 const CHUNK_TAIL: usize = 4;
@@ -50,6 +60,8 @@ pub struct Writer<W: Write> {
     out: W,
     /// Interned strings and their ids, in order of first use.
     strings: HashMap<String, u64>,
+    /// The bytes of those strings.
+    interned: u64,
     /// Each thread's names in packed events.
     names: FileNames,
     /// Bytes written so far.
@@ -64,6 +76,7 @@ impl<W: Write> Writer<W> {
         let mut writer = Writer {
             out,
             strings: HashMap::new(),
+            interned: 0,
             names: FileNames::default(),
             written: PREAMBLE as u64,
         };
@@ -87,6 +100,13 @@ impl<W: Write> Writer<W> {
         self.written
     }
 
+    /// Bytes of the strings the writer keeps to intern them (each was
+    /// written once, and is kept to be referred to again): with
+    /// [`Writer::written`], what a writer into memory costs.
+    pub fn interned_bytes(&self) -> u64 {
+        self.interned
+    }
+
     /// What the recording is being written to.
     pub fn get_ref(&self) -> &W {
         &self.out
@@ -100,6 +120,7 @@ impl<W: Write> Writer<W> {
         Writer {
             out,
             strings: self.strings.clone(),
+            interned: self.interned,
             names: self.names.clone(),
             written: self.written,
         }
@@ -257,6 +278,7 @@ impl<W: Write> Writer<W> {
             }
             self.chunk(kind::STRINGS, &strings)?;
             for string in fresh {
+                self.interned += string.len() as u64;
                 let id = self.strings.len() as u64;
                 self.strings.insert(string, id);
             }
@@ -532,7 +554,23 @@ impl Recording {
     /// a truncated or corrupt chunk ends the reading and is reported in
     /// [`Recording::cut`], keeping everything before it.
     pub fn read(bytes: &[u8]) -> Result<Recording, FormatError> {
-        read_with(bytes, false).map(|(recording, _)| recording)
+        read_with(bytes, Read::Eager, MAX_DECODED).map(|(recording, _)| recording)
+    }
+
+    /// Checks a recording as [`Recording::read`] reads it — every chunk
+    /// framed, checksummed and decoded, every string id and count checked —
+    /// but keeps only its header, end and cut: a chunk's contents are
+    /// dropped once checked, and strings are not made of interned ones, so
+    /// checking takes memory for one chunk at a time, whatever the chunks
+    /// refer to. A collector checks an upload this way.
+    pub fn check(bytes: &[u8]) -> Result<Recording, FormatError> {
+        read_with(bytes, Read::Check, MAX_DECODED).map(|(recording, _)| recording)
+    }
+
+    /// Reads a recording as [`Recording::read`] does, decoding
+    /// `max_decoded` bytes at most instead of [`MAX_DECODED`].
+    pub fn read_within(bytes: &[u8], max_decoded: u64) -> Result<Recording, FormatError> {
+        read_with(bytes, Read::Eager, max_decoded).map(|(recording, _)| recording)
     }
 
     /// For a file of materialized events: what it holds, when it was made
@@ -553,7 +591,8 @@ impl Recording {
     /// empty). A viewer of millions of events indexes them this way without
     /// holding every one decoded.
     pub fn read_lazy(bytes: &[u8]) -> Result<(Recording, LazyEvents), FormatError> {
-        read_with(bytes, true).map(|(recording, lazy)| (recording, lazy.unwrap_or_default()))
+        read_with(bytes, Read::Lazy, MAX_DECODED)
+            .map(|(recording, lazy)| (recording, lazy.unwrap_or_default()))
     }
 }
 
@@ -573,6 +612,12 @@ pub enum FileError {
 /// is read, and so is a file whose first bytes are not a recording's
 /// preamble of a version this build reads, so that neither `/dev/zero` nor
 /// a huge file of something else is read into memory.
+///
+/// The file is read a chunk at a time, up to the first chunk a reader
+/// stops at (cut short, too long, or failing its checksum, which is kept
+/// for the reader to report) or its end chunk: what follows is never read,
+/// so a huge file that starts as a recording costs no more than its whole
+/// chunks.
 pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, FileError> {
     use std::io::Read as _;
     let mut file = std::fs::File::open(path)?;
@@ -583,9 +628,35 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>, FileError> {
     let mut bytes = Vec::with_capacity(PREAMBLE);
     (&mut file).take(PREAMBLE as u64).read_to_end(&mut bytes)?;
     check_preamble(&bytes)?;
+    // Room for the file as it says it is, up to a point: a file may claim
+    // far more than it holds.
     let len = usize::try_from(metadata.len()).unwrap_or(usize::MAX);
-    bytes.reserve(len.saturating_sub(PREAMBLE));
-    file.read_to_end(&mut bytes)?;
+    bytes.reserve(len.min(64 << 20).saturating_sub(PREAMBLE));
+    let mut file = io::BufReader::with_capacity(1 << 20, file);
+    loop {
+        let at = bytes.len();
+        (&mut file)
+            .take(CHUNK_HEAD as u64)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() < at + CHUNK_HEAD {
+            break;
+        }
+        let chunk_kind = bytes[at];
+        let len = u32::from_le_bytes([bytes[at + 1], bytes[at + 2], bytes[at + 3], bytes[at + 4]]);
+        if len > MAX_CHUNK {
+            break;
+        }
+        let rest = len as u64 + CHUNK_TAIL as u64;
+        (&mut file).take(rest).read_to_end(&mut bytes)?;
+        if bytes.len() < at + CHUNK_HEAD + rest as usize {
+            break;
+        }
+        let (framed, tail) = bytes[at..].split_at(CHUNK_HEAD + len as usize);
+        let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+        if crc32fast::hash(framed) != stored || chunk_kind == kind::END {
+            break;
+        }
+    }
     Ok(bytes)
 }
 
@@ -608,7 +679,23 @@ fn check_preamble(bytes: &[u8]) -> Result<u16, FormatError> {
     Ok(version)
 }
 
-fn read_with(bytes: &[u8], lazy: bool) -> Result<(Recording, Option<LazyEvents>), FormatError> {
+/// How a recording is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// Everything decoded.
+    Eager,
+    /// Events checked and left where they are.
+    Lazy,
+    /// Everything checked, nothing kept.
+    Check,
+}
+
+/// Reads `bytes` as `how` says, decoding `limit` bytes at most.
+pub(crate) fn read_with(
+    bytes: &[u8],
+    how: Read,
+    limit: u64,
+) -> Result<(Recording, Option<LazyEvents>), FormatError> {
     let version = check_preamble(bytes)?;
 
     let mut chunks = Chunks {
@@ -640,7 +727,11 @@ fn read_with(bytes: &[u8], lazy: bool) -> Result<(Recording, Option<LazyEvents>)
         strings: Vec::new(),
         names: ReadNames::default(),
         converted: FileNames::default(),
-        lazy: lazy.then(LazyEvents::default),
+        lazy: (how == Read::Lazy).then(LazyEvents::default),
+        keep: how != Read::Check,
+        inputs: HashMap::new(),
+        decoded: std::cell::Cell::new(0),
+        limit,
         recording: Recording {
             version,
             header,
@@ -822,6 +913,13 @@ struct Reader<'a> {
     converted: FileNames,
     /// Reading lazily: event chunks are checked and noted here.
     lazy: Option<LazyEvents>,
+    /// Whether what the chunks hold is kept ([`Read::Check`] keeps none).
+    keep: bool,
+    /// Each thread's inputs so far.
+    inputs: HashMap<ThreadId, u64>,
+    /// Bytes decoded so far, and at most.
+    decoded: std::cell::Cell<u64>,
+    limit: u64,
     recording: Recording,
     /// Where each source path is in `recording.sources`.
     source_index: HashMap<String, usize>,
@@ -850,6 +948,10 @@ impl Reader<'_> {
             kind::SOURCE => {
                 let path = self.string(cur)?;
                 let text = raw_string(cur)?;
+                self.spend(text.len(), chunk.offset)?;
+                if !self.keep {
+                    return end_of_chunk(cur);
+                }
                 // A stream sends a source again when more of it was read:
                 // the last one counts.
                 let sources = &mut self.recording.sources;
@@ -866,13 +968,12 @@ impl Reader<'_> {
                 let at = cur.offset();
                 let first = cur.u64()?;
                 let count = cur.count()?;
-                let log = self.recording.threads.entry(thread).or_default();
-                if first != log.inputs.len() as u64 {
+                let logged = self.inputs.get(&thread).copied().unwrap_or(0);
+                if first != logged {
                     return Err(FormatError::Corrupt {
                         offset: at,
                         what: format!(
-                            "thread {thread}'s inputs resume at {first}, expected {}",
-                            log.inputs.len()
+                            "thread {thread}'s inputs resume at {first}, expected {logged}"
                         ),
                     });
                 }
@@ -880,7 +981,10 @@ impl Reader<'_> {
                 for _ in 0..count {
                     inputs.push(self.input(cur)?);
                 }
-                self.thread(thread).inputs.extend(inputs);
+                self.inputs.insert(thread, logged + count as u64);
+                if self.keep {
+                    self.thread(thread).inputs.extend(inputs);
+                }
             }
             kind::MARKERS => {
                 let thread = cur.u32()?;
@@ -889,11 +993,15 @@ impl Reader<'_> {
                 for _ in 0..count {
                     markers.push(self.marker(cur)?);
                 }
-                self.thread(thread).markers.extend(markers);
+                if self.keep {
+                    self.thread(thread).markers.extend(markers);
+                }
             }
             kind::CRASH => {
                 let crash = self.crash(cur)?;
-                self.recording.crashes.push(crash);
+                if self.keep {
+                    self.recording.crashes.push(crash);
+                }
             }
             kind::EVENTS => {
                 let thread = cur.u32()?;
@@ -906,7 +1014,7 @@ impl Reader<'_> {
                 if self.lazy.is_some() {
                     let body = self.converted.pack(thread, &events);
                     self.packed(thread, first, count as u64, &body, chunk.offset)?;
-                } else {
+                } else if self.keep {
                     self.push_events(thread, first, events);
                 }
             }
@@ -914,7 +1022,11 @@ impl Reader<'_> {
                 let read = read_chunk(cur)?;
                 let body = match &read.body {
                     Body::Stored(range) => &self.bytes[range.clone()],
-                    Body::Decompressed(body) => body.as_slice(),
+                    Body::Decompressed(body) => {
+                        // Kept when reading lazily, and work in any case.
+                        self.spend(body.len(), chunk.offset)?;
+                        body.as_slice()
+                    }
                 };
                 self.packed(read.thread, read.first, read.count, body, chunk.offset)?;
             }
@@ -969,6 +1081,20 @@ impl Reader<'_> {
         self.recording.threads.entry(thread).or_default()
     }
 
+    /// Counts `bytes` more decoded; past the limit, the chunk at `offset`
+    /// is where reading ends.
+    fn spend(&self, bytes: usize, offset: u64) -> Result<(), FormatError> {
+        let decoded = self.decoded.get().saturating_add(bytes as u64);
+        self.decoded.set(decoded);
+        if decoded > self.limit {
+            return Err(FormatError::TooLarge {
+                offset,
+                limit: self.limit,
+            });
+        }
+        Ok(())
+    }
+
     fn push_events(&mut self, thread: ThreadId, first: u64, events: Vec<Event>) {
         let runs = &mut self.thread(thread).events;
         match runs.last_mut() {
@@ -1003,20 +1129,29 @@ impl Reader<'_> {
         let mut walk = PackedEvents::new(&body[start..], start as u64, count, names);
         let mut pairs = Vec::new();
         let mut events = Vec::new();
-        let eager = self.lazy.is_none();
+        let eager = self.lazy.is_none() && self.keep;
         let texts = &self.names.threads[&thread];
-        let name = |id: u32| texts.get(id as usize).cloned().unwrap_or_default();
+        let name = |id: u32| {
+            let text: String = texts.get(id as usize).cloned().unwrap_or_default();
+            self.spend(text.len(), offset).map(|()| text)
+        };
         let value = |at: u64| {
-            value_text(body, at, &|id, out: &mut String| {
+            let text = value_text(body, at, &|id, out: &mut String| {
                 out.push_str(texts.get(id as usize).map_or("", String::as_str))
             })
+            .map_err(at_chunk)?;
+            self.spend(text.len(), offset).map(|()| text)
         };
         while let Some(event) = walk.next(&mut pairs) {
             let (_, event) = event.map_err(at_chunk)?;
             if eager {
                 let mut resolved = Vec::with_capacity(pairs.len());
+                self.spend(
+                    size_of::<Event>() + pairs.len() * size_of::<(String, String)>(),
+                    offset,
+                )?;
                 for (n, v) in pairs.drain(..) {
-                    resolved.push((name(n), value(v).map_err(at_chunk)?));
+                    resolved.push((name(n)?, value(v)?));
                 }
                 events.push(match event {
                     PackedEvent::Call {
@@ -1024,8 +1159,8 @@ impl Reader<'_> {
                         file,
                         line,
                     } => Event::Call {
-                        function: name(function),
-                        file: name(file),
+                        function: name(function)?,
+                        file: name(file)?,
                         line,
                         args: resolved,
                     },
@@ -1033,17 +1168,15 @@ impl Reader<'_> {
                         line,
                         changed: resolved,
                     },
-                    PackedEvent::Return { value: v } => Event::Return {
-                        value: value(v).map_err(at_chunk)?,
-                    },
+                    PackedEvent::Return { value: v } => Event::Return { value: value(v)? },
                     PackedEvent::Exception {
                         stage,
                         type_name,
                         message,
                     } => Event::Exception {
                         stage,
-                        type_name: name(type_name),
-                        message: value(message).map_err(at_chunk)?,
+                        type_name: name(type_name)?,
+                        message: value(message)?,
                     },
                 });
             }
@@ -1061,27 +1194,48 @@ impl Reader<'_> {
         let new_names = texts[before..].to_vec();
         match &mut self.lazy {
             Some(lazy) => lazy.add(thread, first, count, &new_names, names, &body[start..]),
-            None => self.push_events(thread, first, events),
+            None if self.keep => self.push_events(thread, first, events),
+            None => {}
         }
-        self.thread(thread);
+        if self.keep {
+            self.thread(thread);
+        }
         Ok(())
     }
 
+    /// The string an id refers to: a copy of it, counted against the
+    /// limit; checking only, an empty one once the id is known good.
     fn string(&self, cur: &mut Cursor<'_>) -> Result<String, FormatError> {
         let at = cur.offset();
         let id = cur.u64()?;
-        self.strings
+        let span = self
+            .strings
             .get(id as usize)
-            .and_then(|span| std::str::from_utf8(&self.bytes[span.clone()]).ok())
-            .map(str::to_owned)
             .ok_or_else(|| FormatError::Corrupt {
                 offset: at,
                 what: format!("string id {id} used before it was defined"),
-            })
+            })?;
+        if !self.keep {
+            return Ok(String::new());
+        }
+        self.spend(span.len(), at)?;
+        // Checked to be UTF-8 when it was defined.
+        Ok(String::from_utf8_lossy(&self.bytes[span.clone()]).into_owned())
+    }
+
+    /// Counts an item of type `T` decoded, when reading keeps it.
+    fn item<T>(&self, cur: &Cursor<'_>) -> Result<(), FormatError> {
+        match self.keep {
+            true => self.spend(size_of::<T>(), cur.offset()),
+            false => Ok(()),
+        }
     }
 
     fn pairs(&self, cur: &mut Cursor<'_>) -> Result<Vec<(String, String)>, FormatError> {
         let count = cur.count()?;
+        if self.keep {
+            self.spend(count * size_of::<(String, String)>(), cur.offset())?;
+        }
         let mut pairs = Vec::with_capacity(count);
         for _ in 0..count {
             pairs.push((self.string(cur)?, self.string(cur)?));
@@ -1090,7 +1244,13 @@ impl Reader<'_> {
     }
 
     fn input(&self, cur: &mut Cursor<'_>) -> Result<Input, FormatError> {
-        let bytes = |cur: &mut Cursor<'_>| cur.bytes().map(Bytes::from);
+        self.item::<Input>(cur)?;
+        let bytes = |cur: &mut Cursor<'_>| {
+            let at = cur.offset();
+            let data = cur.bytes()?;
+            self.spend(data.len(), at)?;
+            Ok::<_, FormatError>(Bytes::from(data))
+        };
         Ok(match cur.u8()? {
             0 => {
                 let count = cur.count()?;
@@ -1133,6 +1293,7 @@ impl Reader<'_> {
     }
 
     fn marker(&self, cur: &mut Cursor<'_>) -> Result<Marker, FormatError> {
+        self.item::<Marker>(cur)?;
         let seq = cur.u64()?;
         let input_pos = cur.u64()?;
         let position = match self.recording.version {
@@ -1193,6 +1354,7 @@ impl Reader<'_> {
         let count = cur.count()?;
         let mut frames = Vec::with_capacity(count);
         for _ in 0..count {
+            self.item::<Frame>(cur)?;
             frames.push(Frame {
                 function: self.string(cur)?,
                 file: self.string(cur)?,
@@ -1217,6 +1379,7 @@ impl Reader<'_> {
 
     /// A version 1 event: its strings are string ids.
     fn v1_event(&self, cur: &mut Cursor<'_>) -> Result<Event, FormatError> {
+        self.item::<Event>(cur)?;
         Ok(match cur.u8()? {
             0 => Event::Call {
                 function: self.string(cur)?,

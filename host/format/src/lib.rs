@@ -44,7 +44,9 @@ mod lazy;
 pub mod model;
 pub mod packed;
 
-pub use file::{Cut, EventRun, FileError, MAX_CHUNK, Recording, Thread, Writer, read_file};
+pub use file::{
+    Cut, EventRun, FileError, MAX_CHUNK, MAX_DECODED, Recording, Thread, Writer, read_file,
+};
 pub use frame::{FrameCheck, check_frame, whole_chunks};
 pub use lazy::{EventChunk, LazyEvents, RawEvent, RawEvents, StrId, ValueRef};
 
@@ -69,15 +71,23 @@ pub enum FormatError {
     Truncated { offset: u64, what: String },
     #[error("corrupt recording at offset {offset}: {what}")]
     Corrupt { offset: u64, what: String },
+    /// Decoding would take more memory than a reader allows itself
+    /// ([`MAX_DECODED`]): what a chunk refers to (interned strings,
+    /// compressed events) can be far larger than the chunk itself.
+    #[error(
+        "recording too large to decode at offset {offset}: what it holds up to there takes more than {} MiB decoded, the reader's limit",
+        limit >> 20
+    )]
+    TooLarge { offset: u64, limit: u64 },
 }
 
 impl FormatError {
     /// The offset the error concerns, if any.
     pub fn offset(&self) -> Option<u64> {
         match self {
-            FormatError::Truncated { offset, .. } | FormatError::Corrupt { offset, .. } => {
-                Some(*offset)
-            }
+            FormatError::Truncated { offset, .. }
+            | FormatError::Corrupt { offset, .. }
+            | FormatError::TooLarge { offset, .. } => Some(*offset),
             FormatError::NotARecording | FormatError::Version { .. } => None,
         }
     }

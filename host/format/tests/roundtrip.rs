@@ -476,4 +476,83 @@ fn elapsed_time_reads_back_and_older_readers_may_skip_it() {
     assert_eq!(recording.elapsed_ms, Some(2_500));
     assert_eq!(recording.end, Some(End { exit_code: None }));
     assert!(recording.cut.is_none());
+
+/// One long string, written once, then referred to by `times` markers, ten
+/// to a chunk: a small file that describes an enormous recording.
+fn one_string_many_times(len: usize, times: u64) -> Vec<u8> {
+    let mut writer = Writer::new(Vec::new(), &header()).unwrap();
+    let target = "t".repeat(len);
+    let markers: Vec<Marker> = (0..10)
+        .map(|seq| Marker {
+            seq,
+            input_pos: 0,
+            position: None,
+            kind: MarkerKind::Rule {
+                target: target.clone(),
+                record: true,
+            },
+        })
+        .collect();
+    for _ in 0..times / 10 {
+        writer.markers(0, &markers).unwrap();
+    }
+    writer.end(&End { exit_code: Some(0) }).unwrap()
+}
+
+#[test]
+fn an_interned_string_referred_to_many_times_decodes_within_the_limit() {
+    // 20,000 references to 64 KiB: 1.25 GiB decoded, from 200 KiB.
+    let bytes = one_string_many_times(64 << 10, 20_000);
+    assert!(bytes.len() < 256 << 10, "{} bytes", bytes.len());
+    let recording = Recording::read_within(&bytes, 4 << 20).unwrap();
+    let cut = recording.cut.clone().expect("reading stops at the limit");
+    assert!(
+        cut.reason.contains("too large to decode") && cut.reason.contains("4 MiB"),
+        "{}",
+        cut.reason
+    );
+    assert!(cut.offset > 0 && cut.offset < bytes.len() as u64);
+    // Everything before the chunk that passed the limit is kept.
+    let markers = &recording.threads[&0].markers;
+    assert_eq!(markers.len(), 60);
+    assert_eq!(markers[59].seq, 9);
+    // Checking makes no string of an interned one: it reads to the end.
+    let checked = Recording::check(&bytes).unwrap();
+    assert_eq!(checked.cut, None);
+    assert_eq!(checked.end, Some(End { exit_code: Some(0) }));
+    assert!(checked.threads.is_empty());
+    assert_eq!(checked.header, header());
+}
+
+#[test]
+fn compressed_events_count_as_what_they_decompress_to() {
+    // Ten million line events, three bytes each, compress to next to nothing.
+    let events = [1u8, 0, 0].repeat(10_000_000);
+    let mut writer = Writer::new(Vec::new(), &header()).unwrap();
+    for n in 0..3 {
+        writer
+            .packed_events(0, n * 10_000_000, 10_000_000, &[] as &[&str], &events)
+            .unwrap();
+    }
+    let bytes = writer.end(&End { exit_code: None }).unwrap();
+    assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
+    let recording = Recording::read_within(&bytes, 64 << 20).unwrap();
+    let cut = recording.cut.expect("reading stops at the limit");
+    assert!(cut.reason.contains("too large to decode"), "{}", cut.reason);
+    assert_eq!(recording.threads.get(&0).map(|t| t.events.len()), None);
+    // Checked, they are walked a chunk at a time and kept nowhere.
+    let checked = Recording::check(&bytes).unwrap();
+    assert_eq!(checked.cut, None);
+}
+
+#[test]
+fn a_limit_the_recording_stays_within_changes_nothing() {
+    let (bytes, _) = sample();
+    assert_eq!(
+        Recording::read_within(&bytes, 1 << 20).unwrap(),
+        Recording::read(&bytes).unwrap()
+    );
+    let checked = Recording::check(&bytes).unwrap();
+    assert_eq!(checked.cut, None);
+    assert_eq!(checked.end, Recording::read(&bytes).unwrap().end);
 }

@@ -41,7 +41,17 @@ pub(crate) struct EventBuffer {
     first: u64,
     /// Events seen in all.
     total: u64,
+    /// Bytes the blocks hold.
+    block_bytes: usize,
+    /// Bytes the names take, with what indexes them.
+    name_bytes: usize,
 }
+
+/// What a block costs beyond its bytes.
+const BLOCK_OVERHEAD: usize = 48;
+/// What a name costs beyond its text: its place in the table, both ways,
+/// and in the guest's numbering.
+const NAME_OVERHEAD: usize = 64;
 
 impl EventBuffer {
     /// Events seen in all.
@@ -52,6 +62,11 @@ impl EventBuffer {
     /// The first event the buffer holds.
     pub(crate) fn first(&self) -> u64 {
         self.first
+    }
+
+    /// The memory the buffer takes: its events and its names.
+    pub(crate) fn bytes(&self) -> usize {
+        self.block_bytes + self.name_bytes
     }
 
     /// The thread's names: those the events' ids number.
@@ -74,7 +89,10 @@ impl EventBuffer {
         }
         let before = self.guest.len();
         for text in names {
-            let id = self.names.id(text);
+            let (id, new) = self.names.intern(text);
+            if new {
+                self.name_bytes += text.len() + NAME_OVERHEAD;
+            }
             self.guest.push(id);
         }
         let identity = self
@@ -107,7 +125,13 @@ impl EventBuffer {
             return self.push(0, Vec::new());
         };
         for text in &self.text.name_texts()[self.text_ids.len()..] {
-            self.text_ids.push(self.names.id(text));
+            let (id, new) = self.names.intern(text);
+            // The batch that packs text events keeps the name too.
+            self.name_bytes += text.len() + NAME_OVERHEAD;
+            if new {
+                self.name_bytes += text.len() + NAME_OVERHEAD;
+            }
+            self.text_ids.push(id);
         }
         let (_, _, events) =
             rewind_format::packed::split_body(&packed.body).unwrap_or((0, Vec::new(), &[]));
@@ -120,6 +144,7 @@ impl EventBuffer {
         let first = self.total;
         self.total += count;
         if count > 0 {
+            self.block_bytes += events.len() + BLOCK_OVERHEAD;
             self.blocks.push_back(Block {
                 first,
                 count,
@@ -129,12 +154,15 @@ impl EventBuffer {
         count
     }
 
-    /// Holds only the last `keep` events.
-    pub(crate) fn keep(&mut self, keep: usize) {
+    /// Holds only the last `keep` events, in blocks of `max_bytes` at most:
+    /// a guest's events may be large, and their count alone bounds nothing.
+    pub(crate) fn keep(&mut self, keep: usize, max_bytes: usize) {
         self.first = self.first.max(self.total.saturating_sub(keep as u64));
         while let Some(block) = self.blocks.front()
-            && block.first + block.count <= self.first
+            && (block.first + block.count <= self.first || self.block_bytes > max_bytes)
         {
+            self.first = self.first.max(block.first + block.count);
+            self.block_bytes -= block.events.len() + BLOCK_OVERHEAD;
             self.blocks.pop_front();
         }
     }
@@ -142,6 +170,7 @@ impl EventBuffer {
     /// Drops every event held.
     pub(crate) fn clear(&mut self) {
         self.blocks.clear();
+        self.block_bytes = 0;
         self.first = self.total;
     }
 
@@ -213,7 +242,7 @@ mod tests {
             let (count, body) = guest_batch(&mut batch, block * 10..block * 10 + 10);
             buffer.packed(count, &body).unwrap();
         }
-        buffer.keep(15);
+        buffer.keep(15, usize::MAX);
         assert_eq!((buffer.first(), buffer.total()), (35, 50));
         let slices = buffer.since(0);
         assert_eq!(slices.len(), 2);

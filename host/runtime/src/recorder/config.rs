@@ -27,18 +27,23 @@ pub struct RecordingConfig {
     /// Settings that affect execution, beyond the engine's own (which the
     /// recorder adds): hash seed, limits.
     pub settings: Vec<(String, String)>,
-    /// The input log kept in memory stops growing here (inputs after it are
-    /// not logged, and the recorder says so): a guest that reads far more
-    /// than it keeps cannot make the host run out of memory. `rewind run`
-    /// ties it to the guest's `--max-memory`.
-    pub max_log_bytes: u64,
+    /// The byte budget of everything the guest makes the host keep for
+    /// its recording: the input log, markers and crash captures (with the
+    /// strings interned for them), live events and their names (each
+    /// thread's buffer holds a quarter of it at most), the sources and the
+    /// blocks. Past it nothing more is logged, and the recorder says so
+    /// once; a run's recording files hold at most 8 times it in all. A
+    /// guest that reads far more than it keeps, or snapshots with huge
+    /// names in a loop, cannot make the host run out of memory. `rewind
+    /// run` ties it to the guest's `--max-memory`.
+    pub max_bytes: u64,
 }
 
 impl RecordingConfig {
     /// The settings `rewind run` starts from: record on events (crashes and
     /// snapshots), allow continuous recording, keep the last 10,000 events
     /// per thread, no live tracing, recordings named after `guest` and
-    /// written into `out_dir`, an input log of 1 GiB at most.
+    /// written into `out_dir`, a byte budget of 1 GiB.
     ///
     /// A recording finds its guest again for re-execution through the
     /// setting `guest-path` (the component's absolute path), which `rewind
@@ -54,7 +59,7 @@ impl RecordingConfig {
             guest_name: guest.name().to_owned(),
             guest_digest: guest.digest().to_owned(),
             settings: Vec::new(),
-            max_log_bytes: 1 << 30,
+            max_bytes: 1 << 30,
         }
     }
 }
@@ -64,7 +69,9 @@ impl RecordingConfig {
 pub enum RecorderEvent {
     /// A recording file was written (or, for a stream, started).
     Written { path: PathBuf, what: Written },
-    /// Writing failed; recording goes on in memory.
+    /// Writing failed, or the recording met one of its limits (its byte
+    /// budget, or the run's files): each is said once, and recording goes
+    /// on as far as it can.
     Failed(String),
     /// The stream was brought up to date on the guest's request
     /// (`revdebug.flush()`, a snapshot, a crash): a sink that ships it

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write as _;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -94,21 +94,34 @@ pub(super) fn write_events<W: std::io::Write>(
     Ok(())
 }
 
-/// A whole recording: the log so far, the sources, and the events some
-/// threads' buffers hold, ended.
-pub(super) fn encode<'a>(
+/// Writes a whole recording under a fresh name: the log so far, the
+/// sources, and the events some threads' buffers hold, ended. The log goes
+/// from memory to the file as it is, and the rest follows it through a fork
+/// of its writer: a snapshot costs no copy of the log in memory. Returns
+/// the file and its bytes.
+pub(super) fn write_recording<'a>(
+    dir: &Path,
+    name: &str,
+    kind: &str,
     log: &Writer<Vec<u8>>,
     sources: &BTreeMap<String, Vec<u8>>,
     buffers: impl IntoIterator<Item = (ThreadId, &'a EventBuffer)>,
     elapsed_ms: u64,
-) -> std::io::Result<Vec<u8>> {
-    let mut writer = log.fork(log.get_ref().clone());
+) -> std::io::Result<(PathBuf, u64)> {
+    let temp = new_temporary(dir)?;
+    let mut out = BufWriter::new(temp);
+    out.write_all(log.get_ref())?;
+    let mut writer = log.fork(out);
     write_sources(&mut writer, sources)?;
     for (thread, buffer) in buffers {
         write_events(&mut writer, thread, buffer.names(), &buffer.since(0))?;
     }
     writer.elapsed(elapsed_ms)?;
-    writer.end(&End { exit_code: None })
+    let bytes = writer.written();
+    let out = writer.end(&End { exit_code: None })?;
+    let temp = out.into_inner().map_err(|err| err.into_error())?;
+    let path = persist_new(temp, dir, name, kind)?;
+    Ok((path, bytes))
 }
 
 /// The kind a recording file's name ends with.
@@ -176,20 +189,24 @@ pub(super) fn create_new_file(
     ))
 }
 
-/// Writes a whole recording under a fresh name: first to a temporary file,
-/// then renamed, so that a file with the final name is always complete.
-pub(super) fn write_new_file(
+/// A temporary file in `dir` for a recording being written: it gets its
+/// final name once it is whole ([`persist_new`]).
+fn new_temporary(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    std::fs::create_dir_all(dir)?;
+    tempfile::Builder::new()
+        .prefix(".rewind-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+}
+
+/// Gives a whole recording, written to `temp`, a fresh name: a file with
+/// the final name is always complete.
+fn persist_new(
+    mut temp: tempfile::NamedTempFile,
     dir: &Path,
     name: &str,
     kind: &str,
-    bytes: &[u8],
 ) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".rewind-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    temp.write_all(bytes)?;
     temp.as_file().sync_data()?;
     for n in 0..1000 {
         let path = dir.join(file_name(name, kind, n));

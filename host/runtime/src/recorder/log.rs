@@ -14,9 +14,9 @@ use rewind_format::model::{
 use super::buffer::EventBuffer;
 use super::config::{RecorderEvent, RecordingConfig, Written};
 use super::files::{Append, STREAM_EVENTS};
-use super::output::Output;
+use super::output::{Limit, Output};
 use super::replay::{Halt, ReplayState, is_time_limit};
-use crate::limits::Limit;
+use crate::limits;
 use crate::outcome::Outcome;
 
 /// Inputs batched before they are encoded into the log.
@@ -27,6 +27,11 @@ const INPUT_BATCH_BYTES: usize = 64 << 10;
 const MAX_SOURCE: usize = 4 << 20;
 /// ...and all of them together at most this.
 const MAX_SOURCES: usize = 64 << 20;
+/// A thread's buffer of events holds at most this share of the run's
+/// budget: the rest is the log's, and other threads'.
+const BUFFER_SHARE: u64 = 4;
+/// What a block (`revdebug.block`) costs to keep.
+const BLOCK_BYTES: u64 = 32;
 /// Everything the recorder keeps, behind its lock.
 pub(super) struct State {
     pub(super) config: RecordingConfig,
@@ -40,14 +45,16 @@ pub(super) struct State {
     threads: BTreeMap<ThreadId, ThreadLog>,
     next_thread: ThreadId,
     /// `.py` files the guest read, as it read them, for the recording's
-    /// source chunks.
+    /// source chunks, and their bytes.
     sources: BTreeMap<String, Vec<u8>>,
+    source_bytes: u64,
     next_crash: u64,
     next_snapshot: u64,
     blocks: HashMap<(ThreadId, u64), u64>,
-    /// The input log reached `config.max_log_bytes`: inputs are no longer
-    /// logged, which the log says with a `log-truncated` input.
-    truncated: bool,
+    /// What the guest made the host keep reached `config.max_bytes`:
+    /// nothing more is logged, which the log says with a `log-truncated`
+    /// input.
+    full: bool,
     /// An unhandled exception's capture, written when its thread ends: the
     /// guest still prints the traceback (reading source files) and exits,
     /// and the recording should re-execute to that end.
@@ -55,7 +62,7 @@ pub(super) struct State {
     /// Set when this recorder re-executes a recording instead of making one.
     pub(super) replay: Option<ReplayState>,
     /// The run's time limit, once it has run out.
-    out_of_time: Option<Limit>,
+    out_of_time: Option<limits::Limit>,
 }
 
 /// How often, in positions, a guest tells the host how far it has run
@@ -146,7 +153,11 @@ impl State {
         header: Header,
         replay: Option<ReplayState>,
     ) -> State {
-        let output = Output::new(config.out_dir.clone(), config.name.clone());
+        let output = Output::new(
+            config.out_dir.clone(),
+            config.name.clone(),
+            config.max_bytes,
+        );
         State {
             config,
             header,
@@ -156,10 +167,11 @@ impl State {
             threads: BTreeMap::new(),
             next_thread: 0,
             sources: BTreeMap::new(),
+            source_bytes: 0,
             next_crash: 0,
             next_snapshot: 0,
             blocks: HashMap::new(),
-            truncated: false,
+            full: false,
             unhandled: None,
             replay,
             out_of_time: None,
@@ -176,14 +188,19 @@ impl State {
 
     /// A source file the host knows the guest runs.
     pub(super) fn add_source(&mut self, path: &str, text: &str) {
-        self.sources
+        let old = self
+            .sources
             .insert(path.to_owned(), text.as_bytes().to_vec());
+        self.source_bytes += text.len() as u64;
+        self.source_bytes -= old.map_or(0, |old| old.len() as u64);
     }
 
     /// Keeps what the guest read of a source file, for the recording's
     /// source chunks.
     pub(super) fn keep_source(&mut self, path: &str, offset: u64, data: &[u8]) {
-        if self.sources.values().map(Vec::len).sum::<usize>() + data.len() > MAX_SOURCES {
+        // Sources are a courtesy: past their limits, or past the budget
+        // (which the input read says), they are not kept.
+        if self.source_bytes as usize + data.len() > MAX_SOURCES || !self.fits(data.len()) {
             return;
         }
         // The file as the guest read it: reads may restart at 0 or overlap
@@ -193,6 +210,7 @@ impl State {
         let end = start.saturating_add(data.len());
         if start <= text.len() && end <= MAX_SOURCE {
             if text.len() < end {
+                self.source_bytes += (end - text.len()) as u64;
                 text.resize(end, 0);
             }
             text[start..end].copy_from_slice(data);
@@ -298,6 +316,9 @@ impl State {
         let known = self.blocks.len() as u64;
         let (block, existed) = match self.blocks.get(&(thread, task)) {
             Some(block) => (*block, true),
+            // Past the budget a new block is not kept (its marker is not
+            // logged either).
+            None if !self.fits(BLOCK_BYTES as usize) => (known, false),
             None => {
                 self.blocks.insert((thread, task), known);
                 (known, false)
@@ -372,32 +393,64 @@ impl State {
         if self.replay.is_some() {
             return;
         }
-        if !self.output.logging() || self.truncated {
+        if !self.output.logging() || self.full {
             return;
         }
-        let limit = self.config.max_log_bytes;
-        let input = if self.output.logged() > limit {
-            self.truncated = true;
-            self.output.fail(
-                format!(
-                    "the input log passed {} MiB, its limit (the run's --max-memory); inputs after this point are not logged, and the recording cannot be re-executed past it",
-                    limit >> 20
-                ),
-                events,
-            );
-            Input::Other {
-                name: "log-truncated".to_owned(),
-                data: Default::default(),
-            }
-        } else {
-            input
-        };
+        if !self.fits(input_bytes(&input)) {
+            self.overflow(thread, events);
+            return;
+        }
         let log = self.threads.entry(thread).or_default();
         log.pending_bytes += input_bytes(&input);
         log.pending.push(input);
         if log.pending.len() >= INPUT_BATCH || log.pending_bytes >= INPUT_BATCH_BYTES {
             self.commit_inputs(thread, events);
         }
+    }
+
+    /// The bytes the guest has made the host keep: the log, inputs waiting
+    /// to join it, every thread's events and names, the sources and the
+    /// blocks.
+    fn kept(&self) -> u64 {
+        let threads: u64 = self
+            .threads
+            .values()
+            .map(|log| (log.pending_bytes + log.events.bytes()) as u64)
+            .sum();
+        self.output.kept() + threads + self.source_bytes + BLOCK_BYTES * self.blocks.len() as u64
+    }
+
+    /// Whether `bytes` more stay within the run's budget. Re-execution
+    /// keeps no log, and its events are what it is for: it has none.
+    fn fits(&self, bytes: usize) -> bool {
+        self.replay.is_some() || self.kept().saturating_add(bytes as u64) <= self.config.max_bytes
+    }
+
+    /// What the guest made the host keep reached the budget: the log ends
+    /// here, which `thread`'s inputs say, and the user hears it once.
+    fn overflow(&mut self, thread: ThreadId, events: &mut Vec<RecorderEvent>) {
+        if self.full || self.replay.is_some() {
+            return;
+        }
+        self.full = true;
+        let limit = self.config.max_bytes;
+        self.output.limit(
+            Limit::Memory,
+            format!(
+                "the recording passed {} MiB, its limit (the run's --max-memory); what the guest does after this point (inputs, markers, crash captures, events) is not recorded, and the recording cannot be re-executed past it",
+                limit >> 20
+            ),
+            events,
+        );
+        if !self.output.logging() {
+            return;
+        }
+        let log = self.threads.entry(thread).or_default();
+        log.pending.push(Input::Other {
+            name: "log-truncated".to_owned(),
+            data: Default::default(),
+        });
+        self.commit_inputs(thread, events);
     }
 
     /// Encodes a thread's pending inputs into the log (and the stream).
@@ -435,7 +488,11 @@ impl State {
             replay.marker(thread, &kind);
             return;
         }
-        if !self.output.logging() {
+        if !self.output.logging() || self.full {
+            return;
+        }
+        if !self.fits(marker_bytes(&kind)) {
+            self.overflow(thread, events);
             return;
         }
         self.commit_inputs(thread, events);
@@ -457,7 +514,11 @@ impl State {
         batch: Vec<Event>,
         events: &mut Vec<RecorderEvent>,
     ) {
-        if self.mode == Mode::Off {
+        if self.mode == Mode::Off || self.full {
+            return;
+        }
+        if !self.fits(batch.iter().map(event_bytes).sum()) {
+            self.overflow(thread, events);
             return;
         }
         let log = self.threads.entry(thread).or_default();
@@ -490,7 +551,7 @@ impl State {
 
     /// The run's time ran out: stop `thread` at the next position it tells,
     /// if it tells them.
-    pub(super) fn out_of_time(&mut self, thread: ThreadId, limit: Limit) -> bool {
+    pub(super) fn out_of_time(&mut self, thread: ThreadId, limit: limits::Limit) -> bool {
         self.out_of_time = Some(limit);
         self.threads
             .get(&thread)
@@ -504,7 +565,11 @@ impl State {
         body: &[u8],
         events: &mut Vec<RecorderEvent>,
     ) {
-        if self.mode == Mode::Off {
+        if self.mode == Mode::Off || self.full {
+            return;
+        }
+        if !self.fits(body.len()) {
+            self.overflow(thread, events);
             return;
         }
         let log = self.threads.entry(thread).or_default();
@@ -526,10 +591,14 @@ impl State {
     /// stream gets them when enough are waiting.
     fn kept_events(&mut self, thread: ThreadId, events: &mut Vec<RecorderEvent>) {
         let keep = self.config.buffer_events;
+        let max_bytes = match self.replay {
+            Some(_) => usize::MAX,
+            None => usize::try_from(self.config.max_bytes / BUFFER_SHARE).unwrap_or(usize::MAX),
+        };
         let Some(log) = self.threads.get_mut(&thread) else {
             return;
         };
-        log.events.keep(keep);
+        log.events.keep(keep, max_bytes);
         let unsent = log.events.total() - log.streamed_events;
         if self.mode == Mode::Continuous && unsent >= STREAM_EVENTS.min(keep.max(1)) as u64 {
             self.stream_events(thread, events);
@@ -562,23 +631,30 @@ impl State {
         if self.mode == Mode::Off || (!self.output.logging() && self.replay.is_none()) {
             return None;
         }
-        let id = self.next_crash;
-        self.next_crash += 1;
-        let crash = Crash { id, ..crash };
         let thread = crash.thread;
-        self.marker(thread, MarkerKind::Crash { crash: id }, events);
-        if crash.reason == CrashReason::Unhandled
-            && let Some(log) = self.threads.get_mut(&thread)
-        {
+        let unhandled = crash.reason == CrashReason::Unhandled;
+        if unhandled && let Some(log) = self.threads.get_mut(&thread) {
             log.crashed = true;
         }
-        if let Some(replay) = &mut self.replay {
-            replay.crash(&crash);
-            let path = PathBuf::from(&replay.recording_path);
-            self.capture(thread, &[thread]);
-            return Some(path);
+        // Past the budget the capture is not kept, but the recording of
+        // what came before is still written, as for any crash.
+        let fits = self.fits(crash_bytes(&crash));
+        if !fits {
+            self.overflow(thread, events);
         }
-        self.append(Append::Crash(&crash), events);
+        if !self.full && fits {
+            let id = self.next_crash;
+            self.next_crash += 1;
+            let crash = Crash { id, ..crash };
+            self.marker(thread, MarkerKind::Crash { crash: id }, events);
+            if let Some(replay) = &mut self.replay {
+                replay.crash(&crash);
+                let path = PathBuf::from(&replay.recording_path);
+                self.capture(thread, &[thread]);
+                return Some(path);
+            }
+            self.append(Append::Crash(&crash), events);
+        }
         match self.mode {
             Mode::Continuous => {
                 self.flush_stream(events);
@@ -590,7 +666,7 @@ impl State {
                 });
                 Some(path)
             }
-            _ if crash.reason == CrashReason::Unhandled => {
+            _ if unhandled => {
                 self.unhandled = Some(thread);
                 None
             }
@@ -720,6 +796,60 @@ impl State {
         // A stream closed because the mode went down ends too: its reader
         // knows nothing more follows in that file.
         self.output.end_stream(exit_code.flatten(), events);
+    }
+}
+
+/// What a marker costs in the log, at most.
+fn marker_bytes(kind: &MarkerKind) -> usize {
+    let text = match kind {
+        MarkerKind::Snapshot { name, .. } => 2 * name.len(),
+        MarkerKind::Rule { target, .. } => 2 * target.len(),
+        _ => 0,
+    };
+    32 + text
+}
+
+/// What a crash capture costs in the log, at most (its strings are
+/// interned: kept once in the log, once to intern them).
+fn crash_bytes(crash: &Crash) -> usize {
+    let pairs = |pairs: &[(String, String)]| -> usize {
+        pairs.iter().map(|(a, b)| 2 * (a.len() + b.len()) + 4).sum()
+    };
+    let reason = match &crash.reason {
+        CrashReason::Trap(detail) | CrashReason::Limit(detail) => detail.len(),
+        _ => 0,
+    };
+    let exception = crash
+        .exception
+        .as_ref()
+        .map_or(0, |e| e.type_name.len() + e.message.len());
+    let frames: usize = crash
+        .frames
+        .iter()
+        .map(|f| 2 * (f.function.len() + f.file.len()) + 8 + pairs(&f.locals))
+        .sum();
+    let notes: usize = crash.notes.iter().map(|note| note.len() + 2).sum();
+    // With its marker.
+    96 + 2 * (reason + exception + notes) + frames
+}
+
+/// What an event sent as text costs to keep, at most.
+fn event_bytes(event: &Event) -> usize {
+    let pairs = |pairs: &[(String, String)]| -> usize {
+        pairs.iter().map(|(a, b)| 3 * a.len() + b.len() + 4).sum()
+    };
+    8 + match event {
+        Event::Call {
+            function,
+            file,
+            args,
+            ..
+        } => 3 * (function.len() + file.len()) + pairs(args),
+        Event::Line { changed, .. } => pairs(changed),
+        Event::Return { value } => value.len(),
+        Event::Exception {
+            type_name, message, ..
+        } => 3 * type_name.len() + message.len(),
     }
 }
 

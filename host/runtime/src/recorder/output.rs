@@ -1,6 +1,7 @@
 //! Where the log goes: the encoded log kept in memory, the continuous
 //! stream it feeds, and the recording files forked from it for crashes and
-//! snapshots. A failure to write is reported once, and recording goes on.
+//! snapshots. A failure to write is reported once, and recording goes on;
+//! so is each limit, the first time it is met.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,20 @@ use super::stream::Stream;
 /// loop cannot fill the disk. Later snapshots are markers only.
 pub(super) const MAX_FILES: usize = 100;
 
+/// The recording files of a run hold at most this many times the run's
+/// byte budget in all: each file holds the whole log so far, so that a
+/// hundred snapshots of a full log would otherwise take a hundred times it.
+pub(super) const FILES_PER_BUDGET: u64 = 8;
+
+/// A limit the recorder meets, said once each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Limit {
+    /// What the guest made the host keep reached the run's budget.
+    Memory,
+    /// The run's recording files reached their count or their bytes.
+    Files,
+}
+
 pub(super) struct Output {
     out_dir: PathBuf,
     /// The start of every file's name.
@@ -26,24 +41,34 @@ pub(super) struct Output {
     /// starts (a run that starts `Off` logs nothing).
     log: Option<Writer<Vec<u8>>>,
     stream: Option<Stream>,
-    /// Recording files written so far.
+    /// Recording files written so far, and their bytes.
     files: usize,
+    file_bytes: u64,
+    /// The bytes recording files may hold in all.
+    max_file_bytes: u64,
     /// Whether a failure was reported already (once is enough).
     failed: bool,
     /// When the run started: every recording says how long it had run.
     started: Instant,
+    /// The limits met and said.
+    said: Vec<Limit>,
 }
 
 impl Output {
-    pub(super) fn new(out_dir: PathBuf, name: String) -> Output {
+    /// An output into `out_dir`, its files named after `name`; `budget` is
+    /// the run's byte budget, which bounds the files' bytes too.
+    pub(super) fn new(out_dir: PathBuf, name: String, budget: u64) -> Output {
         Output {
             out_dir,
             name,
             log: None,
             stream: None,
             files: 0,
+            file_bytes: 0,
+            max_file_bytes: budget.saturating_mul(FILES_PER_BUDGET),
             failed: false,
             started: Instant::now(),
+            said: Vec::new(),
         }
     }
 
@@ -52,9 +77,14 @@ impl Output {
         self.log.is_some()
     }
 
-    /// The bytes logged so far.
-    pub(super) fn logged(&self) -> u64 {
-        self.log.as_ref().map_or(0, Writer::written)
+    /// The memory the log takes: its bytes, and the strings its writer
+    /// (and the stream's) keeps to intern them.
+    pub(super) fn kept(&self) -> u64 {
+        let log = self
+            .log
+            .as_ref()
+            .map_or(0, |log| log.written() + log.interned_bytes());
+        log + self.stream.as_ref().map_or(0, Stream::interned_bytes)
     }
 
     /// Starts the log, under `header`.
@@ -86,7 +116,8 @@ impl Output {
     }
 
     /// A recording file holding the log so far, `sources` and the events
-    /// `buffers` hold: a crash or a snapshot in `OnEvent` mode.
+    /// `buffers` hold: a crash or a snapshot in `OnEvent` mode. The log is
+    /// copied from memory to the file as it is, not into another buffer.
     pub(super) fn write_file<'a>(
         &mut self,
         sources: &BTreeMap<String, Vec<u8>>,
@@ -94,24 +125,41 @@ impl Output {
         what: Written,
         events: &mut Vec<RecorderEvent>,
     ) -> Option<PathBuf> {
+        let log = self.log.as_ref()?;
+        let buffers: Vec<_> = buffers.into_iter().collect();
+        let size = log.written()
+            + sources.values().map(|text| text.len() as u64).sum::<u64>()
+            + buffers
+                .iter()
+                .map(|(_, buffer)| buffer.bytes() as u64)
+                .sum::<u64>();
         if self.files >= MAX_FILES {
-            let failure = format!("{MAX_FILES} recordings written; no more from this run");
-            self.fail(failure, events);
+            let limit = format!("{MAX_FILES} recordings written; no more from this run");
+            self.limit(Limit::Files, limit, events);
             return None;
         }
-        let log = self.log.as_ref()?;
+        if self.file_bytes.saturating_add(size) > self.max_file_bytes {
+            let limit = format!(
+                "this run's recordings reached {} MiB, their limit ({FILES_PER_BUDGET} times the recording's, from --max-memory); no more from this run",
+                self.max_file_bytes >> 20
+            );
+            self.limit(Limit::Files, limit, events);
+            return None;
+        }
         let elapsed_ms = self.started.elapsed().as_millis() as u64;
-        let bytes = match files::encode(log, sources, buffers, elapsed_ms) {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                self.fail(format!("encoding a recording: {err}"), events);
-                return None;
-            }
-        };
         let kind = files::file_kind(&what);
-        match files::write_new_file(&self.out_dir, &self.name, &kind, &bytes) {
-            Ok(path) => {
+        match files::write_recording(
+            &self.out_dir,
+            &self.name,
+            &kind,
+            log,
+            sources,
+            buffers,
+            elapsed_ms,
+        ) {
+            Ok((path, bytes)) => {
                 self.files += 1;
+                self.file_bytes += bytes;
                 events.push(RecorderEvent::Written {
                     path: path.clone(),
                     what,
@@ -199,6 +247,15 @@ impl Output {
         let elapsed_ms = self.started.elapsed().as_millis() as u64;
         if let Err(failure) = stream.end(exit_code, elapsed_ms) {
             self.fail(failure, events);
+        }
+    }
+
+    /// Tells the listener, the first time, that a limit was met.
+    pub(super) fn limit(&mut self, limit: Limit, why: String, events: &mut Vec<RecorderEvent>) {
+        tracing::debug!("recorder: {why}");
+        if !self.said.contains(&limit) {
+            self.said.push(limit);
+            events.push(RecorderEvent::Failed(why));
         }
     }
 

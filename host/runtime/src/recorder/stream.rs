@@ -40,6 +40,11 @@ impl Stream {
         })
     }
 
+    /// The bytes of the strings its writer keeps to intern them.
+    pub(super) fn interned_bytes(&self) -> u64 {
+        self.writer.interned_bytes()
+    }
+
     pub(super) fn path(&self) -> &Path {
         &self.path
     }

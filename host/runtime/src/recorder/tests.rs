@@ -21,7 +21,7 @@ fn config(dir: &Path, mode: Mode, max_mode: Mode) -> RecordingConfig {
         guest_name: "guest".to_owned(),
         guest_digest: "sha256:00".to_owned(),
         settings: vec![("hash-seed".to_owned(), "0".to_owned())],
-        max_log_bytes: 1 << 30,
+        max_bytes: 1 << 30,
     }
 }
 
@@ -261,7 +261,7 @@ fn the_input_log_stops_at_its_limit_and_says_so() {
     let heard = Arc::new(Mutex::new(Vec::new()));
     let sink = heard.clone();
     let config = RecordingConfig {
-        max_log_bytes: 1 << 20,
+        max_bytes: 1 << 20,
         ..config(dir.path(), Mode::Continuous, Mode::Continuous)
     };
     let recorder = Recorder::new(config, move |event| {
@@ -298,4 +298,124 @@ fn the_input_log_stops_at_its_limit_and_says_so() {
     let inputs = &recording.threads[&0].inputs;
     assert!(inputs.len() < 64, "{}", inputs.len());
     assert!(matches!(inputs.last(), Some(Input::Other { name, .. }) if name == "log-truncated"));
+}
+
+/// A recorder with a budget of `max_bytes`, and the failures it reported.
+fn budgeted(dir: &Path, mode: Mode, max_bytes: u64) -> (Recorder, Arc<Mutex<Vec<RecorderEvent>>>) {
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let sink = heard.clone();
+    let config = RecordingConfig {
+        max_bytes,
+        buffer_events: 1_000_000,
+        ..config(dir, mode, Mode::Continuous)
+    };
+    let recorder = Recorder::new(config, move |event| {
+        if !matches!(event, RecorderEvent::Flushed { .. }) {
+            sink.lock().unwrap().push(event.clone())
+        }
+    });
+    (recorder, heard)
+}
+
+fn failures(heard: &Mutex<Vec<RecorderEvent>>) -> Vec<String> {
+    heard
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|event| match event {
+            RecorderEvent::Failed(why) => Some(why.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn markers_and_crashes_count_against_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let (recorder, heard) = budgeted(dir.path(), Mode::Continuous, 4 << 20);
+    let thread = recorder.thread();
+    thread.input(Input::MonotonicClock { nanos: 1 });
+    for n in 0..64 {
+        // Each name is new: interning does not help.
+        thread.rule(format!("path:{n}{}", "x".repeat(256 << 10)), true);
+        thread.crash(Crash {
+            notes: vec![format!("{n}{}", "y".repeat(256 << 10))],
+            ..crash()
+        });
+        thread.input(Input::MonotonicClock { nanos: n });
+    }
+    thread.end(ThreadEnd::Exited(0));
+    let failed = failures(&heard);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("passed 4 MiB"), "{}", failed[0]);
+    let stream = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.to_string_lossy().ends_with("stream.rwd"))
+        .unwrap();
+    // What came before the limit is whole, and says where it stopped.
+    assert!(std::fs::metadata(&stream).unwrap().len() < 5 << 20);
+    let recording = read(&stream);
+    assert!(recording.cut.is_none());
+    assert!(!recording.crashes.is_empty());
+    let inputs = &recording.threads[&0].inputs;
+    assert!(matches!(inputs.last(), Some(Input::Other { name, .. }) if name == "log-truncated"));
+}
+
+#[test]
+fn snapshots_of_a_full_log_are_bounded_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (recorder, heard) = budgeted(dir.path(), Mode::OnEvent, 1 << 20);
+    let thread = recorder.thread();
+    // A log near its budget, then snapshots in a loop: each file holds the
+    // whole log, and all of them 8 times the budget at most.
+    for _ in 0..14 {
+        thread.input(Input::Random {
+            data: rewind_format::model::Bytes(vec![7; 64 << 10]),
+        });
+    }
+    for _ in 0..40 {
+        thread.snapshot(Some("s".repeat(1 << 20)), false);
+    }
+    thread.end(ThreadEnd::Exited(0));
+    let on_disk: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(on_disk <= 8 << 20, "{on_disk} bytes on disk");
+    let failed = failures(&heard);
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed[0].contains("passed 1 MiB"), "{}", failed[0]);
+    assert!(failed[1].contains("reached 8 MiB"), "{}", failed[1]);
+}
+
+#[test]
+fn live_events_are_bounded_by_bytes_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (recorder, heard) = budgeted(dir.path(), Mode::OnEvent, 8 << 20);
+    let thread = recorder.thread();
+    let big = |n: u32| Event::Return {
+        value: format!("{n}{}", "v".repeat(200)),
+    };
+    // A quarter of the budget at most, for a buffer that keeps a million.
+    for round in 0..200 {
+        thread.events((0..100).map(|n| big(round * 100 + n)).collect());
+    }
+    let path = thread.snapshot(None, false);
+    assert_eq!(path, "snapshot-1");
+    assert!(failures(&heard).is_empty(), "{:?}", failures(&heard));
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let recording = read(&file);
+    let events: usize = recording.threads[&0]
+        .events
+        .iter()
+        .map(|run| run.events.len())
+        .sum();
+    assert!(events > 0 && events < 20_000, "{events} events");
+    assert!(std::fs::metadata(&file).unwrap().len() <= 3 << 20);
 }

@@ -3,7 +3,9 @@
 //!
 //! Everything a guest passes is validated by the canonical ABI before it
 //! gets here (a bad string or enum traps that guest); nothing here can fail
-//! the host.
+//! the host. Every string a guest passes is cut to [`MAX_STRING`] bytes
+//! here, before the recorder keeps it: snapshot names, rule targets, crash
+//! captures and live events alike.
 
 use rewind_format::model::{self as format, CrashReason, Mode};
 use wasmtime::component::{HasSelf, Linker};
@@ -52,6 +54,32 @@ fn from_mode(mode: Mode) -> control::Mode {
 
 type Result<T> = wasmtime::Result<T>;
 
+/// The longest string the recorder keeps of one a guest passes, in bytes:
+/// a longer one is cut at a character boundary and ends in `...`. The
+/// guest's own safe string forms are far shorter (256 characters).
+pub(crate) const MAX_STRING: usize = 4096;
+
+/// `text`, cut to [`MAX_STRING`] bytes.
+fn cut(mut text: String) -> String {
+    if text.len() <= MAX_STRING {
+        return text;
+    }
+    let mut end = MAX_STRING - "...".len();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str("...");
+    text
+}
+
+fn cut_pairs(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+    pairs
+        .into_iter()
+        .map(|(name, value)| (cut(name), cut(value)))
+        .collect()
+}
+
 /// A control call's answer, unless re-execution must stop here.
 fn answer<T>(thread: &ThreadRecorder, value: T) -> Result<T> {
     thread.replay_check()?;
@@ -86,7 +114,7 @@ impl control::Host for ThreadRecorder {
     }
 
     fn snapshot(&mut self, name: Option<String>, all: bool) -> Result<String> {
-        let name = ThreadRecorder::snapshot(self, name, all);
+        let name = ThreadRecorder::snapshot(self, name.map(cut), all);
         answer(self, name)
     }
 
@@ -106,7 +134,7 @@ impl control::Host for ThreadRecorder {
     }
 
     fn rule(&mut self, target: String, record: bool) -> Result<()> {
-        ThreadRecorder::rule(self, target, record);
+        ThreadRecorder::rule(self, cut(target), record);
         answer(self, ())
     }
 }
@@ -121,20 +149,20 @@ impl capture::Host for ThreadRecorder {
                 capture::CrashKind::Reported => CrashReason::Reported,
             },
             exception: crash.exception.map(|exception| format::ExceptionInfo {
-                type_name: exception.type_name,
-                message: exception.message,
+                type_name: cut(exception.type_name),
+                message: cut(exception.message),
             }),
             frames: crash
                 .frames
                 .into_iter()
                 .map(|frame| format::Frame {
-                    function: frame.function,
-                    file: frame.file,
+                    function: cut(frame.function),
+                    file: cut(frame.file),
                     line: frame.line,
-                    locals: frame.locals,
+                    locals: cut_pairs(frame.locals),
                 })
                 .collect(),
-            notes: crash.notes,
+            notes: crash.notes.into_iter().map(cut).collect(),
         };
         let path = self.crash(crash);
         answer(self, path.map(|path| path.to_string_lossy().into_owned()))
@@ -147,24 +175,24 @@ impl trace::Host for ThreadRecorder {
             .into_iter()
             .map(|event| match event {
                 trace::Event::Call(call) => format::Event::Call {
-                    function: call.function,
-                    file: call.file,
+                    function: cut(call.function),
+                    file: cut(call.file),
                     line: call.line,
-                    args: call.args,
+                    args: cut_pairs(call.args),
                 },
                 trace::Event::Line(line) => format::Event::Line {
                     line: line.line,
-                    changed: line.changed,
+                    changed: cut_pairs(line.changed),
                 },
-                trace::Event::Return(value) => format::Event::Return { value },
+                trace::Event::Return(value) => format::Event::Return { value: cut(value) },
                 trace::Event::Exception(exception) => format::Event::Exception {
                     stage: match exception.stage {
                         trace::ExceptionStage::Raised => format::ExceptionStage::Raised,
                         trace::ExceptionStage::Caught => format::ExceptionStage::Caught,
                         trace::ExceptionStage::Unhandled => format::ExceptionStage::Unhandled,
                     },
-                    type_name: exception.type_name,
-                    message: exception.message,
+                    type_name: cut(exception.type_name),
+                    message: cut(exception.message),
                 },
             })
             .collect();
@@ -180,5 +208,20 @@ impl trace::Host for ThreadRecorder {
     fn approximate(&mut self, index: u64) -> Result<()> {
         ThreadRecorder::approximate(self, index);
         answer(self, ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_STRING, cut};
+
+    #[test]
+    fn long_strings_are_cut_at_a_character_boundary() {
+        assert_eq!(cut("short".to_owned()), "short");
+        let exact = "x".repeat(MAX_STRING);
+        assert_eq!(cut(exact.clone()), exact);
+        let long = cut("é".repeat(MAX_STRING));
+        assert!(long.len() <= MAX_STRING, "{}", long.len());
+        assert!(long.ends_with("é..."), "{long}");
     }
 }

@@ -426,7 +426,7 @@ impl Runtime {
             guest_name: recording.header.guest_name.clone(),
             guest_digest: recording.header.guest_digest.clone(),
             settings: Vec::new(),
-            max_log_bytes: 0,
+            max_bytes: 0,
         };
         let recorder = Recorder::replaying(config, state);
         let thread = recorder.thread();
