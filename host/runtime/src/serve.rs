@@ -132,6 +132,7 @@ impl Serving {
     pub(crate) fn stopped(&mut self, response: Response) {
         self.abandon(response);
         if let Some(base) = self.base.take() {
+            base.redirect(None);
             base.release();
         }
     }

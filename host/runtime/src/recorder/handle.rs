@@ -161,7 +161,7 @@ impl ThreadRecorder {
     }
 
     /// While `thread` runs in the store in this handle's place (`None`:
-    /// until it is over), the clones of this handle log for it.
+    /// until it is over), the inputs this handle's clones log are its.
     pub(crate) fn redirect(&self, thread: Option<&ThreadRecorder>) {
         let to = thread.map_or(NO_REDIRECT, |thread| u64::from(thread.thread));
         self.current.store(to, Ordering::Relaxed);
@@ -190,22 +190,23 @@ impl ThreadRecorder {
         f: impl FnOnce(&mut State, ThreadId, &mut Vec<RecorderEvent>) -> R,
     ) -> R {
         match &self.recorder {
-            Some(recorder) => recorder.with(|state, events| f(state, self.current(), events)),
+            Some(recorder) => recorder.with(|state, events| f(state, self.thread, events)),
             None => default,
         }
     }
 
     /// Logs an input the guest received.
     pub(crate) fn input(&self, input: Input) {
-        self.with((), |state, thread, events| {
-            state.input(thread, input, events)
+        self.with((), |state, _, events| {
+            state.input(self.current(), input, events)
         })
     }
 
     /// Logs `len` bytes the guest read from `path` at `offset`; `.py` files
     /// are also kept as source text.
     pub(crate) fn file_read(&self, path: &str, offset: u64, data: &[u8]) {
-        self.with((), |state, thread, events| {
+        let thread = self.current();
+        self.with((), |state, _, events| {
             if path.ends_with(".py") {
                 state.keep_source(path, offset, data);
             }
