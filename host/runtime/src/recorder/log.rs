@@ -43,7 +43,12 @@ pub(super) struct State {
     sources: BTreeMap<String, Vec<u8>>,
     next_crash: u64,
     next_snapshot: u64,
+    /// Each (thread, task)'s block number; a released thread's are dropped.
     blocks: HashMap<(ThreadId, u64), u64>,
+    /// The next block's number: counted, never taken from `blocks.len()`,
+    /// which shrinks when a thread is released and would give a number
+    /// that is still in use.
+    next_block: u64,
     /// The input log reached `config.max_log_bytes`: inputs are no longer
     /// logged, which the log says with a `log-truncated` input.
     truncated: bool,
@@ -148,6 +153,7 @@ impl State {
             next_crash: 0,
             next_snapshot: 0,
             blocks: HashMap::new(),
+            next_block: 0,
             truncated: false,
             unhandled: None,
             replay,
@@ -283,12 +289,13 @@ impl State {
         clear: bool,
         events: &mut Vec<RecorderEvent>,
     ) -> u64 {
-        let known = self.blocks.len() as u64;
         let (block, existed) = match self.blocks.get(&(thread, task)) {
             Some(block) => (*block, true),
             None => {
-                self.blocks.insert((thread, task), known);
-                (known, false)
+                let block = self.next_block;
+                self.next_block += 1;
+                self.blocks.insert((thread, task), block);
+                (block, false)
             }
         };
         self.marker(
