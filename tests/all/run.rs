@@ -249,6 +249,28 @@ fn syntax_errors_are_reported_like_python() {
     assert!(run.stderr.contains("SyntaxError"), "{}", run.stderr);
 }
 
+/// An OS error reads as CPython's: the errno, its text, the file.
+#[test]
+fn os_errors_read_like_python() {
+    let run = rewind_run(["-c", "open('/missing.txt')"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr
+            .ends_with("FileNotFoundError: [Errno 44] No such file or directory: '/missing.txt'\n"),
+        "{}",
+        run.stderr
+    );
+    let run = rewind_run([
+        "-c",
+        "import os\ntry:\n    os.listdir('/nowhere')\nexcept OSError as e:\n    print(e)",
+    ]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "[Errno 44] No such file or directory: '/nowhere'\n"
+    );
+}
+
 #[test]
 fn environment_is_only_what_is_granted() {
     let run = crate::run(
