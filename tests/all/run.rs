@@ -249,6 +249,27 @@ fn syntax_errors_are_reported_like_python() {
     assert!(run.stderr.contains("SyntaxError"), "{}", run.stderr);
 }
 
+/// A binary given as a script (here the start of an ELF executable) gets
+/// CPython's one line, naming the file, and none of its bytes.
+#[test]
+fn a_binary_file_is_one_line_not_its_bytes() {
+    let scripts = Scripts::new();
+    let mut elf = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00".to_vec();
+    elf.extend((0..=255u8).cycle().take(4096));
+    let binary = scripts.path("tool");
+    std::fs::write(&binary, &elf).unwrap();
+    let run = rewind_run([&binary]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "SyntaxError: source code cannot contain null bytes ({})\n",
+            binary.display()
+        )
+    );
+}
+
 /// An OS error reads as CPython's: the errno, its text, the file.
 #[test]
 fn os_errors_read_like_python() {
