@@ -56,6 +56,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(err) if err.is::<common::report::ClosedStdout>() => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("rewind: {err:#}");
             if cli.verbose {
