@@ -189,3 +189,51 @@ fn there_is_no_network() {
         "OSError\n",
     );
 }
+
+/// A file name that is not UTF-8 cannot cross WASI 0.2: the listing goes on
+/// without it, rewind says so once, and a re-execution lists the same.
+#[test]
+fn a_name_that_is_not_utf8_is_left_out_of_a_listing() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let scripts = Scripts::new();
+    let data = scripts.path("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("good.txt"), "").unwrap();
+    for name in [&b"bad-\xff.txt"[..], b"worse-\xfe\xfd"] {
+        std::fs::write(data.join(std::ffi::OsStr::from_bytes(name)), "").unwrap();
+    }
+    std::fs::write(data.join("zed.txt"), "").unwrap();
+    let grant = format!("{}::/data", data.display());
+    let (run, files) = crate::recording::record(
+        &scripts,
+        &[
+            "--dir",
+            &grant,
+            "-c",
+            "import os, revdebug\nprint(sorted(os.listdir('/data')))\nprint(len(list(os.scandir('/data'))), flush=True)\nrevdebug.snapshot('listed')",
+        ],
+        "",
+    );
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "['good.txt', 'zed.txt']\n2\n");
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| line.contains("UTF-8"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(
+        warnings[0].contains(
+            "a file name in /data is not valid UTF-8 and cannot reach the guest: \
+             directory listings leave out such names"
+        ),
+        "{}",
+        run.stderr
+    );
+    let [snapshot] = &files[..] else {
+        panic!("one snapshot: {files:?}");
+    };
+    let replayed = crate::run(rewind().args(["replay", "--exec"]).arg(snapshot));
+    assert_eq!(replayed.code, Some(0), "{replayed:?}");
+    assert_eq!(replayed.stdout, run.stdout);
+}
