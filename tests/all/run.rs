@@ -270,6 +270,53 @@ fn a_binary_file_is_one_line_not_its_bytes() {
     );
 }
 
+/// The guest starts in the host's working directory only where a grant
+/// shows it, at the grant's guest path; elsewhere at `/`, and the host's
+/// directory is not in the recording either.
+#[test]
+fn the_working_directory_is_the_guests_only_inside_a_grant() {
+    let scripts = Scripts::new();
+    let elsewhere = Scripts::new();
+    std::fs::create_dir(elsewhere.path("sub")).unwrap();
+    let script = scripts.write(
+        "cwd.py",
+        "import os, revdebug\nprint(os.getcwd())\nrevdebug.snapshot('here')\n",
+    );
+    let out = scripts.path("out");
+    let cwd_of = |cwd: &std::path::Path, flags: &[String]| {
+        let run = crate::run(
+            rewind()
+                .current_dir(cwd)
+                .arg("run")
+                .arg("--out")
+                .arg(&out)
+                .args(flags)
+                .arg(&script),
+        );
+        assert_eq!(run.code, Some(0), "{run:?}");
+        run.stdout
+    };
+    assert_eq!(cwd_of(elsewhere.root(), &[]), "/\n");
+    let recording = crate::recording::recordings(&out).pop().unwrap();
+    let dump = crate::run(rewind().arg("dump").arg(&recording));
+    let host_dir = elsewhere.root().canonicalize().unwrap();
+    assert!(
+        !dump.stdout.contains(host_dir.to_str().unwrap()),
+        "the host's directory reached the recording:\n{}",
+        dump.stdout
+    );
+    let grant = format!("{}::/data", elsewhere.root().display());
+    assert_eq!(
+        cwd_of(&elsewhere.path("sub"), &["--dir".into(), grant]),
+        "/data/sub\n"
+    );
+    // The script's own directory is a grant at its host path.
+    assert_eq!(
+        cwd_of(scripts.root(), &[]),
+        format!("{}\n", scripts.root().display())
+    );
+}
+
 /// An OS error reads as CPython's: the errno, its text, the file.
 #[test]
 fn os_errors_read_like_python() {

@@ -190,6 +190,51 @@ fn there_is_no_network() {
     );
 }
 
+/// Two grants at one guest path would shadow one another: refused, naming
+/// both.
+#[test]
+fn two_grants_at_one_guest_path_are_refused() {
+    let scripts = Scripts::new();
+    std::fs::create_dir(scripts.path("a")).unwrap();
+    std::fs::create_dir(scripts.path("b")).unwrap();
+    let a = format!("{}::/data", scripts.path("a").display());
+    let b = format!("{}::/data/", scripts.path("b").display());
+    let run = crate::run(rewind().args(["run", "--dir", &a, "--dir-rw", &b, "-c", "pass"]));
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "rewind: --dir {a} and --dir-rw {b} both grant the guest path /data; give each its own ::GUEST_DIR\n"
+        )
+    );
+    // The script's own directory is a grant too.
+    let script = scripts.write("app/main.py", "print('ran')\n");
+    let app = scripts.path("app");
+    let over = format!("{}::{}", scripts.path("a").display(), app.display());
+    let run = crate::run(rewind().args(["run", "--dir", &over]).arg(&script));
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "rewind: --dir {over} and the script's directory {} both grant the guest path {}; give each its own ::GUEST_DIR\n",
+            app.display(),
+            app.display()
+        )
+    );
+    // The same grant twice is one grant.
+    let same = scripts.path("a");
+    check(
+        &[
+            "--dir",
+            same.to_str().unwrap(),
+            "--dir",
+            same.to_str().unwrap(),
+        ],
+        "print('ok')",
+        "ok\n",
+    );
+}
+
 /// A file name that is not UTF-8 cannot cross WASI 0.2: the listing goes on
 /// without it, rewind says so once, and a re-execution lists the same.
 #[test]

@@ -54,7 +54,8 @@ pub struct RunArgs {
     #[arg(long = "env", value_name = "KEY[=VALUE]")]
     env: Vec<String>,
 
-    /// The most memory the guest may use, e.g. 512MiB or 2GiB.
+    /// The most memory the guest may use, e.g. 512MiB or 2GiB (the Python
+    /// guest needs at least 64MiB).
     #[arg(long, value_name = "SIZE", default_value = "2GiB")]
     max_memory: String,
 
