@@ -798,9 +798,15 @@ fn a_collector_that_sends_without_end_exhausts_nothing() {
         }
         let output = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{args:?}: {stderr}");
-        assert!(stderr.contains("longer than"), "{args:?}: {stderr}");
+        // Status 3: the collector, not the command line, is at fault.
+        assert_eq!(output.status.code(), Some(3), "{args:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("rewind: the collector at {url} sent "))
+                && stderr.contains(" longer than ")
+                && stderr.ends_with(" bytes; nothing was kept\n"),
+            "{args:?}: {stderr}"
+        );
     }
     // Nothing of the endless recording is left in the cache.
     assert!(walk(&cache).is_empty(), "{:?}", walk(&cache));
