@@ -1,7 +1,6 @@
 //! `rewind collect`: the collector server; `rewind recordings`: what one
 //! holds.
 
-use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::process::ExitCode;
 
@@ -14,7 +13,7 @@ use rewind_runtime::Mode;
 
 use crate::common::args::{CollectorArgs, parse_mode, parse_size};
 use crate::common::collector::{block_on, collector_error};
-use crate::common::{UsageError, io_message};
+use crate::common::{UsageError, io_message, report};
 
 /// Frames and recordings are at least this big.
 const MIN_SIZE: std::ops::RangeInclusive<u64> = 1024..=u64::MAX;
@@ -164,14 +163,14 @@ pub fn recordings(args: RecordingsArgs) -> Result<ExitCode> {
         return Err(UsageError("--server URL: which collector to list".into()).into());
     };
     let list = block_on(client.list())?.map_err(|err| collector_error(&client, err))?;
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &list)?;
-        writeln!(out)?;
+        let mut json = serde_json::to_string_pretty(&list)?;
+        json.push('\n');
+        report::print(&json)?;
         return Ok(ExitCode::SUCCESS);
     }
     if list.is_empty() {
-        writeln!(out, "no recordings on {}", client.server())?;
+        report::print(&format!("no recordings on {}\n", client.server()))?;
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<[String; 6]> = list
@@ -211,10 +210,12 @@ pub fn recordings(args: RecordingsArgs) -> Result<ExitCode> {
         }
         text
     };
-    writeln!(out, "{}", line(&titles.map(str::to_owned)))?;
+    let mut text = format!("{}\n", line(&titles.map(str::to_owned)));
     for row in &rows {
-        writeln!(out, "{}", line(row))?;
+        text.push_str(&line(row));
+        text.push('\n');
     }
+    report::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

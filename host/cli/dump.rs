@@ -11,7 +11,7 @@ use rewind_format::model::*;
 
 use rewind_runtime::{RecordingFile, materialized_path};
 
-use crate::common::{UsageError, read_recording};
+use crate::common::{UsageError, read_recording, report};
 
 /// Print a recording without replaying it.
 ///
@@ -60,7 +60,7 @@ pub fn main(args: DumpArgs) -> Result<ExitCode> {
         }
         text
     };
-    print_all(&text)?;
+    report::print(&text)?;
     if let Some(cut) = &recording.cut {
         eprintln!(
             "rewind: {}: cut at offset {} after {} whole chunks: {}",
@@ -71,15 +71,6 @@ pub fn main(args: DumpArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes to stdout; a closed pipe (`rewind dump f | head`) is not an error.
-fn print_all(text: &str) -> Result<()> {
-    use std::io::Write as _;
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("writing to stdout"),
-    }
 }
 
 fn render(recording: &Recording) -> String {

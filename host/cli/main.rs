@@ -56,6 +56,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(err) if err.is::<common::report::ClosedStdout>() => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("rewind: {err:#}");
             if cli.verbose {
@@ -119,6 +120,8 @@ fn init_tracing(verbose: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only where a terminal shows them, not in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .with_target(false)
         .try_init();

@@ -22,8 +22,8 @@ use rewind_runtime::{
 };
 
 use crate::common::args::{
-    ANY_SIZE, MEMORY, parse_duration, parse_env, parse_grant, parse_mode, parse_size,
-    script_dir_grant, script_path,
+    ANY_SIZE, parse_duration, parse_env, parse_grants, parse_mode, parse_python_memory, parse_size,
+    script_path,
 };
 use crate::common::{UsageError, guest, io_message, report};
 
@@ -171,7 +171,7 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
         return Err(UsageError("--workers: between 1 and 64".into()).into());
     }
     let request_timeout = parse_duration("--request-timeout", &args.request_timeout)?;
-    let max_memory = parse_size("--max-memory", &args.max_memory, MEMORY)?;
+    let max_memory = parse_python_memory(&args.max_memory)?;
     let max_body = parse_size("--max-body", &args.max_body, ANY_SIZE)?;
     let listen = args
         .listen
@@ -186,11 +186,7 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let mut grants = Vec::new();
-    for spec in &args.dirs {
-        grants.push(parse_grant(spec, false)?);
-    }
-    grants.extend(script_dir_grant(&script, &grants));
+    let grants = parse_grants(&args.dirs, &[], Some(&script))?;
     let env = args
         .env
         .iter()

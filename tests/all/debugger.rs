@@ -166,11 +166,25 @@ fn check_session(answers: &[(String, String)]) {
     // its base case ran once, before.
     assert!(answer(10, "break app.py:5").ends_with("app.py:5 (1 hit)"));
     assert!(answer(11, "continue").starts_with("end of the recording\n#73 "));
-    let _ = answer(12, "backtrace");
-    let _ = answer(13, "print n");
-    let _ = answer(14, "finish");
-    let _ = answer(15, "finish");
-    let _ = answer(16, "reverse-finish");
+    // At the end: only the module's frame, no `n` in it, nothing further
+    // to finish; finishing backwards leaves the module for the beginning.
+    let bt = answer(12, "backtrace");
+    assert!(
+        bt.starts_with("#0 <module> at ") && bt.ends_with("app.py:28") && bt.lines().count() == 1,
+        "{bt}"
+    );
+    assert_eq!(answer(13, "print n"), "no variable \"n\" at this point");
+    for n in [14, 15] {
+        let out = answer(n, "finish");
+        assert!(
+            out.starts_with("end of the recording\n#73 app.py:28 in <module>"),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        answer(16, "reverse-finish"),
+        "beginning of the recording\n#0 app.py:0 in <module>: call ()"
+    );
     assert_eq!(answer(17, "goto 0"), "#0 app.py:0 in <module>: call ()");
     assert!(answer(18, "step").starts_with("#1 app.py:1 in <module>\n     1 | import revdebug"));
     assert!(answer(19, "next").starts_with("#2 app.py:3 in <module>"));

@@ -121,6 +121,41 @@ fn dump_prints_a_recording_readably() {
     }
 }
 
+/// Output read by a reader that stops early (`| head`) ends the command
+/// quietly, with status 0: no "Broken pipe", in every form it prints.
+#[test]
+fn printing_into_a_closed_pipe_ends_quietly() {
+    let scripts = Scripts::new();
+    let file = scripts.path("crash.rwd");
+    std::fs::write(&file, recording()).unwrap();
+    let commands = scripts.write("commands.txt", "where\nbacktrace\nlocals\n");
+    let command = |args: &[&std::ffi::OsStr]| {
+        let mut command = rewind();
+        command.args(args);
+        command
+    };
+    for (name, mut command) in [
+        ("dump", command(&["dump".as_ref(), file.as_ref()])),
+        (
+            "dump --json",
+            command(&["dump".as_ref(), "--json".as_ref(), file.as_ref()]),
+        ),
+        (
+            "replay --commands",
+            command(&[
+                "replay".as_ref(),
+                file.as_ref(),
+                "--commands".as_ref(),
+                commands.as_ref(),
+            ]),
+        ),
+    ] {
+        let run = crate::run_with_stdout_closed(&mut command);
+        assert_eq!(run.code, Some(0), "{name}: {run:?}");
+        assert_eq!(run.stderr, "", "{name}");
+    }
+}
+
 #[test]
 fn dump_json_is_the_documented_schema() {
     let scripts = Scripts::new();

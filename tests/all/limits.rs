@@ -43,6 +43,19 @@ fn time_limit_on_a_busy_loop() {
     assert_eq!(run.stderr, "rewind: time limit of 1s exceeded\n");
 }
 
+/// A limit is said in the unit it was given in, never rounded to zero.
+#[test]
+fn a_time_limit_reads_as_it_was_given() {
+    for (timeout, said) in [("1ns", "1ns"), ("1500ms", "1.5s")] {
+        let run = crate::rewind_run(["--timeout", timeout, "-c", "while True:\n    pass"]);
+        assert_eq!(run.code, Some(124), "{run:?}");
+        assert_eq!(
+            run.stderr,
+            format!("rewind: time limit of {said} exceeded\n")
+        );
+    }
+}
+
 #[test]
 fn time_limit_while_blocked_reading_stdin() {
     // The guest sits in a host call, where the epoch cannot interrupt it.

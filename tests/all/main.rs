@@ -137,6 +137,18 @@ pub fn run_with_stdin(command: &mut Command, stdin: &[u8]) -> Run {
     child.wait_with_output().unwrap().into()
 }
 
+/// Runs `command` with its stdout closed before it writes, as `| head`
+/// leaves it once it has read enough.
+pub fn run_with_stdout_closed(command: &mut Command) -> Run {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting rewind");
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap().into()
+}
+
 pub fn run(command: &mut Command) -> Run {
     command.output().expect("starting rewind").into()
 }

@@ -305,6 +305,96 @@ fn syntax_errors_are_reported_like_python() {
     assert!(run.stderr.contains("SyntaxError"), "{}", run.stderr);
 }
 
+/// A binary given as a script (here the start of an ELF executable) gets
+/// CPython's one line, naming the file, and none of its bytes.
+#[test]
+fn a_binary_file_is_one_line_not_its_bytes() {
+    let scripts = Scripts::new();
+    let mut elf = b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00".to_vec();
+    elf.extend((0..=255u8).cycle().take(4096));
+    let binary = scripts.path("tool");
+    std::fs::write(&binary, &elf).unwrap();
+    let run = rewind_run([&binary]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "SyntaxError: source code cannot contain null bytes ({})\n",
+            binary.display()
+        )
+    );
+}
+
+/// The guest starts in the host's working directory only where a grant
+/// shows it, at the grant's guest path; elsewhere at `/`, and the host's
+/// directory is not in the recording either.
+#[test]
+fn the_working_directory_is_the_guests_only_inside_a_grant() {
+    let scripts = Scripts::new();
+    let elsewhere = Scripts::new();
+    std::fs::create_dir(elsewhere.path("sub")).unwrap();
+    let script = scripts.write(
+        "cwd.py",
+        "import os, revdebug\nprint(os.getcwd())\nrevdebug.snapshot('here')\n",
+    );
+    let out = scripts.path("out");
+    let cwd_of = |cwd: &std::path::Path, flags: &[String]| {
+        let run = crate::run(
+            rewind()
+                .current_dir(cwd)
+                .arg("run")
+                .arg("--out")
+                .arg(&out)
+                .args(flags)
+                .arg(&script),
+        );
+        assert_eq!(run.code, Some(0), "{run:?}");
+        run.stdout
+    };
+    assert_eq!(cwd_of(elsewhere.root(), &[]), "/\n");
+    let recording = crate::recording::recordings(&out).pop().unwrap();
+    let dump = crate::run(rewind().arg("dump").arg(&recording));
+    let host_dir = elsewhere.root().canonicalize().unwrap();
+    assert!(
+        !dump.stdout.contains(host_dir.to_str().unwrap()),
+        "the host's directory reached the recording:\n{}",
+        dump.stdout
+    );
+    let grant = format!("{}::/data", elsewhere.root().display());
+    assert_eq!(
+        cwd_of(&elsewhere.path("sub"), &["--dir".into(), grant]),
+        "/data/sub\n"
+    );
+    // The script's own directory is a grant at its host path.
+    assert_eq!(
+        cwd_of(scripts.root(), &[]),
+        format!("{}\n", scripts.root().display())
+    );
+}
+
+/// An OS error reads as CPython's: the errno, its text, the file.
+#[test]
+fn os_errors_read_like_python() {
+    let run = rewind_run(["-c", "open('/missing.txt')"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr
+            .ends_with("FileNotFoundError: [Errno 44] No such file or directory: '/missing.txt'\n"),
+        "{}",
+        run.stderr
+    );
+    let run = rewind_run([
+        "-c",
+        "import os\ntry:\n    os.listdir('/nowhere')\nexcept OSError as e:\n    print(e)",
+    ]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "[Errno 44] No such file or directory: '/nowhere'\n"
+    );
+}
+
 #[test]
 fn environment_is_only_what_is_granted() {
     let run = crate::run(

@@ -47,8 +47,14 @@ fn the_script_directory_is_readable_but_nothing_around_it() {
     assert_eq!(run.code, Some(0), "{run:?}");
     let lines: Vec<_> = run.stdout.lines().collect();
     assert_eq!(lines[0], "visible");
-    assert_ne!(lines[1], "ok", "read a file outside the script's directory");
-    assert_ne!(lines[2], "ok", "wrote into the read-only script directory");
+    assert_eq!(
+        lines[1], "PermissionError",
+        "read a file outside the script's directory"
+    );
+    assert_eq!(
+        lines[2], "PermissionError",
+        "wrote into the read-only script directory"
+    );
     assert!(!scripts.path("app/new.txt").exists());
 }
 
@@ -111,7 +117,10 @@ fn a_symlink_pointing_outside_a_grant_is_not_followed() {
                 .args(["-c", &attempt(&format!("open('{path}').read()"))]),
         );
         assert_eq!(run.code, Some(0), "{run:?}");
-        assert_ne!(run.stdout, "ok\n", "followed {path} out of the grant");
+        assert_eq!(
+            run.stdout, "PermissionError\n",
+            "followed {path} out of the grant"
+        );
     }
 }
 
@@ -175,17 +184,133 @@ fn a_grant_defaults_to_its_host_path() {
     check(&["--dir", dir.to_str().unwrap()], &code, "same path\n");
 }
 
+/// A real listener on loopback: the guest's connection attempts fail with
+/// `OSError` itself (not a timeout or a refusal, which would mean a socket
+/// was tried), and nothing reaches the listener.
 #[test]
 fn there_is_no_network() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let code = format!(
-        "import socket\ntry:\n    s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    print('connected')\nexcept Exception as e:\n    print('refused')\n"
+    let connect = |how: &str| {
+        format!(
+            "import socket\ntry:\n    {how}\n    print('connected')\nexcept Exception as e:\n    print(type(e).__name__)\n"
+        )
+    };
+    check(
+        &[],
+        &connect(&format!(
+            "socket.create_connection(('127.0.0.1', {port}), timeout=2)"
+        )),
+        "OSError\n",
     );
-    check(&[], &code, "refused\n");
+    check(
+        &[],
+        &connect(&format!(
+            "s = socket.socket(); s.settimeout(2); s.connect(('127.0.0.1', {port}))"
+        )),
+        "OSError\n",
+    );
     check(
         &[],
         &attempt("import socket; socket.getaddrinfo('localhost', 80)"),
         "OSError\n",
     );
+    match listener.accept() {
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the listener heard from the guest: {other:?}"),
+    }
+}
+
+/// Two grants at one guest path would shadow one another: refused, naming
+/// both.
+#[test]
+fn two_grants_at_one_guest_path_are_refused() {
+    let scripts = Scripts::new();
+    std::fs::create_dir(scripts.path("a")).unwrap();
+    std::fs::create_dir(scripts.path("b")).unwrap();
+    let a = format!("{}::/data", scripts.path("a").display());
+    let b = format!("{}::/data/", scripts.path("b").display());
+    let run = crate::run(rewind().args(["run", "--dir", &a, "--dir-rw", &b, "-c", "pass"]));
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "rewind: --dir {a} and --dir-rw {b} both grant the guest path /data; give each its own ::GUEST_DIR\n"
+        )
+    );
+    // The script's own directory is a grant too.
+    let script = scripts.write("app/main.py", "print('ran')\n");
+    let app = scripts.path("app");
+    let over = format!("{}::{}", scripts.path("a").display(), app.display());
+    let run = crate::run(rewind().args(["run", "--dir", &over]).arg(&script));
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "rewind: --dir {over} and the script's directory {} both grant the guest path {}; give each its own ::GUEST_DIR\n",
+            app.display(),
+            app.display()
+        )
+    );
+    // The same grant twice is one grant.
+    let same = scripts.path("a");
+    check(
+        &[
+            "--dir",
+            same.to_str().unwrap(),
+            "--dir",
+            same.to_str().unwrap(),
+        ],
+        "print('ok')",
+        "ok\n",
+    );
+}
+
+/// A file name that is not UTF-8 cannot cross WASI 0.2: the listing goes on
+/// without it, rewind says so once, and a re-execution lists the same.
+#[test]
+fn a_name_that_is_not_utf8_is_left_out_of_a_listing() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let scripts = Scripts::new();
+    let data = scripts.path("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("good.txt"), "").unwrap();
+    for name in [&b"bad-\xff.txt"[..], b"worse-\xfe\xfd"] {
+        std::fs::write(data.join(std::ffi::OsStr::from_bytes(name)), "").unwrap();
+    }
+    std::fs::write(data.join("zed.txt"), "").unwrap();
+    let grant = format!("{}::/data", data.display());
+    let (run, files) = crate::recording::record(
+        &scripts,
+        &[
+            "--dir",
+            &grant,
+            "-c",
+            "import os, revdebug\nprint(sorted(os.listdir('/data')))\nprint(len(list(os.scandir('/data'))), flush=True)\nrevdebug.snapshot('listed')",
+        ],
+        "",
+    );
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "['good.txt', 'zed.txt']\n2\n");
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| line.contains("UTF-8"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(
+        warnings[0].contains(
+            "a file name in /data is not valid UTF-8 and cannot reach the guest: \
+             directory listings leave out such names"
+        ),
+        "{}",
+        run.stderr
+    );
+    let [snapshot] = &files[..] else {
+        panic!("one snapshot: {files:?}");
+    };
+    let replayed = crate::run(rewind().args(["replay", "--exec"]).arg(snapshot));
+    assert_eq!(replayed.code, Some(0), "{replayed:?}");
+    assert_eq!(replayed.stdout, run.stdout);
 }

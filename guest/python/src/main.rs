@@ -32,6 +32,7 @@
 use std::cell::RefCell;
 use std::process::ExitCode;
 
+use rustpython_vm::builtins::{PyBaseExceptionRef, PyStr};
 use rustpython_vm::{AsObject as _, Interpreter, PyResult, Settings, VirtualMachine};
 
 mod host;
@@ -311,7 +312,38 @@ fn run_main(vm: &VirtualMachine, main: &Main) -> PyResult<()> {
             };
             vm.insert_sys_path(vm.new_pyobj(dir))?;
             vm.run_any_file(scope, path)
+                .map_err(|err| without_binary_text(vm, err, path))
         }
+    }
+}
+
+/// CPython's message for a file with a NUL byte in it, which is most likely
+/// not a script at all (a binary given by mistake).
+const NULL_BYTES: &str = "source code cannot contain null bytes";
+
+/// RustPython's `SyntaxError` for a NUL byte quotes the line up to it, and
+/// so prints a binary's raw bytes; this one says it in one line, naming the
+/// file: `SyntaxError: source code cannot contain null bytes (PATH)`.
+fn without_binary_text(
+    vm: &VirtualMachine,
+    err: PyBaseExceptionRef,
+    path: &str,
+) -> PyBaseExceptionRef {
+    let null_bytes = err.fast_isinstance(vm.ctx.exceptions.syntax_error)
+        && err.args().as_slice().first().is_some_and(|arg| {
+            arg.downcast_ref::<PyStr>()
+                .is_some_and(|text| text.to_string_lossy() == NULL_BYTES)
+        });
+    if !null_bytes {
+        return err;
+    }
+    let plain = vm.new_exception_msg(vm.ctx.exceptions.syntax_error.to_owned(), NULL_BYTES.into());
+    match plain
+        .as_object()
+        .set_attr("filename", vm.ctx.new_str(path), vm)
+    {
+        Ok(()) => plain,
+        Err(_) => err,
     }
 }
 

@@ -45,15 +45,25 @@ pub fn parse_mode(name: &str) -> Result<Mode, String> {
 /// Any size a flag may take.
 pub const ANY_SIZE: RangeInclusive<u64> = 0..=u64::MAX;
 
-/// What a guest's memory may be: wasm32 addresses 4 GiB, and below a few
-/// MiB the Python VM cannot even start.
+/// What a guest's memory may be: wasm32 addresses 4 GiB.
 pub const MEMORY: RangeInclusive<u64> = 16 << 20..=4 << 30;
+
+/// The least memory the Python guest runs in: its pre-initialised
+/// interpreter takes about 60 MiB before the script's first line (the
+/// 32 MiB shadow stack included), so below this even `print(1)` would trip
+/// the limit.
+pub const PYTHON_MIN_MEMORY: u64 = 64 << 20;
 
 /// Flag `flag`'s size (`512MiB`, `2GiB`, `1GB`), which must be in `range`.
 pub fn parse_size(flag: &str, spec: &str, range: RangeInclusive<u64>) -> Result<u64> {
-    let size: bytesize::ByteSize = spec
-        .parse()
-        .map_err(|err| UsageError(format!("{flag} {spec:?}: {err}")))?;
+    // bytesize's own errors ("cannot parse float from empty string") do
+    // not say what a size is.
+    let size: bytesize::ByteSize = spec.trim().parse().map_err(|_| {
+        UsageError(format!(
+            "{flag}: {spec:?} is not a size; use a number with an optional unit, \
+             like 512MiB or 2GiB"
+        ))
+    })?;
     let bytes = size.as_u64();
     if !range.contains(&bytes) {
         let must = match *range.end() {
@@ -82,6 +92,19 @@ fn size_text(bytes: u64) -> String {
         unit = next;
     }
     format!("{value}{unit}")
+}
+
+/// The Python guest's `--max-memory`: a size in [`MEMORY`], and at least
+/// [`PYTHON_MIN_MEMORY`], which is said when it is less.
+pub fn parse_python_memory(spec: &str) -> Result<u64> {
+    if parse_size("--max-memory", spec, ANY_SIZE)? < PYTHON_MIN_MEMORY {
+        return Err(UsageError(format!(
+            "--max-memory {spec}: the Python guest needs at least {}",
+            size_text(PYTHON_MIN_MEMORY)
+        ))
+        .into());
+    }
+    parse_size("--max-memory", spec, PYTHON_MIN_MEMORY..=*MEMORY.end())
 }
 
 /// The recording's byte budget for a guest of `max_memory`: what the guest
@@ -134,7 +157,7 @@ pub fn parse_env(spec: &str) -> Result<(String, String)> {
 /// `--dir HOST_DIR[::GUEST_DIR]` (`--dir-rw` when `writable`): a host
 /// directory that exists, seen by the guest at GUEST_DIR or at the host
 /// directory's absolute path.
-pub fn parse_grant(spec: &str, writable: bool) -> Result<DirGrant> {
+fn parse_grant(spec: &str, writable: bool) -> Result<DirGrant> {
     let (host, guest) = match spec.split_once("::") {
         Some((host, guest)) => (host, Some(guest)),
         None => (spec, None),
@@ -166,9 +189,82 @@ pub fn parse_grant(spec: &str, writable: bool) -> Result<DirGrant> {
     })
 }
 
+/// The grants of `--dir` and `--dir-rw`, and then of the script's own
+/// directory unless one of them shows it already (`script`: its absolute
+/// path). Two grants at one guest path are refused, naming both: the guest
+/// would see only one of them. The same grant twice is one grant.
+pub fn parse_grants(
+    dirs: &[String],
+    dirs_rw: &[String],
+    script: Option<&str>,
+) -> Result<Vec<DirGrant>> {
+    let mut named: Vec<(String, DirGrant)> = Vec::new();
+    for (specs, writable, flag) in [(dirs, false, "--dir"), (dirs_rw, true, "--dir-rw")] {
+        for spec in specs {
+            let grant = parse_grant(spec, writable)?;
+            add_grant(&mut named, format!("{flag} {spec}"), grant)?;
+        }
+    }
+    if let Some(script) = script {
+        let grants: Vec<DirGrant> = named.iter().map(|(_, grant)| grant.clone()).collect();
+        if let Some(grant) = script_dir_grant(script, &grants) {
+            let name = format!("the script's directory {}", grant.host.display());
+            add_grant(&mut named, name, grant)?;
+        }
+    }
+    Ok(named.into_iter().map(|(_, grant)| grant).collect())
+}
+
+fn add_grant(named: &mut Vec<(String, DirGrant)>, name: String, grant: DirGrant) -> Result<()> {
+    // `/data/` and `/data` are one place for the guest.
+    let place = |guest: &str| match guest.trim_end_matches('/') {
+        "" => "/".to_owned(),
+        trimmed => trimmed.to_owned(),
+    };
+    let here = place(&grant.guest);
+    match named.iter().find(|(_, other)| place(&other.guest) == here) {
+        Some((_, other)) if *other == grant => Ok(()),
+        Some((other_name, _)) => Err(UsageError(format!(
+            "{other_name} and {name} both grant the guest path {here}; \
+             give each its own ::GUEST_DIR"
+        ))
+        .into()),
+        None => {
+            named.push((name, grant));
+            Ok(())
+        }
+    }
+}
+
+/// Where the guest starts: the host's working directory `cwd` where a grant
+/// shows it (the innermost grant that holds it), or `None` when no grant
+/// holds it, and the guest starts at `/`: a host path outside the grants
+/// is not the guest's business.
+pub fn guest_cwd(cwd: &Path, grants: &[DirGrant]) -> Option<String> {
+    let (grant, rest) = grants
+        .iter()
+        .filter_map(|grant| {
+            // The working directory comes canonical from the OS; a grant
+            // may have been named through a symbolic link.
+            let host = grant
+                .host
+                .canonicalize()
+                .unwrap_or_else(|_| grant.host.clone());
+            let rest = cwd.strip_prefix(&host).ok()?;
+            Some((grant, rest, host.components().count()))
+        })
+        .max_by_key(|(_, _, depth)| *depth)
+        .map(|(grant, rest, _)| (grant, rest))?;
+    let rest = rest.to_str()?;
+    if rest.is_empty() {
+        return Some(grant.guest.clone());
+    }
+    Some(format!("{}/{rest}", grant.guest.trim_end_matches('/')))
+}
+
 /// The grant that makes a script's own directory visible read-only at the
 /// same path, unless one of `grants` already does.
-pub fn script_dir_grant(script: &str, grants: &[DirGrant]) -> Option<DirGrant> {
+fn script_dir_grant(script: &str, grants: &[DirGrant]) -> Option<DirGrant> {
     let covered = grants.iter().any(|grant| {
         Path::new(script).starts_with(&grant.host) && grant.host.as_os_str() == grant.guest.as_str()
     });
@@ -181,6 +277,24 @@ pub fn script_dir_grant(script: &str, grants: &[DirGrant]) -> Option<DirGrant> {
         guest: dir.to_string_lossy().into_owned(),
         writable: false,
     })
+}
+
+/// Refuses a first word of SCRIPT [ARGS] that is a flag: flags come before
+/// the script, and clap, which leaves everything from the script on to the
+/// script, hands over one it did not know as if it were the script.
+/// `-` alone is a name, not a flag.
+pub fn refuse_unknown_flag(first: Option<&std::ffi::OsStr>) -> Result<()> {
+    let Some(first) = first.map(|first| first.to_string_lossy()) else {
+        return Ok(());
+    };
+    if first.starts_with('-') && first != "-" {
+        let flag = first.split_once('=').map_or(&*first, |(flag, _)| flag);
+        return Err(UsageError(format!(
+            "unexpected argument '{flag}' found (see `rewind run --help`)"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// The absolute path of a script the guest can open, checked on the host so
@@ -231,6 +345,76 @@ mod tests {
             "--max-frame-size 10: must be at least 1KiB"
         );
         assert_eq!(parse_size("--max-body", "0", ANY_SIZE).unwrap(), 0);
+    }
+
+    #[test]
+    fn python_memory_has_a_floor() {
+        assert_eq!(parse_python_memory("64MiB").unwrap(), 64 << 20);
+        let err = parse_python_memory("16MiB").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "--max-memory 16MiB: the Python guest needs at least 64MiB"
+        );
+        let err = parse_python_memory("abc").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "--max-memory: \"abc\" is not a size; use a number with an optional unit, like 512MiB or 2GiB"
+        );
+    }
+
+    #[test]
+    fn flags_before_the_script() {
+        let check =
+            |first: &str| refuse_unknown_flag(Some(first.as_ref())).map_err(|e| e.to_string());
+        assert_eq!(
+            check("--bogus=1"),
+            Err("unexpected argument '--bogus' found (see `rewind run --help`)".into())
+        );
+        assert!(check("x.py").is_ok());
+        assert!(check("-").is_ok());
+        assert!(refuse_unknown_flag(None).is_ok());
+    }
+
+    #[test]
+    fn one_guest_path_one_grant() {
+        let dir = std::env::temp_dir();
+        let dir = dir.to_str().unwrap();
+        let a = format!("{dir}::/data");
+        let b = format!("{dir}::/data/");
+        let err =
+            parse_grants(std::slice::from_ref(&a), std::slice::from_ref(&b), None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "--dir {a} and --dir-rw {b} both grant the guest path /data; give each its own ::GUEST_DIR"
+            )
+        );
+        let twice = parse_grants(&[a.clone(), a.clone()], &[], None).unwrap();
+        assert_eq!(twice.len(), 1);
+        let other = format!("{dir}::/other");
+        assert_eq!(parse_grants(&[a, other], &[], None).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_working_directory_through_the_grants() {
+        let grant = |host: &str, guest: &str| DirGrant {
+            host: host.into(),
+            guest: guest.into(),
+            writable: false,
+        };
+        let grants = [
+            grant("/nonexistent/app", "/app"),
+            grant("/nonexistent/app/data", "/data"),
+        ];
+        let cwd = |dir: &str| guest_cwd(Path::new(dir), &grants);
+        assert_eq!(cwd("/nonexistent/app").as_deref(), Some("/app"));
+        assert_eq!(
+            cwd("/nonexistent/app/src/lib").as_deref(),
+            Some("/app/src/lib")
+        );
+        assert_eq!(cwd("/nonexistent/app/data/x").as_deref(), Some("/data/x"));
+        assert_eq!(cwd("/nonexistent/application"), None);
+        assert_eq!(cwd("/home"), None);
     }
 
     #[test]

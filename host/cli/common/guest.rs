@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use rewind_runtime::{
-    CacheEvent, Component, ComponentCache, ComponentSource, RecordingFile, Runtime,
+    CacheEvent, CompileError, Component, ComponentCache, ComponentSource, RecordingFile, Runtime,
 };
 
 use super::status::{UsageError, io_message};
@@ -64,7 +64,15 @@ pub fn load(runtime: &Runtime, source: &ComponentSource) -> Result<Component> {
     };
     cache
         .load_or_compile(runtime.engine(), source, &mut progress)
-        .with_context(|| format!("{what} cannot be loaded"))
+        .map_err(|err| {
+            // A component that does not compile is a bad input, as one that
+            // is not a component at all.
+            if err.is::<CompileError>() {
+                UsageError(format!("{what} cannot be loaded: {err:#}")).into()
+            } else {
+                err.context(format!("{what} cannot be loaded"))
+            }
+        })
 }
 
 /// The guest a recording was made by: the Python guest built into this

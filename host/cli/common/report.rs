@@ -1,11 +1,31 @@
 //! The lines `rewind` prints on stderr while it works: where each
-//! recording went, and how far a long materialization has come.
+//! recording went, and how far a long materialization has come; and the
+//! output of the commands that print a lot on stdout ([`print`]).
 
 use std::io::IsTerminal as _;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rewind_runtime::{Progress, RecorderEvent, Written};
+
+/// Stdout was closed by its reader (`rewind dump FILE | head`): it has what
+/// it wanted, so the command stops there, quietly and with status 0, as
+/// ripgrep does.
+#[derive(Debug, thiserror::Error)]
+#[error("stdout was closed")]
+pub struct ClosedStdout;
+
+/// Writes `text` to stdout; [`ClosedStdout`] when the reader has gone,
+/// which `main` ends the command on without a word.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Err(ClosedStdout.into()),
+        other => other.context("writing to stdout"),
+    }
+}
 
 /// The line that tells the user what the recorder did, if any.
 pub fn recorder_event(event: &RecorderEvent) -> Option<String> {

@@ -1,7 +1,7 @@
 //! `rewind replay FILE`: open a recording in the time-travel debugger,
 //! materializing its events first when they are not yet.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::{BufRead as _, IsTerminal as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -15,7 +15,7 @@ use rewind_format::model::{Crash, CrashReason, Event, ExceptionStage, MarkerKind
 use rewind_runtime::{Materialize, RecordingFile, ReplayOptions, Runtime, Stop, materialized_path};
 
 use super::Replay;
-use crate::common::report::{clear_progress_line, progress_line};
+use crate::common::report::{self, clear_progress_line, progress_line};
 use crate::common::{UsageError, guest, io_message, read_recording};
 
 /// Where the debugger's commands come from.
@@ -43,20 +43,20 @@ pub fn main(replay: &Replay<'_>, driver: Driver) -> Result<ExitCode> {
     let mut session = open(replay)?;
     match script {
         Some(lines) => {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{}", banner(&session, path))?;
+            report::print(&format!("{}\n", banner(&session, path)))?;
             for line in lines {
                 let line = line.trim();
                 if line.is_empty() || line.starts_with('#') {
                     continue;
                 }
-                writeln!(out, "(rewind) {line}")?;
+                let mut text = format!("(rewind) {line}\n");
                 let answer = commands::run(&mut session, line);
                 if !answer.is_empty() {
-                    writeln!(out, "{answer}")?;
+                    text.push_str(&answer);
+                    text.push('\n');
                 }
+                report::print(&text)?;
             }
-            out.flush()?;
         }
         None => {
             let title = banner(&session, path);

@@ -16,8 +16,8 @@ use rewind_runtime::{
 use super::RunArgs;
 use super::collector::{self, Server};
 use crate::common::args::{
-    ANY_SIZE, MEMORY, parse_duration, parse_env, parse_grant, parse_size, parse_timeout,
-    script_dir_grant, script_path,
+    ANY_SIZE, MEMORY, guest_cwd, parse_duration, parse_env, parse_grants, parse_python_memory,
+    parse_size, parse_timeout, refuse_unknown_flag, script_path,
 };
 use crate::common::collector::server_key;
 use crate::common::{UsageError, guest, report};
@@ -138,17 +138,23 @@ impl RunConfig {
     }
 
     pub(super) fn from_args(args: RunArgs) -> Result<RunConfig> {
+        if args.command.is_none() {
+            refuse_unknown_flag(args.program.first().map(|arg| arg.as_os_str()))?;
+        }
+        // A component may be small; the Python guest has a floor.
+        let component = args.command.is_none()
+            && args
+                .program
+                .first()
+                .is_some_and(|script| script.to_string_lossy().ends_with(".wasm"));
         let limits = Limits {
-            max_memory: parse_size("--max-memory", &args.max_memory, MEMORY)?,
+            max_memory: if component {
+                parse_size("--max-memory", &args.max_memory, MEMORY)?
+            } else {
+                parse_python_memory(&args.max_memory)?
+            },
             timeout: parse_timeout("--timeout", &args.timeout)?,
         };
-        let mut grants = Vec::new();
-        for spec in &args.dirs {
-            grants.push(parse_grant(spec, false)?);
-        }
-        for spec in &args.dirs_rw {
-            grants.push(parse_grant(spec, true)?);
-        }
         let env = args
             .env
             .iter()
@@ -168,8 +174,8 @@ impl RunConfig {
                     );
                 };
                 let script = script?;
+                let path = script_path(&script)?;
                 if script.ends_with(".wasm") {
-                    let path = script_path(&script)?;
                     let wasm = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
                     let name: String = Path::new(&path)
                         .file_stem()
@@ -188,19 +194,22 @@ impl RunConfig {
                         script,
                     )
                 } else {
-                    let path = script_path(&script)?;
-                    grants.extend(script_dir_grant(&path, &grants));
                     (Main::Script(path), script)
                 }
             }
         };
+        let script = match &main {
+            Main::Script(path) => Some(path.as_str()),
+            _ => None,
+        };
+        let grants = parse_grants(&args.dirs, &args.dirs_rw, script)?;
         let mut argv = vec![argv0];
         for arg in program {
             argv.push(arg?);
         }
         let cwd = std::env::current_dir()
             .ok()
-            .and_then(|dir| dir.into_os_string().into_string().ok());
+            .and_then(|dir| guest_cwd(&dir, &grants));
         if args.buffer_events == 0 {
             return Err(
                 UsageError("--buffer-events 0: a buffer keeps at least one event".into()).into(),

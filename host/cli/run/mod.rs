@@ -54,7 +54,8 @@ pub struct RunArgs {
     #[arg(long = "env", value_name = "KEY[=VALUE]")]
     env: Vec<String>,
 
-    /// The most memory the guest may use, e.g. 512MiB or 2GiB.
+    /// The most memory the guest may use, e.g. 512MiB or 2GiB (the Python
+    /// guest needs at least 64MiB).
     #[arg(long, value_name = "SIZE", default_value = "2GiB")]
     max_memory: String,
 
@@ -142,6 +143,7 @@ Recording:
 Exit status:
   The script's own status (0, sys.exit(n), 1 for an unhandled exception), or:
     2    bad flags or a script that cannot be opened, as python3
+         (or a .wasm that is not a component that compiles)
     3    rewind itself failed
     70   the guest crashed (a trap in the VM)
     124  the run exceeded --timeout

@@ -252,8 +252,15 @@ fn compile_for_cache(engine: &Engine, source: &ComponentSource) -> Result<Vec<u8
     engine
         .precompile_component(wasm)
         .map_err(anyhow::Error::from)
-        .with_context(|| format!("compiling guest `{}`", source.name()))
+        .context(CompileError(source.name().to_owned()))
 }
+
+/// wasmtime refused to compile a guest (the context of its reason): the
+/// component's bytes are at fault, they do not parse or validate, not the
+/// host.
+#[derive(Debug, thiserror::Error)]
+#[error("compiling guest `{0}`")]
+pub struct CompileError(String);
 
 fn wasmtime_version() -> &'static str {
     // The runtime crate is built against exactly one wasmtime; its version is

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use wasmtime::{Config, Engine};
 
 /// How long the wasm stack of a guest may grow. RustPython recurses through
@@ -72,9 +73,12 @@ pub(crate) fn deadline_ticks(timeout: Option<Duration>) -> u64 {
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the
 /// engine lives, so that every store's deadline is counted in ticks.
-pub(crate) fn start_epoch_ticker(engine: &Engine) {
+///
+/// Without the ticker no deadline ever passes: a thread that cannot be
+/// started is an error, not a runtime whose every time limit is off.
+pub(crate) fn start_epoch_ticker(engine: &Engine) -> anyhow::Result<()> {
     let engine = engine.weak();
-    let _ = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("epoch-ticker".into())
         .spawn(move || {
             while let Some(engine) = engine.upgrade() {
@@ -82,5 +86,7 @@ pub(crate) fn start_epoch_ticker(engine: &Engine) {
                 drop(engine);
                 std::thread::sleep(EPOCH_TICK);
             }
-        });
+        })
+        .context("starting the epoch ticker, which enforces time limits")?;
+    Ok(())
 }

@@ -161,7 +161,7 @@ mod sandbox;
 mod serve;
 mod source;
 
-pub use cache::{CacheEvent, ComponentCache};
+pub use cache::{CacheEvent, CompileError, ComponentCache};
 pub use embed::add_to_linker_sync;
 pub use engine::configure;
 pub use limits::{Limit, Limits};

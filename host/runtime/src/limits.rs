@@ -117,18 +117,31 @@ impl fmt::Display for Bytes {
     }
 }
 
+/// A duration as people write it, never rounded to zero: in the largest
+/// unit it is a whole number of (`1h`, `2m`, `30s`, `250ms`, `1ns`), else in
+/// seconds with the fraction it has (`1.5s`).
 fn humanize(duration: Duration) -> String {
-    let ms = duration.as_millis();
-    if !ms.is_multiple_of(1000) {
-        format!("{ms}ms")
-    } else {
-        let secs = duration.as_secs();
-        match secs {
-            s if s.is_multiple_of(3600) => format!("{}h", s / 3600),
-            s if s.is_multiple_of(60) => format!("{}m", s / 60),
-            s => format!("{s}s"),
-        }
+    let nanos = duration.as_nanos();
+    const UNITS: [(u128, &str); 6] = [
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    if nanos == 0 {
+        return "0s".to_owned();
     }
+    if nanos >= 1_000_000_000 && !nanos.is_multiple_of(1_000_000_000) {
+        let fraction = format!("{:09}", duration.subsec_nanos());
+        return format!("{}.{}s", duration.as_secs(), fraction.trim_end_matches('0'));
+    }
+    let (size, unit) = UNITS
+        .into_iter()
+        .find(|(size, _)| nanos.is_multiple_of(*size))
+        .unwrap_or((1, "ns"));
+    format!("{}{unit}", nanos / size)
 }
 
 #[cfg(test)]
@@ -154,7 +167,7 @@ mod tests {
             Limit::Time {
                 timeout: Duration::from_millis(1500),
             },
-            "time limit of 1500ms exceeded",
+            "time limit of 1.5s exceeded",
         );
         check(
             Limit::Time {
@@ -168,5 +181,20 @@ mod tests {
             },
             "time limit of 2m exceeded",
         );
+    }
+
+    #[test]
+    fn durations_are_never_shown_as_zero() {
+        let check = |duration: Duration, expected: &str| assert_eq!(humanize(duration), expected);
+        check(Duration::from_nanos(1), "1ns");
+        check(Duration::from_micros(20), "20us");
+        check(Duration::from_millis(250), "250ms");
+        check(Duration::from_secs(2), "2s");
+        check(Duration::from_millis(1500), "1.5s");
+        check(Duration::new(1, 1), "1.000000001s");
+        check(Duration::from_secs(90), "90s");
+        check(Duration::from_secs(3600), "1h");
+        check(Duration::from_secs(7200 + 60), "121m");
+        check(Duration::ZERO, "0s");
     }
 }

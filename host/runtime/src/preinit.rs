@@ -93,7 +93,7 @@ fn preinitialize_within(wasm: &[u8], timeout: Duration) -> Result<Vec<u8>> {
         ),
     );
     store.limiter(|state| &mut state.limiter);
-    engine::start_epoch_ticker(&engine);
+    engine::start_epoch_ticker(&engine)?;
     store.set_epoch_deadline(engine::deadline_ticks(Some(timeout)));
 
     let runtime = tokio::runtime::Builder::new_current_thread()

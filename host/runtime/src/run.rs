@@ -66,7 +66,7 @@ impl Runtime {
             Ok(linker)
         };
         let (linker, replay_linker) = (linker(Inputs::Live)?, linker(Inputs::Replayed)?);
-        engine::start_epoch_ticker(&engine);
+        engine::start_epoch_ticker(&engine)?;
         Ok(Runtime {
             engine,
             linker,

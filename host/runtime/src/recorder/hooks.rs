@@ -365,6 +365,26 @@ impl<T: RecorderView> Logged<'_, T> {
     }
 }
 
+/// Whether `err` is wasmtime-wasi's answer for a name that is not UTF-8.
+fn is_not_utf8(err: &FsError) -> bool {
+    use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
+    matches!(err.downcast_ref(), Some(ErrorCode::IllegalByteSequence))
+}
+
+/// Says once per process that a directory listing left out a name that is
+/// not UTF-8.
+fn skipped_name(dir: &str) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    // A directory opened as `.` of its parent is named so.
+    let dir = dir.strip_suffix("/.").unwrap_or(dir);
+    SAID.call_once(|| {
+        tracing::warn!(
+            "a file name in {dir} is not valid UTF-8 and cannot reach the guest: \
+             directory listings leave out such names"
+        );
+    });
+}
+
 /// What the guest gets from `returned`: a value or an error code; `None`
 /// when the call trapped.
 fn answer_of<T>(returned: &FsResult<T>) -> Option<Result<&T, fs::ErrorCode>> {
@@ -538,7 +558,20 @@ impl<T: RecorderView> fs::HostDirectoryEntryStream for Logged<'_, T> {
         entries: Resource<fs::DirectoryEntryStream>,
     ) -> FsResult<Option<fs::DirectoryEntry>> {
         let path = self.0.recorder().paths.get(entries.rep());
-        let returned = self.fs().read_directory_entry(entries);
+        // A name that is not UTF-8 cannot cross WASI 0.2, whose names are
+        // strings: wasmtime-wasi answers `illegal-byte-sequence` for its
+        // entry, which fails the whole listing (`os.listdir` raises). The
+        // entry is left out instead, as if it were not there, and the log
+        // holds what the guest got, so re-execution sees the same.
+        let returned = loop {
+            let returned = self
+                .fs()
+                .read_directory_entry(Resource::new_borrow(entries.rep()));
+            match &returned {
+                Err(err) if is_not_utf8(err) => skipped_name(&path),
+                _ => break returned,
+            }
+        };
         self.logged::<Outcome<Option<fs::DirectoryEntry>>>("read-directory-entry", path, returned)
     }
 

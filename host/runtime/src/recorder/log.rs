@@ -50,11 +50,16 @@ pub(super) struct State {
     source_bytes: u64,
     next_crash: u64,
     next_snapshot: u64,
+    /// Each (thread, task)'s block number; a released thread's are dropped.
     blocks: HashMap<(ThreadId, u64), u64>,
     /// What the guest made the host keep reached `config.max_bytes`:
     /// nothing more is logged, which the log says with a `log-truncated`
     /// input.
     full: bool,
+    /// The next block's number: counted, never taken from `blocks.len()`,
+    /// which shrinks when a thread is released and would give a number
+    /// that is still in use.
+    next_block: u64,
     /// An unhandled exception's capture, written when its thread ends: the
     /// guest still prints the traceback (reading source files) and exits,
     /// and the recording should re-execute to that end.
@@ -172,6 +177,7 @@ impl State {
             next_snapshot: 0,
             blocks: HashMap::new(),
             full: false,
+            next_block: 0,
             unhandled: None,
             replay,
             out_of_time: None,
@@ -313,15 +319,20 @@ impl State {
         clear: bool,
         events: &mut Vec<RecorderEvent>,
     ) -> u64 {
-        let known = self.blocks.len() as u64;
         let (block, existed) = match self.blocks.get(&(thread, task)) {
             Some(block) => (*block, true),
             // Past the budget a new block is not kept (its marker is not
             // logged either).
-            None if !self.fits(BLOCK_BYTES as usize) => (known, false),
+            None if !self.fits(BLOCK_BYTES as usize) => {
+                let block = self.next_block;
+                self.next_block += 1;
+                (block, false)
+            }
             None => {
-                self.blocks.insert((thread, task), known);
-                (known, false)
+                let block = self.next_block;
+                self.next_block += 1;
+                self.blocks.insert((thread, task), block);
+                (block, false)
             }
         };
         self.marker(

@@ -218,6 +218,22 @@ fn clear_without_flush_leaves_a_hole_in_the_stream() {
 }
 
 #[test]
+fn block_numbers_are_never_given_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (recorder, _) = recorder(dir.path(), Mode::OnEvent, Mode::OnEvent);
+    let (first, second) = (recorder.thread(), recorder.thread());
+    let released = first.block(1, true);
+    let kept = second.block(2, true);
+    // The first thread's request is over: its block goes, the second's stays.
+    first.release();
+    let third = recorder.thread();
+    let new = third.block(3, true);
+    assert_ne!(new, kept, "a new block took the number of one in use");
+    assert_ne!(new, released);
+    assert_eq!(second.block(2, true), kept);
+}
+
+#[test]
 fn a_block_keeps_its_number_per_task() {
     let dir = tempfile::tempdir().unwrap();
     let (recorder, _) = recorder(dir.path(), Mode::OnEvent, Mode::OnEvent);
