@@ -476,6 +476,7 @@ fn elapsed_time_reads_back_and_older_readers_may_skip_it() {
     assert_eq!(recording.elapsed_ms, Some(2_500));
     assert_eq!(recording.end, Some(End { exit_code: None }));
     assert!(recording.cut.is_none());
+}
 
 /// One long string, written once, then referred to by `times` markers, ten
 /// to a chunk: a small file that describes an enormous recording.
