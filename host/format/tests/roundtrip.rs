@@ -461,15 +461,7 @@ fn lazy_reading_decodes_the_same_events() {
 
 #[test]
 fn elapsed_time_reads_back_and_older_readers_may_skip_it() {
-    let header = Header {
-        recording_id: [3; 16],
-        created_unix_ms: 1,
-        guest_name: "g".into(),
-        guest_digest: "sha256:00".into(),
-        mode: Mode::OnEvent,
-        settings: Vec::new(),
-    };
-    let mut writer = Writer::new(Vec::new(), &header).unwrap();
+    let mut writer = Writer::new(Vec::new(), &header()).unwrap();
     writer.elapsed(2_500).unwrap();
     let bytes = writer.end(&End { exit_code: None }).unwrap();
     let recording = Recording::read(&bytes).unwrap();

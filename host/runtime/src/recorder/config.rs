@@ -89,3 +89,14 @@ pub enum Written {
     /// A continuous stream.
     Stream,
 }
+
+/// The input a `poll` call logs: the indexes of the ready pollables, each
+/// a little-endian `u32`.
+pub(crate) const POLL: &str = "poll";
+/// The input `pollable.ready` logs: one byte, 1 when it was ready.
+pub(crate) const POLL_READY: &str = "poll-ready";
+/// The input `pollable.block` logs when the wait ends: no bytes.
+pub(crate) const POLL_BLOCK: &str = "poll-block";
+/// The setting that says a recording logs `wasi:io/poll` (older ones do
+/// not, and re-execute with every pollable ready at once).
+pub(crate) const POLL_SETTING: (&str, &str) = ("poll", "logged");

@@ -12,8 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use rewind_format::model::{Crash, Event, Header, Input, MarkerKind, Mode, ThreadId};
 
-use super::config::{RecorderEvent, RecordingConfig};
-use super::hooks::POLL_SETTING;
+use super::config::{POLL_SETTING, RecorderEvent, RecordingConfig};
 use super::log::{State, ThreadEnd};
 use super::replay::{Asked, Halt, ReplayState};
 use crate::limits::Limit;

@@ -41,22 +41,12 @@ use wasmtime_wasi::p2::{
 };
 use wasmtime_wasi::random::WasiRandomView as _;
 
+use super::config::{POLL, POLL_BLOCK, POLL_READY};
 use super::ctx::RecorderView;
 use super::fs_ops::{Answer, Fd, Outcome, error_code, fs_op_path, plain_fs_ops};
 use super::handle::ThreadRecorder;
 use super::wire::{self, Wire};
 use crate::limits::{Limit, LimitError};
-
-/// The input a `poll` call logs: the indexes of the ready pollables, each
-/// a little-endian `u32`.
-pub(crate) const POLL: &str = "poll";
-/// The input `pollable.ready` logs: one byte, 1 when it was ready.
-pub(crate) const POLL_READY: &str = "poll-ready";
-/// The input `pollable.block` logs when the wait ends: no bytes.
-pub(crate) const POLL_BLOCK: &str = "poll-block";
-/// The setting that says a recording logs `wasi:io/poll` (older ones do
-/// not, and re-execute with every pollable ready at once).
-pub(crate) const POLL_SETTING: (&str, &str) = ("poll", "logged");
 
 /// The most one read hands over: a longer read is cut short (which WASI
 /// allows), so that one input never approaches a chunk's size limit.

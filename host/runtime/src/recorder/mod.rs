@@ -39,7 +39,7 @@
 //!   the log, the contract both directions share.
 
 mod buffer;
-mod config;
+pub(crate) mod config;
 mod ctx;
 mod files;
 pub(crate) mod fs_ops;

@@ -28,8 +28,8 @@ use wasmtime_wasi::p2::{
     Pollable, StreamError, StreamResult,
 };
 
+use crate::recorder::config::{POLL, POLL_BLOCK, POLL_READY};
 use crate::recorder::fs_ops::{Answer, Fd, Outcome, error_code, fs_op_path, plain_fs_ops, refused};
-use crate::recorder::hooks::{POLL, POLL_BLOCK, POLL_READY};
 use crate::recorder::replay::Asked;
 use crate::recorder::wire::{self, Wire};
 use crate::recorder::{RecorderView, ThreadRecorder};
@@ -228,8 +228,10 @@ impl<T: RecorderView> poll::Host for Fed<'_, T> {
         let count = pollables.len();
         let data = self.other(POLL)?;
         let ready: Vec<u32> = data
-            .chunks_exact(4)
-            .map(|index| u32::from_le_bytes(index.try_into().expect("chunks of 4")))
+            .as_chunks::<4>()
+            .0
+            .iter()
+            .map(|index| u32::from_le_bytes(*index))
             .collect();
         if ready.is_empty() || ready.iter().any(|&index| index as usize >= count) {
             return Err(wasmtime::format_err!(

@@ -30,7 +30,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use crate::limits::{Limit, Limits};
 use crate::outcome::Outcome;
-use crate::recorder::hooks::{POLL, POLL_BLOCK, POLL_READY, POLL_SETTING};
+use crate::recorder::config::{POLL, POLL_BLOCK, POLL_READY, POLL_SETTING};
 use crate::recorder::replay::{
     Asked, ProgressFn, ReplayState, ReplayThread, Sink, TimeLimit, is_time_limit,
 };
