@@ -416,6 +416,8 @@ fn recorder(plan: &Plan) -> Recorder {
             ("hash-seed".to_owned(), "0".to_owned()),
         ],
         max_bytes: crate::common::args::recording_budget(plan.limits.max_memory),
+        // A failed request's recording is its own part, for the debugger.
+        per_request_files: true,
         ..RecordingConfig::new(&plan.source, &plan.out)
     };
     Recorder::new(config, report::print_recorder_event)

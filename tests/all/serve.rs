@@ -860,6 +860,9 @@ print(registry.restorer.in_restoration(), str(proxy), seen["id"], seen["value"])
 fn a_failed_requests_recording_has_the_inputs_it_read() {
     let scripts = Scripts::new();
     let server = Server::start(&scripts, &["--workers", "1"]);
+    for n in 0..5 {
+        assert_eq!(server.get(&format!("/?{n}")).body, format!("hello {n}"));
+    }
     assert_eq!(server.get("/clock").status, 500);
     let files = crate::recording::recordings(&scripts.path("recordings"));
     let [file] = &files[..] else {
@@ -872,5 +875,17 @@ fn a_failed_requests_recording_has_the_inputs_it_read() {
     assert!(
         inputs.iter().any(|input| input["kind"] == "wall-clock"),
         "the request's thread {thread} logged the clock it read: {inputs:?}"
+    );
+    // The request's own part: not the worker's start, nor the requests
+    // served before it.
+    let threads: Vec<&String> = recording["threads"].as_object().unwrap().keys().collect();
+    assert_eq!(threads, [&thread], "{recording}");
+    let replayed = crate::run(crate::rewind().args(["replay", "--exec"]).arg(file));
+    assert_eq!(replayed.code, Some(3), "{replayed:?}");
+    assert!(
+        replayed
+            .stderr
+            .contains("it is the recording of one request of `rewind serve`"),
+        "{replayed:?}"
     );
 }

@@ -112,6 +112,7 @@ impl RunConfig {
             guest_digest: guest.digest().to_owned(),
             settings,
             max_bytes: crate::common::args::recording_budget(self.limits.max_memory),
+            per_request_files: false,
         };
         let recorder = match uploader.zip(recording.server.as_ref()) {
             // Files go to the collector: the spill queue takes each one.

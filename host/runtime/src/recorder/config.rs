@@ -37,6 +37,12 @@ pub struct RecordingConfig {
     /// names in a loop, cannot make the host run out of memory. `rewind
     /// run` ties it to the guest's `--max-memory`.
     pub max_bytes: u64,
+    /// Each thread after the first is a request of `rewind serve`: a crash
+    /// or snapshot of one writes a recording of that request alone (its
+    /// inputs, markers, crash and events, not the worker's whole history),
+    /// which is for the debugger, not for re-execution; at most
+    /// [`MAX_FILES`](super::output::MAX_FILES) of them per request.
+    pub per_request_files: bool,
 }
 
 impl RecordingConfig {
@@ -60,6 +66,7 @@ impl RecordingConfig {
             guest_digest: guest.digest().to_owned(),
             settings: Vec::new(),
             max_bytes: 1 << 30,
+            per_request_files: false,
         }
     }
 }

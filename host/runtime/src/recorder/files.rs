@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use rewind_format::Writer;
-use rewind_format::model::{Crash, End, Input, Marker, Source, ThreadId};
+use rewind_format::model::{Crash, End, Header, Input, Marker, Source, ThreadId};
 
 use super::buffer::{EventBuffer, Slice};
 use super::config::Written;
+use super::output::RequestLog;
 
 /// A continuous stream gets a thread's events once this many are waiting.
 pub(super) const STREAM_EVENTS: usize = 4096;
@@ -116,6 +117,39 @@ pub(super) fn write_recording<'a>(
     for (thread, buffer) in buffers {
         write_events(&mut writer, thread, buffer.names(), &buffer.since(0))?;
     }
+    writer.elapsed(elapsed_ms)?;
+    let bytes = writer.written();
+    let out = writer.end(&End { exit_code: None })?;
+    let temp = out.into_inner().map_err(|err| err.into_error())?;
+    let path = persist_new(temp, dir, name, kind)?;
+    Ok((path, bytes))
+}
+
+/// Writes a recording of one request alone under a fresh name: `header`,
+/// the sources, the request's inputs, markers, crashes and events, ended.
+pub(super) fn write_request(
+    dir: &Path,
+    name: &str,
+    kind: &str,
+    header: &Header,
+    sources: &BTreeMap<String, Vec<u8>>,
+    request: &RequestLog<'_>,
+    elapsed_ms: u64,
+) -> std::io::Result<(PathBuf, u64)> {
+    let temp = new_temporary(dir)?;
+    let mut writer = Writer::new(BufWriter::new(temp), header)?;
+    write_sources(&mut writer, sources)?;
+    writer.inputs(request.thread, 0, request.inputs)?;
+    writer.markers(request.thread, request.markers)?;
+    for crash in request.crashes {
+        writer.crash(crash)?;
+    }
+    write_events(
+        &mut writer,
+        request.thread,
+        request.events.names(),
+        &request.events.since(0),
+    )?;
     writer.elapsed(elapsed_ms)?;
     let bytes = writer.written();
     let out = writer.end(&End { exit_code: None })?;

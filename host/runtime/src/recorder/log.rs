@@ -14,7 +14,7 @@ use rewind_format::model::{
 use super::buffer::EventBuffer;
 use super::config::{RecorderEvent, RecordingConfig, Written};
 use super::files::{Append, STREAM_EVENTS};
-use super::output::{Limit, Output};
+use super::output::{Limit, Output, RequestLog};
 use super::replay::{Halt, ReplayState, is_time_limit};
 use crate::limits;
 use crate::outcome::Outcome;
@@ -144,6 +144,19 @@ struct ThreadLog {
     /// The guest reported an unhandled crash of this thread (a Rust panic
     /// hook does, just before the abort traps).
     crashed: bool,
+    /// A request's own log, for its own recording files
+    /// (`RecordingConfig::per_request_files`).
+    own: Option<Box<OwnLog>>,
+}
+
+/// What a request logged, kept apart until it is over.
+#[derive(Default)]
+struct OwnLog {
+    inputs: Vec<Input>,
+    markers: Vec<Marker>,
+    crashes: Vec<Crash>,
+    /// Recording files written of this request.
+    files: usize,
 }
 
 impl ThreadLog {
@@ -188,7 +201,14 @@ impl State {
     pub(super) fn new_thread(&mut self) -> ThreadId {
         let thread = self.next_thread;
         self.next_thread += 1;
-        self.threads.insert(thread, ThreadLog::default());
+        let own = (self.config.per_request_files && thread > 0).then(Box::default);
+        self.threads.insert(
+            thread,
+            ThreadLog {
+                own,
+                ..ThreadLog::default()
+            },
+        );
         thread
     }
 
@@ -413,6 +433,9 @@ impl State {
         }
         let log = self.threads.entry(thread).or_default();
         log.pending_bytes += input_bytes(&input);
+        if let Some(own) = &mut log.own {
+            own.inputs.push(input.clone());
+        }
         log.pending.push(input);
         if log.pending.len() >= INPUT_BATCH || log.pending_bytes >= INPUT_BATCH_BYTES {
             self.commit_inputs(thread, events);
@@ -515,6 +538,9 @@ impl State {
             kind,
         };
         log.next_marker += 1;
+        if let Some(own) = &mut log.own {
+            own.markers.push(marker.clone());
+        }
         self.append(Append::Marker(thread, &marker), events);
     }
 
@@ -664,6 +690,13 @@ impl State {
                 self.capture(thread, &[thread]);
                 return Some(path);
             }
+            if let Some(own) = self
+                .threads
+                .get_mut(&thread)
+                .and_then(|log| log.own.as_mut())
+            {
+                own.crashes.push(crash.clone());
+            }
             self.append(Append::Crash(&crash), events);
         }
         match self.mode {
@@ -757,6 +790,27 @@ impl State {
         what: Written,
         events: &mut Vec<RecorderEvent>,
     ) -> Option<PathBuf> {
+        if let [thread] = threads
+            && let Some(log) = self.threads.get_mut(thread)
+            && let Some(own) = &mut log.own
+        {
+            // A request's recording: its own part only.
+            let request = RequestLog {
+                thread: *thread,
+                inputs: &own.inputs,
+                markers: &own.markers,
+                crashes: &own.crashes,
+                events: &log.events,
+                files: &mut own.files,
+            };
+            return self.output.write_request_file(
+                &self.header,
+                &self.sources,
+                request,
+                what,
+                events,
+            );
+        }
         self.commit_all_inputs(events);
         let buffers = threads.iter().filter_map(|thread| {
             let log = self.threads.get(thread)?;

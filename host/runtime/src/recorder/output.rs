@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rewind_format::Writer;
-use rewind_format::model::{Header, ThreadId};
+use rewind_format::model::{Crash, Header, Input, Marker, ThreadId};
 
 use super::buffer::{EventBuffer, Slice};
 use super::config::{RecorderEvent, Written};
@@ -31,6 +31,19 @@ pub(super) enum Limit {
     Memory,
     /// The run's recording files reached their count or their bytes.
     Files,
+    /// A request's recording files reached their count.
+    RequestFiles,
+}
+
+/// One request's own log, for its own recording.
+pub(super) struct RequestLog<'a> {
+    pub(super) thread: ThreadId,
+    pub(super) inputs: &'a [Input],
+    pub(super) markers: &'a [Marker],
+    pub(super) crashes: &'a [Crash],
+    pub(super) events: &'a EventBuffer,
+    /// Recording files written of it so far.
+    pub(super) files: &'a mut usize,
 }
 
 pub(super) struct Output {
@@ -159,6 +172,69 @@ impl Output {
         ) {
             Ok((path, bytes)) => {
                 self.files += 1;
+                self.file_bytes += bytes;
+                events.push(RecorderEvent::Written {
+                    path: path.clone(),
+                    what,
+                });
+                Some(path)
+            }
+            Err(err) => {
+                let failure = format!(
+                    "cannot write a recording into {}: {err}",
+                    self.out_dir.display()
+                );
+                self.fail(failure, events);
+                None
+            }
+        }
+    }
+
+    /// A recording of one request of `rewind serve` alone (see
+    /// `RecordingConfig::per_request_files`): its inputs, markers, crashes
+    /// and events, under `header` marked as a request's (`log-complete`
+    /// false: it is for the debugger, not for re-execution). At most
+    /// [`MAX_FILES`] per request; the run's bytes limit holds as for any.
+    pub(super) fn write_request_file(
+        &mut self,
+        header: &Header,
+        sources: &BTreeMap<String, Vec<u8>>,
+        request: RequestLog<'_>,
+        what: Written,
+        events: &mut Vec<RecorderEvent>,
+    ) -> Option<PathBuf> {
+        if *request.files >= MAX_FILES {
+            let limit = format!("{MAX_FILES} recordings written for one request; no more from it");
+            self.limit(Limit::RequestFiles, limit, events);
+            return None;
+        }
+        if self.file_bytes > self.max_file_bytes {
+            let limit = format!(
+                "this run's recordings reached {} MiB, their limit ({FILES_PER_BUDGET} times the recording's, from --max-memory); no more from this run",
+                self.max_file_bytes >> 20
+            );
+            self.limit(Limit::Files, limit, events);
+            return None;
+        }
+        let mut header = header.clone();
+        header.settings.retain(|(key, _)| key != "log-complete");
+        header
+            .settings
+            .push(("log-complete".into(), "false".into()));
+        header.settings.push(("request".into(), "true".into()));
+        let elapsed_ms = self.started.elapsed().as_millis() as u64;
+        let kind = files::file_kind(&what);
+        match files::write_request(
+            &self.out_dir,
+            &self.name,
+            &kind,
+            &header,
+            sources,
+            &request,
+            elapsed_ms,
+        ) {
+            Ok((path, bytes)) => {
+                *request.files += 1;
                 self.file_bytes += bytes;
                 events.push(RecorderEvent::Written {
                     path: path.clone(),

@@ -22,6 +22,7 @@ fn config(dir: &Path, mode: Mode, max_mode: Mode) -> RecordingConfig {
         guest_digest: "sha256:00".to_owned(),
         settings: vec![("hash-seed".to_owned(), "0".to_owned())],
         max_bytes: 1 << 30,
+        per_request_files: false,
     }
 }
 
@@ -278,6 +279,7 @@ fn the_input_log_stops_at_its_limit_and_says_so() {
     let sink = heard.clone();
     let config = RecordingConfig {
         max_bytes: 1 << 20,
+        per_request_files: false,
         ..config(dir.path(), Mode::Continuous, Mode::Continuous)
     };
     let recorder = Recorder::new(config, move |event| {
@@ -434,4 +436,60 @@ fn live_events_are_bounded_by_bytes_too() {
         .sum();
     assert!(events > 0 && events < 20_000, "{events} events");
     assert!(std::fs::metadata(&file).unwrap().len() <= 3 << 20);
+}
+
+#[test]
+fn a_requests_recording_is_its_own_part_and_each_request_has_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let sink = heard.clone();
+    let config = RecordingConfig {
+        per_request_files: true,
+        ..config(dir.path(), Mode::OnEvent, Mode::OnEvent)
+    };
+    let recorder = Recorder::new(config, move |event| {
+        sink.lock().unwrap().push(event.clone())
+    });
+    let worker = recorder.thread();
+    worker.input(Input::MonotonicClock { nanos: 1 });
+    let first = recorder.thread();
+    first.input(Input::MonotonicClock { nanos: 2 });
+    first.release();
+    let request = recorder.thread();
+    request.input(Input::MonotonicClock { nanos: 3 });
+    let path = request.crash(crash()).expect("a recording of the request");
+    let recording = read(&path);
+    let threads: Vec<_> = recording.threads.keys().copied().collect();
+    assert_eq!(threads, [2], "only the request's own thread");
+    assert_eq!(
+        recording.threads[&2].inputs,
+        [Input::MonotonicClock { nanos: 3 }]
+    );
+    assert_eq!(recording.crashes.len(), 1);
+    assert!(
+        recording
+            .header
+            .settings
+            .contains(&("request".to_owned(), "true".to_owned()))
+    );
+
+    // A request snapshotting in a loop: MAX_FILES of its own (its crash
+    // among them), said once; the next request has its own again.
+    for _ in 0..MAX_FILES + 5 {
+        request.snapshot(None, false);
+    }
+    request.release();
+    let next = recorder.thread();
+    assert!(
+        next.crash(crash()).is_some(),
+        "the next request is recorded"
+    );
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files, MAX_FILES + 1);
+    assert_eq!(
+        failures(&heard),
+        [format!(
+            "{MAX_FILES} recordings written for one request; no more from it"
+        )]
+    );
 }

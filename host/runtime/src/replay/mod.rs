@@ -117,6 +117,11 @@ impl RecordingFile {
 
     /// Why this recording cannot be re-executed, if it cannot.
     pub fn not_replayable(&self) -> Option<String> {
+        if self.setting("request") == Some("true") {
+            return Some(
+                "it is the recording of one request of `rewind serve`, for the debugger; requests are not re-executed".into(),
+            );
+        }
         if self.setting("log-complete") == Some("false") {
             return Some(
                 "the run started with recording off, so its log misses its first inputs".into(),
@@ -427,6 +432,7 @@ impl Runtime {
             guest_digest: recording.header.guest_digest.clone(),
             settings: Vec::new(),
             max_bytes: 0,
+            per_request_files: false,
         };
         let recorder = Recorder::replaying(config, state);
         let thread = recorder.thread();
