@@ -11,7 +11,7 @@ use rewind_collector::server::{self, ServerConfig};
 use rewind_collector::{RecordingInfo, Store};
 use rewind_runtime::Mode;
 
-use crate::common::args::{CollectorArgs, parse_mode, parse_size};
+use crate::common::args::{CollectorArgs, parse_duration, parse_mode, parse_size};
 use crate::common::collector::{block_on, collector_error};
 use crate::common::{UsageError, io_message, report};
 
@@ -68,6 +68,12 @@ pub struct CollectArgs {
     #[arg(long, value_name = "SIZE", default_value = "1GiB")]
     max_recording_size: String,
 
+    /// How long an upload may go without sending a byte before it is
+    /// dropped (four are read at once: a client that stalls must not hold
+    /// a turn for ever).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    upload_idle: String,
+
     /// Acknowledge frames without flushing them to disk first: faster, but
     /// a power cut may lose what was acknowledged (a crash of the collector
     /// alone does not).
@@ -110,6 +116,7 @@ pub fn collect(args: CollectArgs) -> Result<ExitCode> {
         token,
         max_frame_bytes,
         max_recording_bytes,
+        upload_idle: parse_duration("--upload-idle", &args.upload_idle)?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1110,3 +1110,59 @@ fn oversized_and_endless_uploads_at_once_are_refused_in_bounded_memory() {
     // Nothing was stored, and the collector still answers.
     assert_eq!(collector.recordings(None), serde_json::json!([]));
 }
+
+/// Four uploads that stall after a few bytes take every turn the collector
+/// reads uploads in: each is dropped after `--upload-idle`, and an upload
+/// after them is stored.
+#[test]
+fn stalled_uploads_give_back_their_turn() {
+    use rewind_format::Writer;
+    use rewind_format::model::{Header, Mode};
+    let scripts = Scripts::new();
+    let collector = Collector::start(
+        &scripts.path("store"),
+        "127.0.0.1:0",
+        &["--upload-idle", "1s"],
+    );
+    let port = collector.port;
+    let stalled: Vec<_> = (0..4)
+        .map(|n| {
+            std::thread::spawn(move || {
+                let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(60)))
+                    .unwrap();
+                let head = format!(
+                    "PUT /v1/streams/stalled-{n}?offset=0 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n0123456789"
+                );
+                stream.write_all(head.as_bytes()).unwrap();
+                let mut line = String::new();
+                let _ = BufReader::new(&mut stream).read_line(&mut line);
+                line
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let header = Header {
+        recording_id: [7; 16],
+        created_unix_ms: 0,
+        guest_name: "python".into(),
+        guest_digest: "sha256:00".into(),
+        mode: Mode::Continuous,
+        settings: Vec::new(),
+    };
+    let writer = Writer::new(Vec::new(), &header).unwrap();
+    let frame = writer.get_ref().clone();
+    let (status, body) = http(
+        port,
+        &request("PUT", "/v1/streams/after?offset=0", None, &frame),
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    for upload in stalled {
+        let line = upload.join().unwrap();
+        assert!(
+            line.starts_with("HTTP/1.1 4"),
+            "a stalled upload is answered with an error: {line:?}"
+        );
+    }
+}

@@ -29,6 +29,9 @@ pub struct ServerConfig {
     pub token: Option<String>,
     pub max_frame_bytes: u64,
     pub max_recording_bytes: u64,
+    /// How long an upload may go without a byte arriving: a client that
+    /// stalls gives back its turn among the [`UPLOADS`] read at once.
+    pub upload_idle: std::time::Duration,
 }
 
 struct Shared {
@@ -104,7 +107,29 @@ async fn admit(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
         return Failure::new(StatusCode::SERVICE_UNAVAILABLE, "the collector is stopping")
             .into_response();
     };
-    next.run(request).await
+    let (parts, body) = request.into_parts();
+    let body = idle_bounded(body, shared.config.upload_idle);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// `body`, ending in an error when no byte arrives for `idle`: reading it
+/// then fails, and the upload is answered and gives back its turn.
+fn idle_bounded(body: Body, idle: std::time::Duration) -> Body {
+    let frames = futures::stream::unfold(Some(body.into_data_stream()), move |stream| async move {
+        let mut stream = stream?;
+        match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(frame)) => Some((frame, Some(stream))),
+            Ok(None) => None,
+            Err(_) => {
+                let stalled = format!(
+                    "the upload sent nothing for {}",
+                    humantime::format_duration(idle)
+                );
+                Some((Err(axum::Error::new(stalled)), None))
+            }
+        }
+    });
+    Body::from_stream(frames)
 }
 
 /// Serves the collector on `listener` until `shutdown` resolves.

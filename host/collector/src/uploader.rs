@@ -777,6 +777,7 @@ mod tests {
             token: None,
             max_frame_bytes,
             max_recording_bytes: 1 << 30,
+            upload_idle: std::time::Duration::from_secs(30),
         };
         let store = crate::Store::open("memory://", false).unwrap();
         runtime.spawn(crate::server::serve(

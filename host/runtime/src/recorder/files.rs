@@ -14,7 +14,6 @@ use rewind_format::model::{Crash, End, Header, Input, Marker, Source, ThreadId};
 
 use super::buffer::{EventBuffer, Slice};
 use super::config::Written;
-use super::output::RequestLog;
 
 /// A continuous stream gets a thread's events once this many are waiting.
 pub(super) const STREAM_EVENTS: usize = 4096;
@@ -123,6 +122,17 @@ pub(super) fn write_recording<'a>(
     let temp = out.into_inner().map_err(|err| err.into_error())?;
     let path = persist_new(temp, dir, name, kind)?;
     Ok((path, bytes))
+}
+
+/// One request's own log, for its own recording.
+pub(super) struct RequestLog<'a> {
+    pub(super) thread: ThreadId,
+    pub(super) inputs: &'a [Input],
+    pub(super) markers: &'a [Marker],
+    pub(super) crashes: &'a [Crash],
+    pub(super) events: &'a EventBuffer,
+    /// Recording files written of it so far.
+    pub(super) files: &'a mut usize,
 }
 
 /// Writes a recording of one request alone under a fresh name: `header`,

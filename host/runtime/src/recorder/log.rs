@@ -13,8 +13,8 @@ use rewind_format::model::{
 
 use super::buffer::EventBuffer;
 use super::config::{RecorderEvent, RecordingConfig, Written};
-use super::files::{Append, STREAM_EVENTS};
-use super::output::{Limit, Output, RequestLog};
+use super::files::{Append, RequestLog, STREAM_EVENTS};
+use super::output::{Limit, Output};
 use super::replay::{Halt, ReplayState, is_time_limit};
 use crate::limits;
 use crate::outcome::Outcome;

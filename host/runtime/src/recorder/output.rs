@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rewind_format::Writer;
-use rewind_format::model::{Crash, Header, Input, Marker, ThreadId};
+use rewind_format::model::{Header, ThreadId};
 
 use super::buffer::{EventBuffer, Slice};
 use super::config::{RecorderEvent, Written};
-use super::files::{self, Append};
+use super::files::{self, Append, RequestLog};
 use super::stream::Stream;
 
 /// At most this many recording files per run: a guest that snapshots in a
@@ -33,17 +33,6 @@ pub(super) enum Limit {
     Files,
     /// A request's recording files reached their count.
     RequestFiles,
-}
-
-/// One request's own log, for its own recording.
-pub(super) struct RequestLog<'a> {
-    pub(super) thread: ThreadId,
-    pub(super) inputs: &'a [Input],
-    pub(super) markers: &'a [Marker],
-    pub(super) crashes: &'a [Crash],
-    pub(super) events: &'a EventBuffer,
-    /// Recording files written of it so far.
-    pub(super) files: &'a mut usize,
 }
 
 pub(super) struct Output {
