@@ -38,7 +38,7 @@ fn the_vm_patch_applies_to_the_crates_io_source() {
         assert!(callable.contains(api), "{api} missing");
     }
     assert!(read("src/builtins/code.rs").contains("pub fn line_at("));
-    assert!(read("src/frame.rs").contains("crate::protocol::tick_position(vm, true);"));
+    assert!(read("src/frame.rs").contains("crate::protocol::tick_position(vm, true)?;"));
     // The pristine source is untouched.
     assert!(
         !std::fs::read_to_string(source.join("src/protocol/callable.rs"))
