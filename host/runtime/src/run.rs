@@ -159,10 +159,9 @@ impl Runtime {
             store.epoch_deadline_callback(|store| {
                 let overdue = store
                     .data()
-                    .serving
-                    .as_ref()
-                    .and_then(|serving| serving.deadline)
-                    .is_some_and(|deadline| Instant::now() >= deadline);
+                    .recorder
+                    .deadline
+                    .is_some_and(|(deadline, _)| Instant::now() >= deadline);
                 match overdue {
                     true => Err(Trap::Interrupt.into()),
                     false => Ok(UpdateDeadline::Continue(1)),

@@ -95,10 +95,9 @@ pub(crate) struct Serving {
     base: Option<ThreadRecorder>,
     pub(crate) request_timeout: Duration,
     next_id: u64,
-    /// The request being handled.
+    /// The request being handled. When it must be done is the store's
+    /// recorder's `deadline`, which its waits in host calls end at too.
     current: Option<(u64, Respond)>,
-    /// When the current request must be done.
-    pub(crate) deadline: Option<Instant>,
 }
 
 impl Serving {
@@ -114,7 +113,6 @@ impl Serving {
             request_timeout,
             next_id: 0,
             current: None,
-            deadline: None,
         }
     }
 
@@ -180,7 +178,6 @@ impl requests::Host for ServeCtx<'_> {
         // A request left unanswered is answered now: the guest moved on.
         serving.abandon(Response::text(500, "the application returned no response"));
         serving.leave_request(self.recorder);
-        serving.deadline = None;
         self.recorder.deadline = None;
         let Some(job) = serving.jobs.next() else {
             return Ok(None);
@@ -188,13 +185,11 @@ impl requests::Host for ServeCtx<'_> {
         let id = serving.next_id;
         serving.next_id += 1;
         serving.current = Some((id, job.respond));
-        let deadline = Instant::now() + serving.request_timeout;
-        serving.deadline = Some(deadline);
-        // Waits in host calls end there too.
+        // The epoch and waits in host calls end the request there.
         let limit = Limit::Time {
             timeout: serving.request_timeout,
         };
-        self.recorder.deadline = Some((deadline, limit));
+        self.recorder.deadline = Some((Instant::now() + serving.request_timeout, limit));
         // A thread of the recording per request; what the WASI context's
         // hooks log (the clock, stdin) is the request's too.
         if let Some(recorder) = &serving.recorder {

@@ -116,12 +116,7 @@ pub(super) fn write_recording<'a>(
     for (thread, buffer) in buffers {
         write_events(&mut writer, thread, buffer.names(), &buffer.since(0))?;
     }
-    writer.elapsed(elapsed_ms)?;
-    let bytes = writer.written();
-    let out = writer.end(&End { exit_code: None })?;
-    let temp = out.into_inner().map_err(|err| err.into_error())?;
-    let path = persist_new(temp, dir, name, kind)?;
-    Ok((path, bytes))
+    finish(writer, elapsed_ms, dir, name, kind)
 }
 
 /// One request's own log, for its own recording.
@@ -160,6 +155,19 @@ pub(super) fn write_request(
         request.events.names(),
         &request.events.since(0),
     )?;
+    finish(writer, elapsed_ms, dir, name, kind)
+}
+
+/// Ends a recording written to a temporary file (how long the run had
+/// taken, the end chunk) and gives it its fresh name. Returns the file and
+/// its bytes.
+fn finish(
+    mut writer: Writer<BufWriter<tempfile::NamedTempFile>>,
+    elapsed_ms: u64,
+    dir: &Path,
+    name: &str,
+    kind: &str,
+) -> std::io::Result<(PathBuf, u64)> {
     writer.elapsed(elapsed_ms)?;
     let bytes = writer.written();
     let out = writer.end(&End { exit_code: None })?;

@@ -127,9 +127,8 @@ impl Output {
         what: Written,
         events: &mut Vec<RecorderEvent>,
     ) -> Option<PathBuf> {
-        let log = self.log.as_ref()?;
         let buffers: Vec<_> = buffers.into_iter().collect();
-        let size = log.written()
+        let size = self.log.as_ref()?.written()
             + sources.values().map(|text| text.len() as u64).sum::<u64>()
             + buffers
                 .iter()
@@ -140,17 +139,13 @@ impl Output {
             self.limit(Limit::Files, limit, events);
             return None;
         }
-        if self.file_bytes.saturating_add(size) > self.max_file_bytes {
-            let limit = format!(
-                "this run's recordings reached {} MiB, their limit ({FILES_PER_BUDGET} times the recording's, from --max-memory); no more from this run",
-                self.max_file_bytes >> 20
-            );
-            self.limit(Limit::Files, limit, events);
+        if self.past_file_bytes(size, events) {
             return None;
         }
+        let log = self.log.as_ref()?;
         let elapsed_ms = self.started.elapsed().as_millis() as u64;
         let kind = files::file_kind(&what);
-        match files::write_recording(
+        let written = files::write_recording(
             &self.out_dir,
             &self.name,
             &kind,
@@ -158,25 +153,10 @@ impl Output {
             sources,
             buffers,
             elapsed_ms,
-        ) {
-            Ok((path, bytes)) => {
-                self.files += 1;
-                self.file_bytes += bytes;
-                events.push(RecorderEvent::Written {
-                    path: path.clone(),
-                    what,
-                });
-                Some(path)
-            }
-            Err(err) => {
-                let failure = format!(
-                    "cannot write a recording into {}: {err}",
-                    self.out_dir.display()
-                );
-                self.fail(failure, events);
-                None
-            }
-        }
+        );
+        let path = self.written(written, what, events)?;
+        self.files += 1;
+        Some(path)
     }
 
     /// A recording of one request of `rewind serve` alone (see
@@ -197,12 +177,7 @@ impl Output {
             self.limit(Limit::RequestFiles, limit, events);
             return None;
         }
-        if self.file_bytes > self.max_file_bytes {
-            let limit = format!(
-                "this run's recordings reached {} MiB, their limit ({FILES_PER_BUDGET} times the recording's, from --max-memory); no more from this run",
-                self.max_file_bytes >> 20
-            );
-            self.limit(Limit::Files, limit, events);
+        if self.past_file_bytes(0, events) {
             return None;
         }
         let mut header = header.clone();
@@ -213,7 +188,7 @@ impl Output {
         header.settings.push(("request".into(), "true".into()));
         let elapsed_ms = self.started.elapsed().as_millis() as u64;
         let kind = files::file_kind(&what);
-        match files::write_request(
+        let written = files::write_request(
             &self.out_dir,
             &self.name,
             &kind,
@@ -221,9 +196,36 @@ impl Output {
             sources,
             &request,
             elapsed_ms,
-        ) {
+        );
+        let path = self.written(written, what, events)?;
+        *request.files += 1;
+        Some(path)
+    }
+
+    /// Whether this run's recording files, with `size` more bytes, would
+    /// pass their limit; said once when they do.
+    fn past_file_bytes(&mut self, size: u64, events: &mut Vec<RecorderEvent>) -> bool {
+        if self.file_bytes.saturating_add(size) <= self.max_file_bytes {
+            return false;
+        }
+        let limit = format!(
+            "this run's recordings reached {} MiB, their limit ({FILES_PER_BUDGET} times the recording's, from --max-memory); no more from this run",
+            self.max_file_bytes >> 20
+        );
+        self.limit(Limit::Files, limit, events);
+        true
+    }
+
+    /// A recording file written, its bytes counted and the listener told;
+    /// or a failure to write one, said once.
+    fn written(
+        &mut self,
+        written: std::io::Result<(PathBuf, u64)>,
+        what: Written,
+        events: &mut Vec<RecorderEvent>,
+    ) -> Option<PathBuf> {
+        match written {
             Ok((path, bytes)) => {
-                *request.files += 1;
                 self.file_bytes += bytes;
                 events.push(RecorderEvent::Written {
                     path: path.clone(),

@@ -182,7 +182,7 @@ fn invalid_input(thread: ThreadId, inputs: &[Input]) -> Option<String> {
                 }
                 _ => return None,
             },
-            Input::Other { name, data } if name == POLL_READY && data.0[..] > [1][..] => {
+            Input::Other { name, data } if name == POLL_READY && data.0.first() > Some(&1) => {
                 format!("a pollable.ready answer of {}", data.0[0])
             }
             Input::Other { name, data } => match fixed(name) {
