@@ -131,6 +131,10 @@ mod imp {
         control::position(at)
     }
 
+    pub fn interrupted(at: u64) -> bool {
+        control::interrupted(at)
+    }
+
     pub fn trace_from() -> u64 {
         control::trace_from()
     }
@@ -257,6 +261,10 @@ mod imp {
 
     pub fn position(_at: u64) -> u64 {
         0
+    }
+
+    pub fn interrupted(_at: u64) -> bool {
+        false
     }
 
     /// `REWIND_TRACE_FROM=N` starts the tracer at position N, to measure

@@ -12,9 +12,9 @@
 
 use std::cell::Cell;
 
-use rustpython_vm::VirtualMachine;
 use rustpython_vm::builtins::{PyBaseExceptionRef, PyType};
 use rustpython_vm::protocol::{self, PositionHook};
+use rustpython_vm::{PyResult, VirtualMachine};
 
 use crate::host;
 use crate::tracer;
@@ -59,10 +59,21 @@ fn spent(vm: &VirtualMachine) -> PyBaseExceptionRef {
     }
 }
 
-/// The script starts here: position 0.
+/// The script starts here: position 0. From now on a blocking call that
+/// ends early asks the host about an interrupt (see [`interrupt`]).
 pub fn start() {
     protocol::set_position(0);
+    protocol::set_interrupt_hook(Some(interrupt));
     tell(0);
+}
+
+/// Asks the host whether the user interrupted the run (Ctrl-C), and if so
+/// raises `KeyboardInterrupt` here, as CPython does at its next check.
+fn interrupt(vm: &VirtualMachine) -> PyResult<()> {
+    match host::interrupted(protocol::position()) {
+        true => Err(vm.new_exception_empty(vm.ctx.exceptions.keyboard_interrupt.to_owned())),
+        false => Ok(()),
+    }
 }
 
 /// Tells the host the position now.
@@ -117,6 +128,9 @@ fn reached(vm: &VirtualMachine, at: u64, entry: bool) -> (u64, Option<PyBaseExce
             0 => u64::MAX,
             next => next,
         });
+        if raise.is_none() {
+            raise = interrupt(vm).err();
+        }
     }
     let next = REPORT_AT
         .get()

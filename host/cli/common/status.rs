@@ -42,6 +42,8 @@ pub fn of_outcome(outcome: &Outcome) -> u8 {
         Outcome::LimitExceeded(Limit::Memory { .. }) => MEMORY_LIMIT,
         Outcome::LimitExceeded(Limit::Time { .. }) => TIME_LIMIT,
         Outcome::LimitExceeded(Limit::Stack) => STACK_LIMIT,
+        // As a shell reports a command ended by SIGINT.
+        Outcome::LimitExceeded(Limit::Interrupted) => 130,
         Outcome::Trapped(_) => GUEST_CRASH,
     }
 }

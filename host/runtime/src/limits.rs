@@ -37,6 +37,8 @@ pub enum Limit {
     Time { timeout: Duration },
     /// The guest's call stack overflowed (recursion too deep for the wasm stack).
     Stack,
+    /// The user stopped the run (Ctrl-C while an interrupt was on its way).
+    Interrupted,
 }
 
 impl fmt::Display for Limit {
@@ -47,9 +49,14 @@ impl fmt::Display for Limit {
                 write!(f, "time limit of {} exceeded", humanize(*timeout))
             }
             Limit::Stack => write!(f, "stack limit exceeded (recursion too deep)"),
+            Limit::Interrupted => write!(f, "{INTERRUPTED}"),
         }
     }
 }
+
+/// How a run stopped by the user is described, in messages and in its
+/// recording's crash capture.
+pub(crate) const INTERRUPTED: &str = "interrupted (Ctrl-C, twice)";
 
 /// The error a limiter raises inside the store, recognised again in the
 /// run's outcome.

@@ -14,6 +14,7 @@ use wasmtime_wasi::p2::bindings::sync::{Command, CommandPre};
 
 use crate::engine::{self, GUEST_THREAD_STACK};
 use crate::guest_state::GuestState;
+use crate::interrupt::Interrupts;
 use crate::limits::{Limit, LimitError, Limiter, Limits};
 use crate::outcome::{self, Outcome, RunResult};
 use crate::recorder::{self, ThreadEnd, ThreadRecorder};
@@ -84,10 +85,7 @@ impl Runtime {
     /// host (the component does not link, a granted directory cannot be
     /// opened), never of the guest.
     pub fn run(&self, component: &Component, sandbox: Sandbox, limits: &Limits) -> Result<Outcome> {
-        let recorder = match sandbox.recorder() {
-            Some(recorder) => recorder.thread(),
-            None => ThreadRecorder::detached(),
-        };
+        let recorder = sandbox.thread_recorder();
         let wasi = sandbox.build(&recorder)?;
         self.execute(Inputs::Live, component, wasi, recorder, limits, None)
     }
@@ -167,6 +165,15 @@ impl Runtime {
                     false => Ok(UpdateDeadline::Continue(1)),
                 }
             });
+            store.set_epoch_deadline(1);
+        } else if let Some(interrupts) = recorder.interrupts().cloned() {
+            // Ctrl-C twice stops the guest at the next tick; the time limit
+            // is looked at every tick too.
+            if let Some(timeout) = limits.timeout {
+                let limit = Limit::Time { timeout };
+                store.data_mut().recorder.deadline = Some((Instant::now() + timeout, limit));
+            }
+            store.epoch_deadline_callback(interruptible(inputs, interrupts, limits.timeout));
             store.set_epoch_deadline(1);
         } else if let Some(timeout) = limits.timeout {
             // Its waits in host calls end at the deadline too.
@@ -253,6 +260,31 @@ fn time_limit(
             },
         };
         Err(LimitError(limit).into())
+    }
+}
+
+/// The epoch callback of a run that can be interrupted (see
+/// [`crate::Interrupts`]): every tick it stops the guest if the user asked
+/// to, and otherwise does what [`time_limit`] does once the time is up.
+fn interruptible(
+    inputs: Inputs,
+    interrupts: Interrupts,
+    timeout: Option<Duration>,
+) -> impl FnMut(StoreContextMut<'_, GuestState>) -> wasmtime::Result<UpdateDeadline> {
+    let deadline = timeout.map(|timeout| (Instant::now() + timeout, time_limit(inputs, timeout)));
+    let mut out_of_time = false;
+    let mut deadline = deadline;
+    move |store| {
+        if interrupts.stopping() {
+            return Err(LimitError(Limit::Interrupted).into());
+        }
+        match &mut deadline {
+            Some((at, on_time_limit)) if out_of_time || Instant::now() >= *at => {
+                out_of_time = true;
+                on_time_limit(store)
+            }
+            _ => Ok(UpdateDeadline::Continue(1)),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use rewind_format::model::Input;
 use wasmtime_wasi::cli::IsTerminal as _;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
+use crate::interrupt::Interrupts;
 use crate::recorder::{Recorder, ThreadRecorder, hooks};
 
 /// The guest's view of the world.
@@ -22,6 +23,7 @@ pub struct Sandbox {
     dirs: Vec<DirGrant>,
     cwd: Option<String>,
     recorder: Option<Recorder>,
+    interrupts: Option<Interrupts>,
 }
 
 /// One host directory made visible to the guest.
@@ -83,6 +85,24 @@ impl Sandbox {
     pub fn record(&mut self, recorder: Recorder) -> &mut Self {
         self.recorder = Some(recorder);
         self
+    }
+
+    /// Lets `interrupts` interrupt the guest (Ctrl-C): see [`Interrupts`].
+    pub fn interrupts(&mut self, interrupts: Interrupts) -> &mut Self {
+        self.interrupts = Some(interrupts);
+        self
+    }
+
+    /// The thread handle a run of this sandbox records through.
+    pub(crate) fn thread_recorder(&self) -> ThreadRecorder {
+        let thread = match &self.recorder {
+            Some(recorder) => recorder.thread(),
+            None => ThreadRecorder::detached(),
+        };
+        match &self.interrupts {
+            Some(interrupts) => thread.with_interrupts(interrupts.clone()),
+            None => thread,
+        }
     }
 
     pub(crate) fn recorder(&self) -> Option<&Recorder> {
@@ -155,6 +175,12 @@ impl Sandbox {
                     inner: Box::new(wasmtime_wasi::clocks::MonotonicClock::new()),
                     log: log.clone(),
                 });
+        } else if log.interrupts().is_some() {
+            // Unrecorded, but a read of stdin still ends at Ctrl-C.
+            builder.stdin(hooks::Stdin {
+                inner: wasmtime_wasi::cli::stdin(),
+                log: log.clone(),
+            });
         } else {
             builder.inherit_stdin();
         }

@@ -95,6 +95,9 @@ pub enum Written {
     Snapshot(String),
     /// A continuous stream.
     Stream,
+    /// The end of a run that exited with this non-zero status, in on-event
+    /// mode (a crash's recording is written instead when there was one).
+    Exit(i32),
 }
 
 /// The input a `poll` call logs: the indexes of the ready pollables, each
@@ -104,6 +107,11 @@ pub(crate) const POLL: &str = "poll";
 pub(crate) const POLL_READY: &str = "poll-ready";
 /// The input `pollable.block` logs when the wait ends: no bytes.
 pub(crate) const POLL_BLOCK: &str = "poll-block";
+/// The input an interrupt (Ctrl-C) logs when the guest takes it: its
+/// position, a little-endian `u64`.
+pub(crate) const INTERRUPT: &str = "interrupt";
+/// The input a read of stdin logs when an interrupt ends it: no bytes.
+pub(crate) const STDIN_INTERRUPTED: &str = "stdin-interrupted";
 /// The setting that says a recording logs `wasi:io/poll` (older ones do
 /// not, and re-execute with every pollable ready at once).
 pub(crate) const POLL_SETTING: (&str, &str) = ("poll", "logged");

@@ -12,9 +12,10 @@ use std::time::{Duration, SystemTime};
 
 use rewind_format::model::{Crash, Event, Header, Input, MarkerKind, Mode, ThreadId};
 
-use super::config::{POLL_SETTING, RecorderEvent, RecordingConfig};
+use super::config::{INTERRUPT, POLL_SETTING, RecorderEvent, RecordingConfig};
 use super::log::{State, ThreadEnd};
 use super::replay::{Asked, Halt, ReplayState};
+use crate::interrupt::Interrupts;
 use crate::limits::Limit;
 use crate::outcome::{self, Outcome};
 
@@ -145,6 +146,8 @@ pub struct ThreadRecorder {
     /// clones of a store's first handle, log for while another thread of
     /// the recording runs in the store: a request of `rewind serve`.
     current: Arc<AtomicU64>,
+    /// The run's Ctrl-C, when it can be interrupted.
+    interrupts: Option<Interrupts>,
 }
 
 /// No other thread runs in the store (see [`ThreadRecorder::current`]).
@@ -156,7 +159,40 @@ impl ThreadRecorder {
             recorder: Some(recorder),
             thread,
             current: Arc::new(AtomicU64::new(NO_REDIRECT)),
+            interrupts: None,
         }
+    }
+
+    /// This handle, and every clone made of it from now on, takes the
+    /// run's interrupts (see [`crate::Interrupts`]).
+    pub fn with_interrupts(mut self, interrupts: Interrupts) -> ThreadRecorder {
+        self.interrupts = Some(interrupts);
+        self
+    }
+
+    pub(crate) fn interrupts(&self) -> Option<&Interrupts> {
+        self.interrupts.as_ref()
+    }
+
+    /// The guest, at `at`, asks whether it was interrupted: live, whether
+    /// an interrupt waits for it (taken and logged at `at`); re-executing,
+    /// whether the recorded run took one here.
+    pub(crate) fn interrupted(&self, at: u64) -> bool {
+        if self.replaying() {
+            return self.replay_input_if(Asked::Interrupt { at }).is_some();
+        }
+        let taken = self.interrupts.as_ref().is_some_and(Interrupts::take);
+        if taken {
+            self.input(Input::Other {
+                name: INTERRUPT.to_owned(),
+                data: at.to_le_bytes()[..].into(),
+            });
+        }
+        taken
+    }
+
+    fn replaying(&self) -> bool {
+        self.with(false, |state, _, _| state.replay.is_some())
     }
 
     /// While `thread` runs in the store in this handle's place (`None`:
@@ -331,7 +367,13 @@ impl ThreadRecorder {
     /// or stops it there: its time ran out, or re-execution reached the
     /// place the recorded run's time limit stopped it.
     pub(crate) fn position(&self, at: u64) -> Result<u64, Halt> {
-        self.with(Ok(0), |state, thread, _| state.position(thread, at))
+        // A run that records nothing still hears the guest now and then
+        // when it can be interrupted.
+        let unrecorded = match self.interrupts {
+            Some(_) => Ok(at.saturating_add(super::log::REPORT_EVERY)),
+            None => Ok(0),
+        };
+        self.with(unrecorded, |state, thread, _| state.position(thread, at))
     }
 
     /// The run's time is up: the guest is stopped at the next position it

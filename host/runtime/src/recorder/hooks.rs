@@ -41,11 +41,12 @@ use wasmtime_wasi::p2::{
 };
 use wasmtime_wasi::random::WasiRandomView as _;
 
-use super::config::{POLL, POLL_BLOCK, POLL_READY};
+use super::config::{POLL, POLL_BLOCK, POLL_READY, STDIN_INTERRUPTED};
 use super::ctx::RecorderView;
 use super::fs_ops::{Answer, Fd, Outcome, error_code, fs_op_path, plain_fs_ops};
 use super::handle::ThreadRecorder;
 use super::wire::{self, Wire};
+use crate::interrupt::{Interrupts, Wake};
 use crate::limits::{Limit, LimitError};
 
 /// The most one read hands over: a longer read is cut short (which WASI
@@ -185,6 +186,25 @@ impl LoggedStream {
     }
 }
 
+impl LoggedStream {
+    /// A read of stdin ended by Ctrl-C: logged, and failed for the guest
+    /// to ask why; or the guest is stopped.
+    fn interrupted(&mut self, wake: Wake) -> StreamResult<Bytes> {
+        match wake {
+            Wake::Pending => {
+                self.log.input(Input::Other {
+                    name: STDIN_INTERRUPTED.to_owned(),
+                    data: Default::default(),
+                });
+                Err(StreamError::LastOperationFailed(wasmtime::format_err!(
+                    "interrupted"
+                )))
+            }
+            Wake::Stop => Err(StreamError::Trap(LimitError(Limit::Interrupted).into())),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl Pollable for LoggedStream {
     async fn ready(&mut self) {
@@ -195,12 +215,33 @@ impl Pollable for LoggedStream {
 #[async_trait::async_trait]
 impl InputStream for LoggedStream {
     fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        // A guest that reads stdin without blocking waits in between (in
+        // `pollable.block`, which ends at once while an interrupt waits):
+        // its next read fails instead, for it to ask why.
+        if let Source::Stdin = self.source
+            && let Some(wake) = self.log.interrupts().and_then(Interrupts::wake)
+        {
+            return self.interrupted(wake);
+        }
         let result = self.inner.read(size.min(MAX_READ));
         self.logged(result)
     }
 
     async fn blocking_read(&mut self, size: usize) -> StreamResult<Bytes> {
-        let result = self.inner.blocking_read(size.min(MAX_READ)).await;
+        // A read of stdin that waits for the user ends at Ctrl-C: the guest
+        // sees it fail, asks, and raises KeyboardInterrupt (or stops).
+        let interrupts = match self.source {
+            Source::Stdin => self.log.interrupts().cloned(),
+            Source::File { .. } => None,
+        };
+        let size = size.min(MAX_READ);
+        let result = match interrupts {
+            None => self.inner.blocking_read(size).await,
+            Some(interrupts) => tokio::select! {
+                result = self.inner.blocking_read(size) => result,
+                wake = interrupts.woken() => return self.interrupted(wake),
+            },
+        };
         self.logged(result)
     }
 
@@ -250,18 +291,38 @@ pub(crate) fn add_to_linker<T: RecorderView + 'static>(
 }
 
 /// Waits for `wait`, but not past `deadline`: the guest's time is up then,
-/// and it stops in the wait, which is not logged as over.
+/// and it stops in the wait, which is not logged as over. An interrupt
+/// (Ctrl-C) ends the wait early with `woken`'s answer, for the guest to
+/// take the interrupt, or stops the guest.
 fn until<R>(
     deadline: Option<(Instant, Limit)>,
+    interrupts: Option<Interrupts>,
+    woken: impl FnOnce() -> R,
     wait: impl Future<Output = wasmtime::Result<R>>,
 ) -> wasmtime::Result<R> {
     wasmtime_wasi::runtime::in_tokio(async move {
-        let Some((at, limit)) = deadline else {
-            return wait.await;
+        let interrupted = async {
+            match &interrupts {
+                Some(interrupts) => interrupts.woken().await,
+                None => std::future::pending().await,
+            }
         };
-        match tokio::time::timeout_at(at.into(), wait).await {
-            Ok(result) => result,
-            Err(_) => Err(LimitError(limit).into()),
+        let deadline = async {
+            match deadline {
+                Some((at, limit)) => {
+                    tokio::time::sleep_until(at.into()).await;
+                    limit
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = wait => result,
+            limit = deadline => Err(LimitError(limit).into()),
+            wake = interrupted => match wake {
+                Wake::Pending => Ok(woken()),
+                Wake::Stop => Err(LimitError(Limit::Interrupted).into()),
+            },
         }
     })
 }
@@ -270,8 +331,17 @@ fn until<R>(
 impl<T: RecorderView> poll::Host for Logged<'_, T> {
     fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
         let deadline = self.0.recorder().deadline;
+        let interrupts = self.thread().interrupts().cloned();
+        // Cut short by an interrupt, every pollable is said to be ready: the
+        // guest looks, finds little, and asks about the interrupt.
+        let all: Vec<u32> = (0..pollables.len() as u32).collect();
         let table = self.0.ctx().table;
-        let ready = until(deadline, async_poll::Host::poll(table, pollables))?;
+        let ready = until(
+            deadline,
+            interrupts,
+            || all,
+            async_poll::Host::poll(table, pollables),
+        )?;
         let data: Vec<u8> = ready.iter().flat_map(|index| index.to_le_bytes()).collect();
         self.thread().input(Input::Other {
             name: POLL.to_owned(),
@@ -293,8 +363,14 @@ impl<T: RecorderView> poll::HostPollable for Logged<'_, T> {
 
     fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
         let deadline = self.0.recorder().deadline;
+        let interrupts = self.thread().interrupts().cloned();
         let table = self.0.ctx().table;
-        until(deadline, async_poll::HostPollable::block(table, pollable))?;
+        until(
+            deadline,
+            interrupts,
+            || (),
+            async_poll::HostPollable::block(table, pollable),
+        )?;
         self.thread().input(Input::Other {
             name: POLL_BLOCK.to_owned(),
             data: Data(Vec::new()),

@@ -72,8 +72,11 @@ impl From<Halt> for wasmtime::Error {
 }
 
 /// Whether a crash capture is of a run stopped by its time limit.
+/// A run the user stopped (Ctrl-C twice) ends the same way: where the host
+/// chose, not where the program did.
 pub(crate) fn is_time_limit(reason: &CrashReason) -> bool {
-    matches!(reason, CrashReason::Limit(limit) if limit.starts_with("time limit"))
+    matches!(reason, CrashReason::Limit(limit)
+        if limit.starts_with("time limit") || limit == crate::limits::INTERRUPTED)
 }
 
 /// Where the recorded run was stopped by its time limit. Time is not
@@ -113,11 +116,25 @@ pub(crate) enum Asked<'a> {
     Other(&'a str),
     WallClock,
     MonotonicClock,
-    Random { len: u64 },
-    InsecureRandom { len: u64 },
+    Random {
+        len: u64,
+    },
+    InsecureRandom {
+        len: u64,
+    },
     Stdin,
-    FileRead { path: &'a str, offset: u64 },
-    Fs { op: &'a str, path: &'a str },
+    FileRead {
+        path: &'a str,
+        offset: u64,
+    },
+    Fs {
+        op: &'a str,
+        path: &'a str,
+    },
+    /// An interrupt taken at this position.
+    Interrupt {
+        at: u64,
+    },
 }
 
 impl Asked<'_> {
@@ -134,7 +151,12 @@ impl Asked<'_> {
                 data.0.len() as u64 == len
             }
             (Asked::Stdin, Input::Stdin { .. }) => true,
-            (Asked::Stdin, Input::Other { name, .. }) => name == "stdin-closed",
+            (Asked::Stdin, Input::Other { name, .. }) => {
+                name == "stdin-closed" || name == super::config::STDIN_INTERRUPTED
+            }
+            (Asked::Interrupt { at }, Input::Other { name, data }) => {
+                name == super::config::INTERRUPT && data.0 == at.to_le_bytes()
+            }
             (
                 Asked::FileRead { path, offset },
                 Input::FileRead {
@@ -160,6 +182,7 @@ impl Asked<'_> {
             Asked::FileRead { path, offset } => format!("read {path} at offset {offset}"),
             Asked::Fs { op, path: "" } => format!("called {op}"),
             Asked::Fs { op, path } => format!("called {op} on {path}"),
+            Asked::Interrupt { at } => format!("asked for an interrupt at position {at}"),
         }
     }
 }

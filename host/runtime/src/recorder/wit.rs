@@ -109,6 +109,11 @@ impl control::Host for ThreadRecorder {
         answer(self, next)
     }
 
+    fn interrupted(&mut self, at: u64) -> Result<bool> {
+        let interrupted = ThreadRecorder::interrupted(self, at);
+        answer(self, interrupted)
+    }
+
     fn trace_from(&mut self) -> Result<u64> {
         answer(self, ThreadRecorder::trace_from(self))
     }

@@ -28,7 +28,7 @@ use wasmtime_wasi::p2::{
     Pollable, StreamError, StreamResult,
 };
 
-use crate::recorder::config::{POLL, POLL_BLOCK, POLL_READY};
+use crate::recorder::config::{POLL, POLL_BLOCK, POLL_READY, STDIN_INTERRUPTED};
 use crate::recorder::fs_ops::{Answer, Fd, Outcome, error_code, fs_op_path, plain_fs_ops, refused};
 use crate::recorder::replay::Asked;
 use crate::recorder::wire::{self, Wire};
@@ -448,6 +448,11 @@ impl ReplayStream {
         let data = match &mut self.file {
             None => match self.log.replay_input(Asked::Stdin).map_err(trap)? {
                 Input::Stdin { data } => data.0,
+                Input::Other { name, .. } if name == STDIN_INTERRUPTED => {
+                    return Err(StreamError::LastOperationFailed(wasmtime::format_err!(
+                        "interrupted"
+                    )));
+                }
                 _ => return Err(StreamError::Closed),
             },
             Some((path, offset)) => {

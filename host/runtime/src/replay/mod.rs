@@ -22,7 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use rewind_format::model::{End, Input, MarkerKind, Materialized, Mode, ThreadId, Window};
+use rewind_format::model::{
+    CrashReason, End, Input, MarkerKind, Materialized, Mode, ThreadId, Window,
+};
 use rewind_format::{Recording, Writer};
 use wasmtime::component::Component;
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
@@ -30,7 +32,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use crate::limits::{Limit, Limits};
 use crate::outcome::Outcome;
-use crate::recorder::config::{POLL, POLL_BLOCK, POLL_READY, POLL_SETTING};
+use crate::recorder::config::{
+    INTERRUPT, POLL, POLL_BLOCK, POLL_READY, POLL_SETTING, STDIN_INTERRUPTED,
+};
 use crate::recorder::replay::{
     Asked, ProgressFn, ReplayState, ReplayThread, Sink, TimeLimit, is_time_limit,
 };
@@ -168,6 +172,8 @@ fn invalid_input(thread: ThreadId, inputs: &[Input]) -> Option<String> {
         "wall-clock-resolution" | "monotonic-clock-resolution" => Some(8),
         POLL_READY => Some(1),
         POLL_BLOCK => Some(0),
+        INTERRUPT => Some(8),
+        STDIN_INTERRUPTED => Some(0),
         _ => None,
     };
     inputs.iter().enumerate().find_map(|(at, input)| {
@@ -626,6 +632,12 @@ fn recorded_time_limit(file: &RecordingFile) -> Option<TimeLimit> {
             .find(|marker| marker.kind == MarkerKind::Crash { crash: crash.id })?
             .position
     });
+    if crash.reason == CrashReason::Limit(Limit::Interrupted.to_string()) {
+        return Some(TimeLimit {
+            limit: Limit::Interrupted,
+            position,
+        });
+    }
     let timeout = file
         .setting("timeout")
         .and_then(|value| humantime::parse_duration(value).ok())
