@@ -36,6 +36,7 @@ pub fn recorder_event(event: &RecorderEvent) -> Option<String> {
                 Written::Crash => format!("rewind: crash recorded in {path}"),
                 Written::Snapshot(name) => format!("rewind: snapshot {name:?} recorded in {path}"),
                 Written::Stream => format!("rewind: recording live to {path}"),
+                Written::Exit(code) => format!("rewind: exit status {code} recorded in {path}"),
             })
         }
         RecorderEvent::Failed(failure) => Some(format!("rewind: recording failed: {failure}")),

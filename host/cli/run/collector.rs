@@ -120,7 +120,7 @@ pub(super) fn listener(
         RecorderEvent::Written { path, what } => match what {
             // In continuous mode the crash is in the stream.
             Written::Crash if queue.is_stream(path) => queue.crash_in_stream(path),
-            Written::Crash => {
+            Written::Crash | Written::Exit(_) => {
                 queue.whole(path.clone(), Kind::Crash, &script);
             }
             Written::Snapshot(_) => {

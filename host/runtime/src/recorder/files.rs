@@ -183,6 +183,7 @@ pub(super) fn file_kind(what: &Written) -> String {
         Written::Snapshot(name) if name.starts_with("snapshot") => file_safe(name),
         Written::Snapshot(name) => format!("snapshot-{}", file_safe(name)),
         Written::Stream => "stream".to_owned(),
+        Written::Exit(code) => format!("exit-{code}"),
     }
 }
 

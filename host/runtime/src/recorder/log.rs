@@ -763,10 +763,29 @@ impl State {
             .is_some()
         {
             self.write_file(&[thread], Written::Crash, events);
+        } else if let Some(code) = exit_code.filter(|code| *code != 0)
+            && self.records_exit(thread)
+        {
+            // A failed job leaves a recording to re-execute and debug, as a
+            // crash does.
+            self.write_file(&[thread], Written::Exit(code), events);
         }
         if self.threads.values().all(|log| log.finished) {
             self.end_stream(Some(exit_code), events);
         }
+    }
+
+    /// Whether a non-zero exit of `thread` gets a recording of its own: in
+    /// on-event mode, recording, when no crash of it was written as it
+    /// ended, and not a request's thread (a server's requests have theirs).
+    fn records_exit(&self, thread: ThreadId) -> bool {
+        self.replay.is_none()
+            && self.mode == Mode::OnEvent
+            && self.output.logging()
+            && self
+                .threads
+                .get(&thread)
+                .is_none_or(|log| !log.crashed && log.own.is_none())
     }
 
     /// Re-execution reached a snapshot or a crash of `at_thread`: keep the
