@@ -186,7 +186,12 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let grants = parse_grants(&args.dirs, &[], Some(&script))?;
+    let script_dir = Path::new(&script).parent().unwrap_or(Path::new("/"));
+    let grants = parse_grants(
+        &args.dirs,
+        &[],
+        Some((script_dir, "the script's directory")),
+    )?;
     let env = args
         .env
         .iter()

@@ -107,8 +107,13 @@ fn too_little_memory_for_python_is_refused_up_front() {
 }
 
 #[test]
-fn nothing_to_run() {
-    check_usage_error(&["run"], "nothing to run");
+fn no_script_runs_the_empty_program_on_stdin() {
+    let run = crate::run(crate::rewind().arg("run"));
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (Some(0), ""),
+        "an empty program on stdin, as python3: {run:?}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod debugger;
 mod dump;
 mod limits;
 mod materialize;
+mod python_cli;
 mod recording;
 mod replay;
 mod run;
@@ -19,6 +20,7 @@ mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// `rewind` as a user runs it, sharing one compiled-guest cache between tests
 /// so that only the first pays the compile. The cache is warmed before the
@@ -98,17 +100,22 @@ pub struct Run {
     /// stderr, without rewind's closing `crash recorded in PATH` lines,
     /// which are in `recorded`: the rest is what python3 would print.
     pub stderr: String,
-    /// The crash recordings the run said it wrote.
+    /// The crash (and non-zero exit) recordings the run said it wrote.
     pub recorded: Vec<PathBuf>,
 }
 
 impl From<Output> for Run {
     fn from(output: Output) -> Run {
         const RECORDED: &str = "rewind: crash recorded in ";
+        const EXIT: &str = "rewind: exit status ";
         let mut stderr = String::new();
         let mut recorded = Vec::new();
         for line in String::from_utf8_lossy(&output.stderr).split_inclusive('\n') {
-            match line.strip_prefix(RECORDED) {
+            let exit = line
+                .strip_prefix(EXIT)
+                .and_then(|rest| rest.split_once(" recorded in "))
+                .map(|(_, path)| path);
+            match line.strip_prefix(RECORDED).or(exit) {
                 Some(path) => recorded.push(PathBuf::from(path.trim_end())),
                 None => stderr.push_str(line),
             }
@@ -194,4 +201,59 @@ pub fn run_within(command: &mut Command, bytes: u64) -> Run {
         });
     }
     command.output().expect("starting rewind").into()
+}
+
+/// A tmux server of the test's own, so tests do not meet.
+#[derive(Debug)]
+pub struct Tmux {
+    pub socket: String,
+}
+
+impl Tmux {
+    pub fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command.args(["-L", &self.socket]);
+        command
+    }
+
+    pub fn screen(&self) -> String {
+        let out = self
+            .command()
+            .args(["capture-pane", "-p", "-t", "debug"])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let status = self
+            .command()
+            .args(["send-keys", "-t", "debug"])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys");
+        assert!(status.success());
+    }
+
+    /// Waits until the screen shows `text`.
+    pub fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the screen never showed {text:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").status();
+    }
 }

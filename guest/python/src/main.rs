@@ -6,12 +6,20 @@
 //! the host's plumbing:
 //!
 //! ```text
-//! rewind-python [--cwd DIR] [--hash-seed N] (--script PATH | --command CODE) -- ARGV...
+//! rewind-python [--cwd DIR] [--hash-seed N] [PYTHON OPTIONS]
+//!     (--script PATH | --command CODE | --module NAME | --stdin | --interactive) -- ARGV...
 //! ```
 //!
 //! `ARGV...` becomes `sys.argv` unchanged. `--script PATH` names the file to
 //! run (absolute, as CPython makes `__file__` since 3.9); its directory
-//! becomes `sys.path[0]`. `--command CODE` runs CODE as `python -c` does.
+//! becomes `sys.path[0]`. `--command CODE` runs CODE as `python -c` does,
+//! `--module NAME` as `python -m`, `--stdin` reads the program from stdin
+//! (`python -`), `--interactive` opens the prompt. The Python options are
+//! python3's own, spelt out: `--inspect` (-i), `--unbuffered` (-u),
+//! `--ignore-environment` (-E), `--safe-path` (-P), `--quiet` (-q),
+//! `--xoption OPT` (-X), `--warnoption ARG` (-W); `--sys-path DIR` puts
+//! DIR on `sys.path` before the standard library, `--site-dir DIR` adds a
+//! site-packages directory after it.
 //!
 //! `rewind serve` adds `--serve CALLABLE --debug-prefix PREFIX [--expect
 //! NAME]...`: the script is imported as a module and its WSGI application
@@ -46,6 +54,7 @@ struct Launch {
     hash_seed: Option<u32>,
     tracer: tracer::Kind,
     main: Main,
+    options: Options,
     argv: Vec<String>,
     serve: Option<Serve>,
 }
@@ -60,6 +69,23 @@ struct Serve {
 enum Main {
     Script(String),
     Command(String),
+    Module(String),
+    Stdin,
+    Interactive,
+}
+
+/// python3's options that reach the guest (see the launch protocol above).
+#[derive(Default)]
+struct Options {
+    inspect: bool,
+    unbuffered: bool,
+    ignore_environment: bool,
+    safe_path: bool,
+    quiet: bool,
+    xoptions: Vec<String>,
+    warnoptions: Vec<String>,
+    sys_path: Vec<String>,
+    site_dirs: Vec<String>,
 }
 
 impl Launch {
@@ -72,6 +98,7 @@ impl Launch {
         let mut debug_prefix = String::new();
         let mut expected = Vec::new();
         let mut tracer = tracer::Kind::Native;
+        let mut options = Options::default();
         loop {
             let Some(arg) = args.next() else {
                 return Err("missing `--` before the script's argv".into());
@@ -88,6 +115,18 @@ impl Launch {
                 }
                 "--script" => main = Some(Main::Script(value("--script")?)),
                 "--command" => main = Some(Main::Command(value("--command")?)),
+                "--module" => main = Some(Main::Module(value("--module")?)),
+                "--stdin" => main = Some(Main::Stdin),
+                "--interactive" => main = Some(Main::Interactive),
+                "--inspect" => options.inspect = true,
+                "--unbuffered" => options.unbuffered = true,
+                "--ignore-environment" => options.ignore_environment = true,
+                "--safe-path" => options.safe_path = true,
+                "--quiet" => options.quiet = true,
+                "--xoption" => options.xoptions.push(value("--xoption")?),
+                "--warnoption" => options.warnoptions.push(value("--warnoption")?),
+                "--sys-path" => options.sys_path.push(value("--sys-path")?),
+                "--site-dir" => options.site_dirs.push(value("--site-dir")?),
                 "--serve" => serve = Some(value("--serve")?),
                 "--debug-prefix" => debug_prefix = value("--debug-prefix")?,
                 "--expect" => expected.push(value("--expect")?),
@@ -102,7 +141,8 @@ impl Launch {
                 other => return Err(format!("unknown launch option {other:?}")),
             }
         }
-        let main = main.ok_or("one of --script or --command is required")?;
+        let main = main
+            .ok_or("one of --script, --command, --module, --stdin or --interactive is required")?;
         if serve.is_some() && !matches!(main, Main::Script(_)) {
             return Err("--serve needs --script".into());
         }
@@ -111,6 +151,7 @@ impl Launch {
             hash_seed,
             tracer,
             main,
+            options,
             argv: args.collect(),
             serve: serve.map(|callable| Serve {
                 callable,
@@ -152,20 +193,31 @@ fn main() -> ExitCode {
             (interpreter, false)
         }
     };
+    let interrupted = std::cell::Cell::new(false);
     let code = interpreter.run(|vm| {
         set_argv(vm, &launch.argv)?;
         if resync {
             resync_with_process(vm)?;
         }
+        apply_options(vm, &launch.options)?;
         recorder::start(vm, &user_root(&launch), launch.tracer)?;
         let result = match &launch.serve {
             Some(serve) => run_serve(vm, &launch.main, serve),
-            None => run_main(vm, &launch.main),
+            None => run_main(vm, &launch.main, &launch.options),
         };
+        interrupted.set(
+            result
+                .as_ref()
+                .is_err_and(|err| err.fast_isinstance(vm.ctx.exceptions.keyboard_interrupt)),
+        );
         recorder::finish(vm, result.as_ref().err());
         result
     });
-    exit(code)
+    // As CPython, which ends by SIGINT itself: a shell sees 128 + 2.
+    match code {
+        1 if interrupted.get() => exit(130),
+        code => exit(code),
+    }
 }
 
 /// What pre-initialisation saw of the process (no environment, no terminal)
@@ -221,7 +273,45 @@ fn warm_up(vm: &VirtualMachine) {
     if let Err(err) = recorder::install(vm) {
         vm.print_exception(&err);
     }
+    let scope = vm.new_scope_with_builtins();
+    if let Err(err) = vm.run_string(scope, WARM_UP, "<rewind>") {
+        vm.print_exception(&err);
+    }
 }
+
+/// `os._exit(n)` exits with n (see `_rewind.exit`), and importing a
+/// compiled extension module says why it cannot load, naming it, where
+/// python3 would load it: a finder after all the others, reached only when
+/// nothing importable was found.
+const WARM_UP: &str = r#"
+import os, sys, _rewind
+os._exit = _rewind.exit
+
+class _NativeExtensionFinder:
+    SUFFIXES = (".so", ".pyd", ".dylib")
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        leaf = name.rpartition(".")[2]
+        for entry in (sys.path if path is None else path):
+            try:
+                files = os.listdir(entry or ".")
+            except (OSError, TypeError, ValueError):
+                continue
+            for file in files:
+                if file.startswith(leaf + ".") and file.endswith(cls.SUFFIXES):
+                    where = os.path.join(entry, file)
+                    package = name.partition(".")[0]
+                    raise ImportError(
+                        f"cannot import {name}: {where} is a compiled extension module, "
+                        "which cannot load in the sandbox (it runs WebAssembly); "
+                        f"use a pure-Python version of {package!r}",
+                        name=name, path=where)
+        return None
+
+sys.meta_path.append(_NativeExtensionFinder)
+del _NativeExtensionFinder
+"#;
 
 /// Where the user's own code lives, recorded unless a rule says otherwise:
 /// the script's directory, or the working directory for `--command`.
@@ -231,7 +321,7 @@ fn user_root(launch: &Launch) -> String {
             Some(0) | None => "/".to_owned(),
             Some(end) => path[..end].to_owned(),
         },
-        Main::Command(_) => launch.cwd.clone().unwrap_or_else(|| "/".to_owned()),
+        _ => launch.cwd.clone().unwrap_or_else(|| "/".to_owned()),
     }
 }
 
@@ -296,13 +386,17 @@ fn interpreter(hash_seed: Option<u32>) -> Interpreter {
 }
 
 /// `pymain_run_python`: `sys.path[0]`, then the program (`site` was
-/// imported by [`warm_up`]).
-fn run_main(vm: &VirtualMachine, main: &Main) -> PyResult<()> {
+/// imported by [`warm_up`]), then the prompt if `-i` asked for it.
+fn run_main(vm: &VirtualMachine, main: &Main, options: &Options) -> PyResult<()> {
     let scope = vm.new_scope_with_main()?;
-    match main {
+    let path0 = |path: &str| match options.safe_path {
+        true => Ok(()),
+        false => vm.insert_sys_path(vm.new_pyobj(path)),
+    };
+    let result = match main {
         Main::Command(code) => {
-            vm.insert_sys_path(vm.new_pyobj(""))?;
-            vm.run_string(scope, code, "<string>").map(drop)
+            path0("")?;
+            vm.run_string(scope.clone(), code, "<string>").map(drop)
         }
         Main::Script(path) => {
             let dir = match path.rfind('/') {
@@ -310,11 +404,143 @@ fn run_main(vm: &VirtualMachine, main: &Main) -> PyResult<()> {
                 Some(end) => &path[..end],
                 None => "",
             };
-            vm.insert_sys_path(vm.new_pyobj(dir))?;
-            vm.run_any_file(scope, path)
+            path0(dir)?;
+            vm.run_any_file(scope.clone(), path)
                 .map_err(|err| without_binary_text(vm, err, path))
         }
+        Main::Module(module) => {
+            let cwd = std::env::current_dir()
+                .map(|cwd| cwd.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            path0(&cwd)?;
+            let runpy = vm.import("runpy", 0)?;
+            let run = runpy.get_attr("_run_module_as_main", vm)?;
+            run.call((vm.ctx.new_str(module.as_str()), true), vm)
+                .map(drop)
+        }
+        Main::Stdin => {
+            path0("")?;
+            run_stdin(vm, &scope)
+        }
+        Main::Interactive => {
+            path0("")?;
+            return interact(vm, &scope, options);
+        }
+    };
+    if !options.inspect {
+        return result;
     }
+    // `python -i`: the traceback, then the prompt in the program's globals.
+    if let Err(err) = &result {
+        if err.fast_isinstance(vm.ctx.exceptions.system_exit) {
+            return result;
+        }
+        vm.print_exception(err);
+    }
+    interact(vm, &scope, options)
+}
+
+/// `python -`: the program is all of stdin, decoded as its coding
+/// declaration says, compiled here so that no frame of the launch shows in
+/// its tracebacks.
+fn run_stdin(vm: &VirtualMachine, scope: &rustpython_vm::scope::Scope) -> PyResult<()> {
+    let source = python_helper(vm, "_read_stdin")?.call((), vm)?;
+    let source = source.str(vm)?;
+    let source = source.to_string_lossy();
+    let code = vm
+        .compile(
+            &source,
+            rustpython_vm::compiler::Mode::Exec,
+            "<stdin>".to_owned(),
+        )
+        .map_err(|err| err.into_pyexception(vm, Some(&source)))?;
+    vm.run_code_obj(code, scope.clone()).map(drop)
+}
+
+/// The interactive prompt (`code.interact`) in `scope`'s globals, with
+/// python3's banner unless `-q`.
+fn interact(
+    vm: &VirtualMachine,
+    scope: &rustpython_vm::scope::Scope,
+    options: &Options,
+) -> PyResult<()> {
+    python_helper(vm, "_interact")?
+        .call((scope.globals.clone(), options.quiet), vm)
+        .map(drop)
+}
+
+/// A function of [`HELPERS`].
+fn python_helper(vm: &VirtualMachine, name: &str) -> PyResult {
+    let scope = vm.new_scope_with_builtins();
+    vm.run_string(scope.clone(), HELPERS, "<rewind>")?;
+    scope.globals.get_item(name, vm)
+}
+
+/// What the launch does in Python: reading the program from stdin (bytes,
+/// so that a coding declaration is honoured), the prompt, and python3's
+/// options that live in `sys`.
+const HELPERS: &str = r#"
+def _read_stdin():
+    import sys, importlib.util
+    return importlib.util.decode_source(sys.stdin.buffer.read())
+
+def _interact(globals, quiet):
+    import code, sys
+    banner = "" if quiet else (
+        f"Python {sys.version} on {sys.platform}\n"
+        'Type "help", "copyright", "credits" or "license" for more information.\n'
+        "(rewind: inside the sandbox; what you type is recorded as the program's input)")
+    code.interact(banner=banner, local=globals, exitmsg="")
+
+def _options(unbuffered, ignore_environment, xoptions, warnoptions, sys_path, site_dirs):
+    import os, sys
+    env = {} if ignore_environment else os.environ
+    if unbuffered or env.get("PYTHONUNBUFFERED"):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.reconfigure(write_through=True)
+            except Exception:
+                pass
+    for option in xoptions:
+        key, eq, value = option.partition("=")
+        sys._xoptions[key] = value if eq else True
+    warnoptions = [w for w in env.get("PYTHONWARNINGS", "").split(",") if w] + warnoptions
+    if warnoptions:
+        sys.warnoptions.extend(warnoptions)
+        import warnings
+        warnings._processoptions(warnoptions)
+    # Before the standard library, as PYTHONPATH: --path, then PYTHONPATH.
+    before = sys_path + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    sys.path[0:0] = before
+    if site_dirs:
+        import site
+        for site_dir in site_dirs:
+            site.addsitedir(site_dir)
+"#;
+
+/// python3's options that are set in `sys` and the environment's
+/// `PYTHON*` variables (unless `-E`).
+fn apply_options(vm: &VirtualMachine, options: &Options) -> PyResult<()> {
+    let strings = |values: &[String]| {
+        vm.ctx.new_list(
+            values
+                .iter()
+                .map(|value| vm.ctx.new_str(value.as_str()).into())
+                .collect(),
+        )
+    };
+    python_helper(vm, "_options")?.call(
+        (
+            options.unbuffered,
+            options.ignore_environment,
+            strings(&options.xoptions),
+            strings(&options.warnoptions),
+            strings(&options.sys_path),
+            strings(&options.site_dirs),
+        ),
+        vm,
+    )?;
+    Ok(())
 }
 
 /// CPython's message for a file with a NUL byte in it, which is most likely
@@ -381,7 +607,7 @@ fn run_serve(vm: &VirtualMachine, main: &Main, serve: &Serve) -> PyResult<()> {
 
 /// Exit with the full status code: WASI 0.2's `exit` carries only success or
 /// failure, so the guest uses `exit-with-code`, which the host enables.
-fn exit(code: u32) -> ExitCode {
+pub(crate) fn exit(code: u32) -> ExitCode {
     let code = code as u8;
     #[cfg(target_os = "wasi")]
     if code != 0 {

@@ -193,10 +193,14 @@ fn parse_grant(spec: &str, writable: bool) -> Result<DirGrant> {
 /// directory unless one of them shows it already (`script`: its absolute
 /// path). Two grants at one guest path are refused, naming both: the guest
 /// would see only one of them. The same grant twice is one grant.
+/// The grants of --dir and --dir-rw, and the program's own directory
+/// (`program_dir`: the script's, or the working directory for `-c` and the
+/// like, with how messages name it), read-only, unless a grant already
+/// shows it at its own path.
 pub fn parse_grants(
     dirs: &[String],
     dirs_rw: &[String],
-    script: Option<&str>,
+    program_dir: Option<(&Path, &str)>,
 ) -> Result<Vec<DirGrant>> {
     let mut named: Vec<(String, DirGrant)> = Vec::new();
     for (specs, writable, flag) in [(dirs, false, "--dir"), (dirs_rw, true, "--dir-rw")] {
@@ -205,10 +209,10 @@ pub fn parse_grants(
             add_grant(&mut named, format!("{flag} {spec}"), grant)?;
         }
     }
-    if let Some(script) = script {
+    if let Some((dir, what)) = program_dir {
         let grants: Vec<DirGrant> = named.iter().map(|(_, grant)| grant.clone()).collect();
-        if let Some(grant) = script_dir_grant(script, &grants) {
-            let name = format!("the script's directory {}", grant.host.display());
+        if let Some(grant) = program_dir_grant(dir, &grants) {
+            let name = format!("{what} {}", grant.host.display());
             add_grant(&mut named, name, grant)?;
         }
     }
@@ -264,14 +268,13 @@ pub fn guest_cwd(cwd: &Path, grants: &[DirGrant]) -> Option<String> {
 
 /// The grant that makes a script's own directory visible read-only at the
 /// same path, unless one of `grants` already does.
-fn script_dir_grant(script: &str, grants: &[DirGrant]) -> Option<DirGrant> {
+fn program_dir_grant(dir: &Path, grants: &[DirGrant]) -> Option<DirGrant> {
     let covered = grants.iter().any(|grant| {
-        Path::new(script).starts_with(&grant.host) && grant.host.as_os_str() == grant.guest.as_str()
+        dir.starts_with(&grant.host) && grant.host.as_os_str() == grant.guest.as_str()
     });
     if covered {
         return None;
     }
-    let dir = Path::new(script).parent().unwrap_or(Path::new("/"));
     Some(DirGrant {
         host: dir.to_owned(),
         guest: dir.to_string_lossy().into_owned(),
@@ -469,8 +472,8 @@ mod tests {
             guest: "/app".into(),
             writable: false,
         }];
-        assert!(script_dir_grant("/app/lib/main.py", &grants).is_none());
-        let grant = script_dir_grant("/srv/main.py", &grants).unwrap();
+        assert!(program_dir_grant(Path::new("/app/lib"), &grants).is_none());
+        let grant = program_dir_grant(Path::new("/srv"), &grants).unwrap();
         assert_eq!(
             (grant.host.to_str(), grant.guest.as_str()),
             (Some("/srv"), "/srv")

@@ -7,14 +7,15 @@ use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use clap::Args;
-use rewind_runtime::{Mode, Outcome, Runtime, Sandbox};
+use rewind_runtime::{Interrupts, Mode, Outcome, Runtime, Sandbox};
 
 use crate::common::args::{CollectorArgs, parse_mode};
-use crate::common::{guest, status};
+use crate::common::{guest, interrupt, status};
 
 mod collector;
 mod config;
@@ -26,7 +27,15 @@ use config::RunConfig;
 /// A Python script runs as `python3` would run it. The script sees `sys.argv` as `[SCRIPT, ARGS...]`, the process's stdin,
 /// stdout and stderr, and its own directory (read-only, so modules beside it
 /// import). Nothing else of the host is visible unless granted: no other
-/// files, no environment variables, no network.
+/// files, no environment variables, no network. `-c CODE`, `-m MODULE`,
+/// `-` (the program on stdin) and the interactive prompt (no script, on a
+/// terminal) see the working directory instead, read-only.
+///
+/// Packages: an active virtualenv (VIRTUAL_ENV) is honoured, `--path DIR`
+/// adds a directory such as `pip install --target DIR` makes, and
+/// `--env PYTHONPATH=...` names directories granted with --dir. Only
+/// pure-Python packages run: a compiled extension module cannot load in the
+/// sandbox, and importing one says so.
 ///
 /// A SCRIPT ending in `.wasm` is a WASI command component: it runs with argv
 /// `[SCRIPT, ARGS...]` under the same grants and limits (its own directory
@@ -36,9 +45,65 @@ use config::RunConfig;
 #[command(mut_arg("server", |arg| arg.help(SERVER_HELP)))]
 #[command(mut_arg("token", |arg| arg.requires("server")))]
 pub struct RunArgs {
-    /// Run CODE instead of a script, as `python3 -c` does.
+    /// Run CODE instead of a script, as `python3 -c` does (`sys.path[0]`
+    /// is '', the working directory, granted read-only).
     #[arg(short = 'c', value_name = "CODE")]
     command: Option<String>,
+
+    /// Run library module MODULE as a script, as `python3 -m` does: the
+    /// working directory is granted read-only and is `sys.path[0]`.
+    #[arg(short = 'm', value_name = "MODULE", conflicts_with = "command")]
+    module: Option<String>,
+
+    /// Open the interactive prompt when the program ends, as `python3 -i`.
+    #[arg(short = 'i', help_heading = PYTHON_FLAGS)]
+    inspect: bool,
+
+    /// Unbuffered stdout and stderr, as `python3 -u` (or
+    /// `--env PYTHONUNBUFFERED=1`).
+    #[arg(short = 'u', help_heading = PYTHON_FLAGS)]
+    unbuffered: bool,
+
+    /// Ignore the PYTHON* variables given with --env (PYTHONPATH,
+    /// PYTHONUNBUFFERED, ...), as `python3 -E`.
+    #[arg(short = 'E', help_heading = PYTHON_FLAGS)]
+    ignore_environment: bool,
+
+    /// Isolated mode, as `python3 -I`: implies -E, -P and -s.
+    #[arg(short = 'I', help_heading = PYTHON_FLAGS)]
+    isolated: bool,
+
+    /// Don't put the script's directory (or '') first on `sys.path`, as
+    /// `python3 -P`.
+    #[arg(short = 'P', help_heading = PYTHON_FLAGS)]
+    safe_path: bool,
+
+    /// Don't print the version banner at the interactive prompt.
+    #[arg(short = 'q', help_heading = PYTHON_FLAGS)]
+    quiet: bool,
+
+    /// Accepted as python3 does; the sandbox never writes `.pyc` files.
+    #[arg(short = 'B', help_heading = PYTHON_FLAGS)]
+    dont_write_bytecode: bool,
+
+    /// Accepted as python3 does; the sandbox has no user site directory.
+    #[arg(short = 's', help_heading = PYTHON_FLAGS)]
+    no_user_site: bool,
+
+    /// An implementation option, as `python3 -X`: set in `sys._xoptions`.
+    #[arg(short = 'X', value_name = "OPT", help_heading = PYTHON_FLAGS)]
+    xoptions: Vec<String>,
+
+    /// A warning filter, as `python3 -W` (e.g. `error`, `ignore::DeprecationWarning`).
+    #[arg(short = 'W', value_name = "ARG", help_heading = PYTHON_FLAGS)]
+    warnoptions: Vec<String>,
+
+    /// Put DIR on `sys.path`, before the standard library, as PYTHONPATH
+    /// would: granted read-only (e.g. a `pip install --target DIR`). An
+    /// active virtualenv (VIRTUAL_ENV) is honoured without it: its
+    /// site-packages are granted read-only and on `sys.path`.
+    #[arg(long = "path", value_name = "DIR")]
+    paths: Vec<PathBuf>,
 
     /// Grant a host directory, read-only; the guest sees it at GUEST_DIR, or
     /// at the host directory's absolute path.
@@ -119,6 +184,8 @@ pub struct RunArgs {
     trace: bool,
 
     /// The script to run, then the arguments it receives in `sys.argv[1:]`.
+    /// `-` (or no script, with stdin not a terminal) reads the program from
+    /// stdin; no script on a terminal opens the interactive prompt.
     #[arg(
         value_name = "SCRIPT [ARGS]",
         trailing_var_arg = true,
@@ -126,6 +193,8 @@ pub struct RunArgs {
     )]
     program: Vec<OsString>,
 }
+
+const PYTHON_FLAGS: &str = "Python options (as python3's)";
 
 const SERVER_HELP: &str = "Send recordings to the collector at URL (`rewind collect`) instead of \
 keeping them in --out: its policy caps the mode, a continuous stream goes to it as it grows, \
@@ -147,6 +216,8 @@ Exit status:
     3    rewind itself failed
     70   the guest crashed (a trap in the VM)
     124  the run exceeded --timeout
+    130  Ctrl-C: an unhandled KeyboardInterrupt, or a second Ctrl-C
+         that stopped the run at once (what was recorded is written)
     125  the guest exceeded --max-memory
     126  the guest's call stack overflowed";
 
@@ -187,8 +258,15 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
     if let Some(cwd) = &config.cwd {
         sandbox.cwd(cwd);
     }
+    let interrupts = Interrupts::new();
+    sandbox.interrupts(interrupts.clone());
+    let over = Arc::new(AtomicBool::new(false));
+    let component_guest = matches!(config.main, config::Main::Component(_));
+    interrupt::interrupt_guest(interrupts, component_guest, over.clone());
 
-    let outcome = runtime.run(&component, sandbox, &config.limits)?;
+    let outcome = runtime.run(&component, sandbox, &config.limits);
+    over.store(true, Ordering::SeqCst);
+    let outcome = outcome?;
     tracing::debug!("guest {outcome} after {:?}", start.elapsed());
     let _ = std::io::stdout().flush();
     if let Some(stopped) = status::stopped(&outcome) {
