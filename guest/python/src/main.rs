@@ -496,11 +496,19 @@ def _options(unbuffered, ignore_environment, xoptions, warnoptions, sys_path, si
     import os, sys
     env = {} if ignore_environment else os.environ
     if unbuffered or env.get("PYTHONUNBUFFERED"):
-        for stream in (sys.stdout, sys.stderr):
+        # As CPython's -u: the text layer writes through to the raw stream.
+        import io
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
             try:
-                stream.reconfigure(write_through=True)
+                stream.flush()
+                raw = stream.detach().detach()
             except Exception:
-                pass
+                continue
+            text = io.TextIOWrapper(raw, encoding=stream.encoding, errors=stream.errors,
+                                    write_through=True)
+            setattr(sys, name, text)
+            setattr(sys, "__" + name + "__", text)
     for option in xoptions:
         key, eq, value = option.partition("=")
         sys._xoptions[key] = value if eq else True

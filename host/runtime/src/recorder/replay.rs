@@ -301,6 +301,10 @@ pub(crate) struct ReplayState {
     approximate: BTreeMap<ThreadId, u64>,
     /// Where the recorded run's time limit stopped it, if it did.
     pub(crate) time_limit: Option<TimeLimit>,
+    /// The positions where the recorded run took an interrupt (Ctrl-C),
+    /// ascending: the guest is asked to tell those positions, where it
+    /// asks about the interrupt as it did when recorded.
+    pub(crate) interrupts: Vec<u64>,
     /// Whether the recording logged `wasi:io/poll`.
     pub(crate) logs_poll: bool,
 }
@@ -345,6 +349,7 @@ impl ReplayState {
             trace_from: 0,
             approximate: BTreeMap::new(),
             time_limit: None,
+            interrupts: Vec::new(),
             logs_poll: false,
         }
     }
@@ -640,6 +645,10 @@ impl ReplayState {
         }
         let stride = self.total_position.map_or(1 << 16, |total| total / 200);
         let next = at.saturating_add(stride.max(1 << 12));
+        let next = match self.interrupts.iter().find(|&&interrupt| interrupt > at) {
+            Some(&interrupt) => next.min(interrupt),
+            None => next,
+        };
         Ok(stop_at.map_or(next, |stop_at| next.min(stop_at)))
     }
 

@@ -426,6 +426,7 @@ impl Runtime {
         );
         state.trace_from = trace_from;
         state.time_limit = recorded_time_limit(file);
+        state.interrupts = recorded_interrupts(file);
         state.logs_poll = file.setting(POLL_SETTING.0) == Some(POLL_SETTING.1);
         let config = RecordingConfig {
             mode: recording.header.mode,
@@ -615,6 +616,24 @@ fn as_recorded(outcome: &Outcome) -> String {
         Outcome::Exited(code) => format!("the guest exited with status {code}, as recorded"),
         stopped => format!("{stopped}, as recorded"),
     }
+}
+
+/// The positions where the recorded run took interrupts, ascending.
+fn recorded_interrupts(file: &RecordingFile) -> Vec<u64> {
+    let mut positions: Vec<u64> = file
+        .recording
+        .threads
+        .values()
+        .flat_map(|thread| &thread.inputs)
+        .filter_map(|input| match input {
+            Input::Other { name, data } if name == INTERRUPT => {
+                Some(u64::from_le_bytes(data.0.as_slice().try_into().ok()?))
+            }
+            _ => None,
+        })
+        .collect();
+    positions.sort_unstable();
+    positions
 }
 
 /// Where the recorded run's time limit stopped it, if it did: the
