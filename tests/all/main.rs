@@ -9,6 +9,7 @@ mod dump;
 mod limits;
 mod materialize;
 mod python_compat;
+mod python_corpus;
 mod recording;
 mod replay;
 mod run;
