@@ -9,6 +9,8 @@ mod dump;
 mod limits;
 mod materialize;
 mod python_cli;
+mod python_compat;
+mod python_corpus;
 mod recording;
 mod replay;
 mod run;

@@ -44,6 +44,7 @@ use rustpython_vm::builtins::{PyBaseExceptionRef, PyStr};
 use rustpython_vm::{AsObject as _, Interpreter, PyResult, Settings, VirtualMachine};
 
 mod host;
+mod platform;
 mod position;
 mod recorder;
 mod tracer;
@@ -266,6 +267,9 @@ const DEFAULT_HASH_SEED: u32 = 0;
 
 /// The work every run does before the script: done once, at pre-initialisation.
 fn warm_up(vm: &VirtualMachine) {
+    if let Err(err) = platform::install(vm) {
+        vm.print_exception(&err);
+    }
     for module in ["site", "importlib.machinery", "linecache", "traceback"] {
         // As in CPython, a module missing here is not fatal.
         let _ = vm.import(module, 0);

@@ -21,6 +21,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Parser;
 
 mod collector;
+mod corpus;
 mod debugger;
 mod serve;
 
@@ -93,6 +94,12 @@ struct Args {
     /// Measure `rewind serve` only.
     #[arg(long)]
     serve_only: bool,
+
+    /// Run the compatibility corpus (`tests/corpus`) only: each entry
+    /// under CPython and `rewind run`, the pass rate and the median time
+    /// ratio; `--only` restricts the entries.
+    #[arg(long)]
+    corpus: bool,
 }
 
 /// A way to run a Python script.
@@ -203,12 +210,17 @@ fn main() -> Result<()> {
             && (args.only.is_empty() || args.only.iter().any(|only| name.contains(only.as_str())))
     });
     workloads.sort();
-    if workloads.is_empty() {
+    if workloads.is_empty() && !args.corpus {
         bail!("no workloads in {}", workloads_dir.display());
     }
 
     let scratch = tempdir()?;
     let rewind = rewind(&root)?;
+    if args.corpus {
+        corpus::measure(&root, &rewind.program, &scratch, &args.only)?;
+        let _ = std::fs::remove_dir_all(&scratch);
+        return Ok(());
+    }
     if args.serve_seconds > 0.0 && (args.serve_only || !args.collector_only) {
         let duration = std::time::Duration::from_secs_f64(args.serve_seconds);
         let (workers, connections) = (2, 16);
