@@ -1,39 +1,60 @@
-//! Rewind's patch of a crates.io crate, applied at build time: the crate's
-//! source as cargo downloaded it, copied out of cargo's registry, with the
+//! Rewind's patches of crates.io crates, applied at build time: each crate's
+//! source as cargo downloaded it, copied out of cargo's registry, with its
 //! patch applied, into a directory the guest workspace's `[patch.crates-io]`
-//! points at. Nothing of the crate is in the repository but the patch.
+//! points at. Nothing of a crate is in the repository but its patch.
 //!
-//! Shared by the build script, which prepares the directory, and by this
-//! crate's tests, which check that the patch still applies.
+//! Shared by the build script, which prepares the directories, and by this
+//! crate's tests, which check that the patches still apply.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The crate the guest patches, its version, and the patch's file name in
-/// `guest/patches/`.
-pub const CRATE: &str = "rustpython-vm";
-pub const VERSION: &str = "0.6.0";
-pub const PATCH_FILE: &str = "rustpython-vm-0.6.0.patch";
+/// A crate the guest patches: its name, its version, and the patch's file
+/// name in `guest/patches/`.
+#[derive(Debug, Clone, Copy)]
+pub struct Patched {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub file: &'static str,
+}
+
+/// The VM: the native tracer hook, the position counter, O(1) line lookup.
+pub const VM: Patched = Patched {
+    name: "rustpython-vm",
+    version: "0.6.0",
+    file: "rustpython-vm-0.6.0.patch",
+};
+
+/// The standard library's native modules: `_sqlite3` on WASI.
+pub const STDLIB: Patched = Patched {
+    name: "rustpython-stdlib",
+    version: "0.6.0",
+    file: "rustpython-stdlib-0.6.0.patch",
+};
+
+/// Every patched crate; `guest/Cargo.toml` names each one's directory.
+pub const ALL: &[Patched] = &[VM, STDLIB];
 
 /// Where the patched copy goes, from the repository's root: the guest
 /// workspace's `Cargo.toml` names this path.
-pub fn patched_dir(repo: &Path) -> PathBuf {
+pub fn patched_dir(repo: &Path, krate: &Patched) -> PathBuf {
     repo.join("target/rewind-patched")
-        .join(format!("{CRATE}-{VERSION}"))
+        .join(format!("{}-{}", krate.name, krate.version))
 }
 
-/// The directory of the crate's pristine source in cargo's registry,
+/// The directory of a crate's pristine source in cargo's registry,
 /// downloaded (and checked against the registry's checksum) by cargo
 /// itself: `cargo metadata` on a throwaway package depending on it, in
 /// `scratch`.
-pub fn pristine_source(cargo: &Path, scratch: &Path) -> Result<PathBuf, String> {
+pub fn pristine_source(cargo: &Path, scratch: &Path, krate: &Patched) -> Result<PathBuf, String> {
+    let Patched { name, version, .. } = *krate;
     std::fs::create_dir_all(scratch)
         .map_err(|err| format!("creating {}: {err}", scratch.display()))?;
     let manifest = scratch.join("Cargo.toml");
     let text = format!(
         "[package]\nname = \"rewind-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
          [lib]\npath = \"lib.rs\"\n\n\
-         [dependencies]\n{CRATE} = {{ version = \"={VERSION}\", default-features = false }}\n\n\
+         [dependencies]\n{name} = {{ version = \"={version}\", default-features = false }}\n\n\
          [workspace]\n"
     );
     std::fs::write(&manifest, text)
@@ -47,7 +68,7 @@ pub fn pristine_source(cargo: &Path, scratch: &Path) -> Result<PathBuf, String> 
         .map_err(|err| format!("running cargo metadata: {err}"))?;
     if !output.status.success() {
         return Err(format!(
-            "cargo metadata could not fetch {CRATE} {VERSION}: {}",
+            "cargo metadata could not fetch {name} {version}: {}",
             String::from_utf8_lossy(&output.stderr)
         ));
     }
@@ -57,22 +78,22 @@ pub fn pristine_source(cargo: &Path, scratch: &Path) -> Result<PathBuf, String> 
         .as_array()
         .into_iter()
         .flatten()
-        .find(|package| package["name"] == CRATE && package["version"] == VERSION)
-        .ok_or_else(|| format!("cargo metadata does not list {CRATE} {VERSION}"))?;
+        .find(|package| package["name"] == name && package["version"] == version)
+        .ok_or_else(|| format!("cargo metadata does not list {name} {version}"))?;
     let manifest_path = package["manifest_path"]
         .as_str()
-        .ok_or_else(|| format!("no manifest path for {CRATE} {VERSION}"))?;
+        .ok_or_else(|| format!("no manifest path for {name} {version}"))?;
     Ok(Path::new(manifest_path)
         .parent()
         .ok_or("a manifest path without a directory")?
         .to_owned())
 }
 
-/// Copies the crate's source from `pristine` into `dest` (replacing what is
+/// Copies `krate`'s source from `pristine` into `dest` (replacing what is
 /// there) and applies `patch`, a multi-file unified diff with paths like
 /// `a/src/frame.rs`. The patch must apply exactly: no fuzz, no offsets
 /// beyond what the hunks say.
-pub fn apply(pristine: &Path, patch: &str, dest: &Path) -> Result<(), String> {
+pub fn apply(pristine: &Path, patch: &str, dest: &Path, krate: &Patched) -> Result<(), String> {
     let files = split(patch)?;
     let staging = dest.with_extension("staging");
     if staging.exists() {
@@ -87,7 +108,10 @@ pub fn apply(pristine: &Path, patch: &str, dest: &Path) -> Result<(), String> {
         let parsed = diffy::Patch::from_str(file_patch)
             .map_err(|err| format!("the patch of {path} does not parse: {err}"))?;
         let patched = diffy::apply(&base, &parsed).map_err(|err| {
-            format!("the patch of {path} does not apply to {CRATE} {VERSION}'s source: {err}")
+            format!(
+                "the patch of {path} does not apply to {} {}'s source: {err}",
+                krate.name, krate.version
+            )
         })?;
         // Sources may come out of the registry read-only.
         let mut permissions = std::fs::metadata(&target)

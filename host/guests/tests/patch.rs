@@ -1,5 +1,5 @@
-//! The guest's patch of `rustpython-vm` still applies to the crate's
-//! crates.io source, exactly, and does what it says.
+//! The guest's patches of `rustpython-vm` and `rustpython-stdlib` still
+//! apply to the crates' crates.io source, exactly, and do what they say.
 
 #[path = "../patch.rs"]
 #[allow(dead_code)]
@@ -11,21 +11,21 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn patch_text() -> String {
-    std::fs::read_to_string(repo().join("guest/patches").join(patch::PATCH_FILE)).unwrap()
+fn patch_text(krate: &patch::Patched) -> String {
+    std::fs::read_to_string(repo().join("guest/patches").join(krate.file)).unwrap()
 }
 
-fn pristine(scratch: &Path) -> PathBuf {
+fn pristine(scratch: &Path, krate: &patch::Patched) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    patch::pristine_source(Path::new(&cargo), scratch).unwrap()
+    patch::pristine_source(Path::new(&cargo), scratch, krate).unwrap()
 }
 
 #[test]
 fn the_vm_patch_applies_to_the_crates_io_source() {
     let scratch = tempfile::tempdir().unwrap();
-    let source = pristine(&scratch.path().join("fetch"));
+    let source = pristine(&scratch.path().join("fetch"), &patch::VM);
     let dest = scratch.path().join("patched");
-    patch::apply(&source, &patch_text(), &dest).unwrap();
+    patch::apply(&source, &patch_text(&patch::VM), &dest, &patch::VM).unwrap();
 
     let read = |file: &str| std::fs::read_to_string(dest.join(file)).unwrap();
     // What the guest's tracer and position rely on is there.
@@ -50,14 +50,37 @@ fn the_vm_patch_applies_to_the_crates_io_source() {
 #[test]
 fn a_patch_that_no_longer_matches_fails_naming_the_file() {
     let scratch = tempfile::tempdir().unwrap();
-    let source = pristine(&scratch.path().join("fetch"));
+    let source = pristine(&scratch.path().join("fetch"), &patch::VM);
     // A patch written for a frame loop that is not this one.
-    let text = patch_text();
+    let text = patch_text(&patch::VM);
     let stale = text.replace(
         "Access the lazily-allocated cold data",
         "Access the cold data",
     );
     assert_ne!(stale, text);
-    let err = patch::apply(&source, &stale, &scratch.path().join("out")).unwrap_err();
+    let err = patch::apply(&source, &stale, &scratch.path().join("out"), &patch::VM).unwrap_err();
     assert!(err.contains("src/frame.rs"), "{err}");
+}
+
+#[test]
+fn the_stdlib_patch_builds_sqlite3_on_wasi() {
+    let scratch = tempfile::tempdir().unwrap();
+    let source = pristine(&scratch.path().join("fetch"), &patch::STDLIB);
+    let dest = scratch.path().join("patched");
+    patch::apply(&source, &patch_text(&patch::STDLIB), &dest, &patch::STDLIB).unwrap();
+
+    // `_sqlite3` and its dependency are left out of wasm32 builds, but not
+    // of WASI ones.
+    let wasi =
+        r#"not(any(target_os = "android", all(target_arch = "wasm32", not(target_os = "wasi"))))"#;
+    let lib = std::fs::read_to_string(dest.join("src/lib.rs")).unwrap();
+    assert_eq!(
+        lib.matches(wasi).count(),
+        2,
+        "the module and its registration"
+    );
+    let manifest = std::fs::read_to_string(dest.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains(&format!(
+        "[target.'cfg({wasi})'.dependencies.libsqlite3-sys]"
+    )));
 }
