@@ -8,6 +8,7 @@ mod debugger;
 mod dump;
 mod limits;
 mod materialize;
+mod python_sqlite;
 mod recording;
 mod replay;
 mod run;
