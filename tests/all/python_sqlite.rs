@@ -117,6 +117,32 @@ typed.execute("create table shapes (p point)")
 typed.execute("insert into shapes values (?)", (Point(1.5, -2),))
 print(typed.execute("select p from shapes").fetchone()[0])
 
+# Blobs, window functions, backups.
+blobs = sqlite3.connect(":memory:")
+blobs.execute("create table t (id integer primary key, b blob, x int)")
+blobs.execute("insert into t values (1, zeroblob(8), 3), (2, x'00', 5), (3, x'01', 9)")
+with blobs.blobopen("t", "b", 1) as blob:
+    blob.write(b"abcdefgh")
+    blob.seek(2)
+    print(blob.read(3), len(blob))
+class Running:
+    def __init__(self):
+        self.total = 0
+    def step(self, value):
+        self.total += value
+    def inverse(self, value):
+        self.total -= value
+    def value(self):
+        return self.total
+    def finalize(self):
+        return self.total
+blobs.create_window_function("running", 1, Running)
+print(blobs.execute("select x, running(x) over (order by id rows between 1 preceding and current row) from t").fetchall())
+blobs.commit()
+copy = sqlite3.connect(":memory:")
+blobs.backup(copy)
+print(copy.execute("select id, hex(b) from t").fetchall())
+
 print("\n".join(conn.iterdump()))
 print(sqlite3.complete_statement("select 1;"), sqlite3.complete_statement("select 1"))
 conn.close()
