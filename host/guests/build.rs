@@ -13,6 +13,8 @@ use std::process::Command;
 
 use sha2::{Digest as _, Sha256};
 
+#[path = "c_compiler.rs"]
+mod c_compiler;
 #[path = "patch.rs"]
 mod patch;
 
@@ -68,6 +70,9 @@ fn main() {
     for (package, ..) in GUESTS {
         build.args(["-p", package]);
     }
+    let c_env =
+        c_compiler::guest_env(TARGET, &out_dir.join("c-probe")).unwrap_or_else(|err| fail(&err));
+    build.envs(c_env);
     let status = build
         .status()
         .expect("running the nested cargo for the guests");

@@ -30,6 +30,11 @@ pub const PATCHES: &[Patch] = &[
         version: "0.6.0",
         file: "rustpython-compiler-0.6.0.patch",
     },
+    Patch {
+        krate: "rustpython-stdlib",
+        version: "0.6.0",
+        file: "rustpython-stdlib-0.6.0.patch",
+    },
 ];
 
 impl Patch {

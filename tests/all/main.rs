@@ -11,6 +11,7 @@ mod materialize;
 mod python_cli;
 mod python_compat;
 mod python_corpus;
+mod python_sqlite;
 mod recording;
 mod replay;
 mod run;

@@ -47,6 +47,8 @@ mod host;
 mod platform;
 mod position;
 mod recorder;
+#[cfg(target_os = "wasi")]
+mod sqlite;
 mod tracer;
 
 /// What to run, parsed from the launch protocol above.
@@ -380,6 +382,8 @@ fn interpreter(hash_seed: Option<u32>) -> Interpreter {
     settings.write_bytecode = false;
     settings.user_site_directory = false;
 
+    #[cfg(target_os = "wasi")]
+    sqlite::use_wasi_random();
     let builder = Interpreter::builder(settings);
     let mut modules = rustpython_stdlib::stdlib_module_defs(&builder.ctx);
     modules.push(recorder::_rewind::module_def(&builder.ctx));

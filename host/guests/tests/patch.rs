@@ -1,5 +1,6 @@
-//! The guest's patches of `rustpython-vm` and `rustpython-compiler` still
-//! apply to the crates' crates.io source, exactly, and do what they say.
+//! The guest's patches of `rustpython-vm`, `rustpython-compiler` and
+//! `rustpython-stdlib` still apply to the crates' crates.io source,
+//! exactly, and do what they say.
 
 #[path = "../patch.rs"]
 #[allow(dead_code)]
@@ -95,4 +96,28 @@ fn every_patched_crate_is_named_by_the_guest_workspace() {
         );
         assert!(manifest.contains(&line), "guest/Cargo.toml lacks {line}");
     }
+}
+
+#[test]
+fn the_stdlib_patch_builds_sqlite3_on_wasi() {
+    let stdlib = find("rustpython-stdlib");
+    let scratch = tempfile::tempdir().unwrap();
+    let source = pristine(&scratch.path().join("fetch"), stdlib);
+    let dest = scratch.path().join("patched");
+    patch::apply(&source, &patch_text(stdlib), &dest).unwrap();
+
+    // `_sqlite3` and its dependency are left out of wasm32 builds, but not
+    // of WASI ones.
+    let wasi =
+        r#"not(any(target_os = "android", all(target_arch = "wasm32", not(target_os = "wasi"))))"#;
+    let lib = std::fs::read_to_string(dest.join("src/lib.rs")).unwrap();
+    assert_eq!(
+        lib.matches(wasi).count(),
+        2,
+        "the module and its registration"
+    );
+    let manifest = std::fs::read_to_string(dest.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains(&format!(
+        "[target.'cfg({wasi})'.dependencies.libsqlite3-sys]"
+    )));
 }
