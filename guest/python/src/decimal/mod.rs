@@ -10,7 +10,8 @@
 //! - `glue.py` runs `_pydecimal`'s frozen code in this module and rebuilds
 //!   its `Decimal` class on [`DecimalBase`], a native type that holds the
 //!   number, with the hot methods (`+ - * /`, unary signs, comparisons,
-//!   `hash`, `str`, `repr`, `bool`, `quantize`, construction) native.
+//!   `hash`, `str`, `repr`, `format`, `bool`, `quantize`, construction)
+//!   native.
 //! - The other methods are `_pydecimal`'s own Python functions: they read
 //!   the number through the `_sign`, `_int`, `_exp` and `_is_special`
 //!   attributes they always used, and make results through the native
@@ -25,6 +26,7 @@
 //!
 //! The arithmetic itself is in [`number`], free of the VM.
 
+mod format;
 mod number;
 
 pub(crate) use _decimal::module_def;
@@ -45,6 +47,7 @@ pub mod _decimal {
         pyclass,
     };
 
+    use super::format;
     use super::number::{self, Ctx, Finite, Num, Rounding, Signal};
 
     /// The Python half: runs `_pydecimal` here and rebuilds `Decimal` on
@@ -571,21 +574,27 @@ pub mod _decimal {
                 .into())
         }
 
-        /// `format(d, spec)`: an empty spec (every `f"{d}"`) is `str(d)`;
-        /// the rest is `_pydecimal`'s `__format__`.
+        /// `format(d, spec)` of a finite number (`format.rs`); the rest
+        /// (the `n` type, a locale, infinities and NaNs) is `_pydecimal`'s.
         #[pymethod]
         fn _format(zelf: PyRef<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-            let empty = args.kwargs.is_empty()
-                && args.args.len() == 1
-                && args.args[0]
+            let spec = match (&args.args[..], args.kwargs.is_empty()) {
+                ([spec], true) => spec.downcast_ref::<PyStr>().and_then(|spec| spec.to_str()),
+                _ => None,
+            };
+            if let (Some(spec), Some(finite)) = (spec, zelf.finite()) {
+                let state = state(vm)?;
+                let context = state.context(None, vm)?;
+                let capitals = context.get_attr("capitals", vm)?.try_to_bool(vm)?;
+                let rounding = context.get_attr("rounding", vm)?;
+                let rounding = rounding
                     .downcast_ref::<PyStr>()
-                    .is_some_and(|spec| spec.as_wtf8().is_empty());
-            if empty && zelf.finite().is_some() {
-                let no_args = StrArgs {
-                    eng: OptionalArg::Missing,
-                    context: OptionalArg::Missing,
-                };
-                return Self::_str(zelf, no_args, vm);
+                    .and_then(|name| name.to_str().and_then(Rounding::from_name));
+                if let Some(text) =
+                    rounding.and_then(|rounding| format::format(finite, spec, capitals, rounding))
+                {
+                    return Ok(vm.ctx.new_str(text).into());
+                }
             }
             let state = state(vm)?;
             let function = state
