@@ -8,6 +8,7 @@ mod debugger;
 mod dump;
 mod limits;
 mod materialize;
+mod python_decimal;
 mod recording;
 mod replay;
 mod run;
