@@ -12,6 +12,7 @@ mod python_cli;
 mod python_compat;
 mod python_corpus;
 mod python_sqlite;
+mod python_decimal;
 mod recording;
 mod replay;
 mod run;

@@ -43,6 +43,7 @@ use std::process::ExitCode;
 use rustpython_vm::builtins::{PyBaseExceptionRef, PyStr};
 use rustpython_vm::{AsObject as _, Interpreter, PyResult, Settings, VirtualMachine};
 
+mod decimal;
 mod host;
 mod platform;
 mod position;
@@ -387,6 +388,7 @@ fn interpreter(hash_seed: Option<u32>) -> Interpreter {
     let builder = Interpreter::builder(settings);
     let mut modules = rustpython_stdlib::stdlib_module_defs(&builder.ctx);
     modules.push(recorder::_rewind::module_def(&builder.ctx));
+    modules.push(decimal::module_def(&builder.ctx));
     builder
         .add_native_modules(&modules)
         .add_frozen_modules(rustpython_pylib::FROZEN_STDLIB)
