@@ -13,6 +13,8 @@ use std::process::Command;
 
 use sha2::{Digest as _, Sha256};
 
+#[path = "c_compiler.rs"]
+mod c_compiler;
 #[path = "patch.rs"]
 mod patch;
 
@@ -42,7 +44,7 @@ fn main() {
 
     check_target_installed();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    prepare_patched_crate(&guest_dir, &out_dir, Path::new(&cargo));
+    prepare_patched_crates(&guest_dir, &out_dir, Path::new(&cargo));
 
     // One guest build serves every profile and every `cargo check` of the
     // host: put it beside the outer target directory's profiles rather than
@@ -68,6 +70,9 @@ fn main() {
     for (package, ..) in GUESTS {
         build.args(["-p", package]);
     }
+    let c_env =
+        c_compiler::guest_env(TARGET, &out_dir.join("c-probe")).unwrap_or_else(|err| fail(&err));
+    build.envs(c_env);
     let status = build
         .status()
         .expect("running the nested cargo for the guests");
@@ -120,34 +125,40 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
 }
 
-/// Makes the patched copy of the crate the guest workspace's
+/// Makes the patched copy of each crate the guest workspace's
 /// `[patch.crates-io]` names (see `patch.rs` and `guest/patches/README.md`),
 /// unless the copy there was made from this very patch.
-fn prepare_patched_crate(guest_dir: &Path, out_dir: &Path, cargo: &Path) {
-    let patch_file = guest_dir.join("patches").join(patch::PATCH_FILE);
+fn prepare_patched_crates(guest_dir: &Path, out_dir: &Path, cargo: &Path) {
+    for patch in patch::PATCHES {
+        prepare_patched_crate(guest_dir, out_dir, cargo, *patch);
+    }
+}
+
+fn prepare_patched_crate(guest_dir: &Path, out_dir: &Path, cargo: &Path, patch: patch::Patch) {
+    let patch_file = guest_dir.join("patches").join(patch.file);
     println!("cargo::rerun-if-changed={}", patch_file.display());
     let text = std::fs::read_to_string(&patch_file)
         .unwrap_or_else(|err| fail(&format!("reading {}: {err}", patch_file.display())));
     let repo = guest_dir.parent().expect("guest/ is in the repository");
-    let dest = patch::patched_dir(repo);
+    let dest = patch.patched_dir(repo);
     let stamp = dest.join(".rewind-patch");
     let want = format!(
         "{} {} {:x}\n",
-        patch::CRATE,
-        patch::VERSION,
+        patch.krate,
+        patch.version,
         Sha256::digest(text.as_bytes())
     );
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
         return;
     }
-    let pristine =
-        patch::pristine_source(cargo, &out_dir.join("fetch")).unwrap_or_else(|err| fail(&err));
+    let scratch = out_dir.join("fetch").join(patch.krate);
+    let pristine = patch::pristine_source(cargo, &scratch, patch).unwrap_or_else(|err| fail(&err));
     patch::apply(&pristine, &text, &dest).unwrap_or_else(|err| {
         fail(&format!(
             "{err}; {} must be brought up to date with {} {}",
             patch_file.display(),
-            patch::CRATE,
-            patch::VERSION
+            patch.krate,
+            patch.version
         ))
     });
     std::fs::write(&stamp, want)

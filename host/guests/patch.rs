@@ -1,39 +1,68 @@
-//! Rewind's patch of a crates.io crate, applied at build time: the crate's
-//! source as cargo downloaded it, copied out of cargo's registry, with the
+//! Rewind's patches of crates.io crates, applied at build time: each crate's
+//! source as cargo downloaded it, copied out of cargo's registry, with its
 //! patch applied, into a directory the guest workspace's `[patch.crates-io]`
-//! points at. Nothing of the crate is in the repository but the patch.
+//! points at. Nothing of the crates is in the repository but the patches.
 //!
-//! Shared by the build script, which prepares the directory, and by this
-//! crate's tests, which check that the patch still applies.
+//! Shared by the build script, which prepares the directories, and by this
+//! crate's tests, which check that every patch still applies.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The crate the guest patches, its version, and the patch's file name in
-/// `guest/patches/`.
-pub const CRATE: &str = "rustpython-vm";
-pub const VERSION: &str = "0.6.0";
-pub const PATCH_FILE: &str = "rustpython-vm-0.6.0.patch";
+/// A crate the guest patches: its name, its exact version, and the patch's
+/// file name in `guest/patches/`.
+#[derive(Clone, Copy, Debug)]
+pub struct Patch {
+    pub krate: &'static str,
+    pub version: &'static str,
+    pub file: &'static str,
+}
 
-/// Where the patched copy goes, from the repository's root: the guest
-/// workspace's `Cargo.toml` names this path.
-pub fn patched_dir(repo: &Path) -> PathBuf {
-    repo.join("target/rewind-patched")
-        .join(format!("{CRATE}-{VERSION}"))
+/// Every crate the guest patches (`guest/patches/README.md` says why).
+pub const PATCHES: &[Patch] = &[
+    Patch {
+        krate: "rustpython-vm",
+        version: "0.6.0",
+        file: "rustpython-vm-0.6.0.patch",
+    },
+    Patch {
+        krate: "rustpython-compiler",
+        version: "0.6.0",
+        file: "rustpython-compiler-0.6.0.patch",
+    },
+    Patch {
+        krate: "rustpython-stdlib",
+        version: "0.6.0",
+        file: "rustpython-stdlib-0.6.0.patch",
+    },
+];
+
+impl Patch {
+    /// Where the patched copy goes, from the repository's root: the guest
+    /// workspace's `Cargo.toml` names this path.
+    pub fn patched_dir(&self, repo: &Path) -> PathBuf {
+        repo.join("target/rewind-patched")
+            .join(format!("{}-{}", self.krate, self.version))
+    }
 }
 
 /// The directory of the crate's pristine source in cargo's registry,
 /// downloaded (and checked against the registry's checksum) by cargo
 /// itself: `cargo metadata` on a throwaway package depending on it, in
 /// `scratch`.
-pub fn pristine_source(cargo: &Path, scratch: &Path) -> Result<PathBuf, String> {
+pub fn pristine_source(cargo: &Path, scratch: &Path, patch: Patch) -> Result<PathBuf, String> {
+    let Patch {
+        krate: name,
+        version,
+        ..
+    } = patch;
     std::fs::create_dir_all(scratch)
         .map_err(|err| format!("creating {}: {err}", scratch.display()))?;
     let manifest = scratch.join("Cargo.toml");
     let text = format!(
         "[package]\nname = \"rewind-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
          [lib]\npath = \"lib.rs\"\n\n\
-         [dependencies]\n{CRATE} = {{ version = \"={VERSION}\", default-features = false }}\n\n\
+         [dependencies]\n{name} = {{ version = \"={version}\", default-features = false }}\n\n\
          [workspace]\n"
     );
     std::fs::write(&manifest, text)
@@ -47,7 +76,7 @@ pub fn pristine_source(cargo: &Path, scratch: &Path) -> Result<PathBuf, String> 
         .map_err(|err| format!("running cargo metadata: {err}"))?;
     if !output.status.success() {
         return Err(format!(
-            "cargo metadata could not fetch {CRATE} {VERSION}: {}",
+            "cargo metadata could not fetch {name} {version}: {}",
             String::from_utf8_lossy(&output.stderr)
         ));
     }
@@ -57,11 +86,11 @@ pub fn pristine_source(cargo: &Path, scratch: &Path) -> Result<PathBuf, String> 
         .as_array()
         .into_iter()
         .flatten()
-        .find(|package| package["name"] == CRATE && package["version"] == VERSION)
-        .ok_or_else(|| format!("cargo metadata does not list {CRATE} {VERSION}"))?;
+        .find(|package| package["name"] == name && package["version"] == version)
+        .ok_or_else(|| format!("cargo metadata does not list {name} {version}"))?;
     let manifest_path = package["manifest_path"]
         .as_str()
-        .ok_or_else(|| format!("no manifest path for {CRATE} {VERSION}"))?;
+        .ok_or_else(|| format!("no manifest path for {name} {version}"))?;
     Ok(Path::new(manifest_path)
         .parent()
         .ok_or("a manifest path without a directory")?
@@ -74,6 +103,10 @@ pub fn pristine_source(cargo: &Path, scratch: &Path) -> Result<PathBuf, String> 
 /// beyond what the hunks say.
 pub fn apply(pristine: &Path, patch: &str, dest: &Path) -> Result<(), String> {
     let files = split(patch)?;
+    let source = pristine.file_name().map_or_else(
+        || pristine.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    );
     let staging = dest.with_extension("staging");
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
@@ -87,7 +120,7 @@ pub fn apply(pristine: &Path, patch: &str, dest: &Path) -> Result<(), String> {
         let parsed = diffy::Patch::from_str(file_patch)
             .map_err(|err| format!("the patch of {path} does not parse: {err}"))?;
         let patched = diffy::apply(&base, &parsed).map_err(|err| {
-            format!("the patch of {path} does not apply to {CRATE} {VERSION}'s source: {err}")
+            format!("the patch of {path} does not apply to {source}'s source: {err}")
         })?;
         // Sources may come out of the registry read-only.
         let mut permissions = std::fs::metadata(&target)

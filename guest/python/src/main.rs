@@ -43,9 +43,13 @@ use std::process::ExitCode;
 use rustpython_vm::builtins::{PyBaseExceptionRef, PyStr};
 use rustpython_vm::{AsObject as _, Interpreter, PyResult, Settings, VirtualMachine};
 
+mod decimal;
 mod host;
+mod platform;
 mod position;
 mod recorder;
+#[cfg(target_os = "wasi")]
+mod sqlite;
 mod tracer;
 
 /// What to run, parsed from the launch protocol above.
@@ -266,6 +270,9 @@ const DEFAULT_HASH_SEED: u32 = 0;
 
 /// The work every run does before the script: done once, at pre-initialisation.
 fn warm_up(vm: &VirtualMachine) {
+    if let Err(err) = platform::install(vm) {
+        vm.print_exception(&err);
+    }
     for module in ["site", "importlib.machinery", "linecache", "traceback"] {
         // As in CPython, a module missing here is not fatal.
         let _ = vm.import(module, 0);
@@ -376,9 +383,12 @@ fn interpreter(hash_seed: Option<u32>) -> Interpreter {
     settings.write_bytecode = false;
     settings.user_site_directory = false;
 
+    #[cfg(target_os = "wasi")]
+    sqlite::use_wasi_random();
     let builder = Interpreter::builder(settings);
     let mut modules = rustpython_stdlib::stdlib_module_defs(&builder.ctx);
     modules.push(recorder::_rewind::module_def(&builder.ctx));
+    modules.push(decimal::module_def(&builder.ctx));
     builder
         .add_native_modules(&modules)
         .add_frozen_modules(rustpython_pylib::FROZEN_STDLIB)

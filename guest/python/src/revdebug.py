@@ -114,10 +114,31 @@ def block(clear=True):
             task = None
     if task is None:
         import _thread
-        key = _thread.get_ident()
+        key = _thread.get_ident() & ~_TASK_KEY
     else:
-        key = id(task)
+        key = _task_key(task)
     return _rewind.block(key & 0xFFFFFFFFFFFFFFFF, bool(clear))
+
+
+# A task's block key: a number of its own, with the top bit set so that it is
+# never a thread's. Not `id(task)`: a task that ends frees its id for the
+# next one, which must not re-enter its block.
+_TASK_KEY = 1 << 63
+_task_keys = {}
+_next_task_key = [0]
+
+
+def _task_key(task):
+    key = _task_keys.get(id(task))
+    if key is not None:
+        return key
+    _next_task_key[0] += 1
+    key = _TASK_KEY | _next_task_key[0]
+    _task_keys[id(task)] = key
+    # The entry goes when the task is done. The task object lives until its
+    # done callbacks have run, so its id is not reused before this one.
+    task.add_done_callback(lambda done, ident=id(task): _task_keys.pop(ident, None))
+    return key
 
 
 def exception(*args):

@@ -21,6 +21,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Parser;
 
 mod collector;
+mod corpus;
 mod debugger;
 mod serve;
 
@@ -44,7 +45,8 @@ struct Args {
     #[arg(long, default_value_t = 20)]
     startup_runs: usize,
 
-    /// The directory of workloads (`*.py`).
+    /// The directory of workloads (`*.py`); by default the shared ones and
+    /// the project's own in `host/bench/python`.
     #[arg(long, value_name = "DIR")]
     workloads: Option<PathBuf>,
 
@@ -93,6 +95,12 @@ struct Args {
     /// Measure `rewind serve` only.
     #[arg(long)]
     serve_only: bool,
+
+    /// Run the compatibility corpus (`tests/corpus`) only: each entry
+    /// under CPython and `rewind run`, the pass rate and the median time
+    /// ratio; `--only` restricts the entries.
+    #[arg(long)]
+    corpus: bool,
 }
 
 /// A way to run a Python script.
@@ -189,26 +197,40 @@ fn take_recordings(dir: &Path) -> Result<u64> {
 fn main() -> Result<()> {
     let args = Args::parse();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let workloads_dir = match &args.workloads {
-        Some(dir) => dir.clone(),
-        None => root.join("../shared/bench/python"),
+    // The shared workloads, and the project's own (`host/bench/python`:
+    // decimal-heavy programs).
+    let workloads_dirs = match &args.workloads {
+        Some(dir) => vec![dir.clone()],
+        None => vec![
+            root.join("../shared/bench/python"),
+            root.join("host/bench/python"),
+        ],
     };
-    let mut workloads: Vec<PathBuf> = std::fs::read_dir(&workloads_dir)
-        .with_context(|| format!("reading workloads in {}", workloads_dir.display()))?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
+    let mut workloads: Vec<PathBuf> = Vec::new();
+    for dir in &workloads_dirs {
+        for entry in std::fs::read_dir(dir)
+            .with_context(|| format!("reading workloads in {}", dir.display()))?
+        {
+            workloads.push(entry?.path());
+        }
+    }
     workloads.retain(|path| {
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         path.extension().is_some_and(|ext| ext == "py")
             && (args.only.is_empty() || args.only.iter().any(|only| name.contains(only.as_str())))
     });
     workloads.sort();
-    if workloads.is_empty() {
-        bail!("no workloads in {}", workloads_dir.display());
+    if workloads.is_empty() && !args.corpus {
+        bail!("no workloads in {}", workloads_dirs[0].display());
     }
 
     let scratch = tempdir()?;
     let rewind = rewind(&root)?;
+    if args.corpus {
+        corpus::measure(&root, &rewind.program, &scratch, &args.only)?;
+        let _ = std::fs::remove_dir_all(&scratch);
+        return Ok(());
+    }
     if args.serve_seconds > 0.0 && (args.serve_only || !args.collector_only) {
         let duration = std::time::Duration::from_secs_f64(args.serve_seconds);
         let (workers, connections) = (2, 16);

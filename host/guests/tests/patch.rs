@@ -1,5 +1,6 @@
-//! The guest's patch of `rustpython-vm` still applies to the crate's
-//! crates.io source, exactly, and does what it says.
+//! The guest's patches of `rustpython-vm`, `rustpython-compiler` and
+//! `rustpython-stdlib` still apply to the crates' crates.io source,
+//! exactly, and do what they say.
 
 #[path = "../patch.rs"]
 #[allow(dead_code)]
@@ -11,21 +12,29 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn patch_text() -> String {
-    std::fs::read_to_string(repo().join("guest/patches").join(patch::PATCH_FILE)).unwrap()
+fn find(krate: &str) -> patch::Patch {
+    *patch::PATCHES
+        .iter()
+        .find(|patch| patch.krate == krate)
+        .unwrap_or_else(|| panic!("no patch of {krate}"))
 }
 
-fn pristine(scratch: &Path) -> PathBuf {
+fn patch_text(patch: patch::Patch) -> String {
+    std::fs::read_to_string(repo().join("guest/patches").join(patch.file)).unwrap()
+}
+
+fn pristine(scratch: &Path, patch: patch::Patch) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    patch::pristine_source(Path::new(&cargo), scratch).unwrap()
+    patch::pristine_source(Path::new(&cargo), scratch, patch).unwrap()
 }
 
 #[test]
 fn the_vm_patch_applies_to_the_crates_io_source() {
+    let vm = find("rustpython-vm");
     let scratch = tempfile::tempdir().unwrap();
-    let source = pristine(&scratch.path().join("fetch"));
+    let source = pristine(&scratch.path().join("fetch"), vm);
     let dest = scratch.path().join("patched");
-    patch::apply(&source, &patch_text(), &dest).unwrap();
+    patch::apply(&source, &patch_text(vm), &dest).unwrap();
 
     let read = |file: &str| std::fs::read_to_string(dest.join(file)).unwrap();
     // What the guest's tracer and position rely on is there.
@@ -49,10 +58,11 @@ fn the_vm_patch_applies_to_the_crates_io_source() {
 
 #[test]
 fn a_patch_that_no_longer_matches_fails_naming_the_file() {
+    let vm = find("rustpython-vm");
     let scratch = tempfile::tempdir().unwrap();
-    let source = pristine(&scratch.path().join("fetch"));
+    let source = pristine(&scratch.path().join("fetch"), vm);
     // A patch written for a frame loop that is not this one.
-    let text = patch_text();
+    let text = patch_text(vm);
     let stale = text.replace(
         "Access the lazily-allocated cold data",
         "Access the cold data",
@@ -60,4 +70,54 @@ fn a_patch_that_no_longer_matches_fails_naming_the_file() {
     assert_ne!(stale, text);
     let err = patch::apply(&source, &stale, &scratch.path().join("out")).unwrap_err();
     assert!(err.contains("src/frame.rs"), "{err}");
+}
+
+#[test]
+fn the_compiler_patch_applies_to_the_crates_io_source() {
+    let compiler = find("rustpython-compiler");
+    let scratch = tempfile::tempdir().unwrap();
+    let source = pristine(&scratch.path().join("fetch"), compiler);
+    let dest = scratch.path().join("patched");
+    patch::apply(&source, &patch_text(compiler), &dest).unwrap();
+    // The comprehension check of a keyword argument skips comments.
+    let lib = std::fs::read_to_string(dest.join("src/lib.rs")).unwrap();
+    let check = &lib[lib.find("fn unparenthesized_comprehension").unwrap()..];
+    let check = &check[..check.find("\n}\n").unwrap()];
+    assert!(check.contains("b'#' =>"), "{check}");
+}
+
+#[test]
+fn every_patched_crate_is_named_by_the_guest_workspace() {
+    let manifest = std::fs::read_to_string(repo().join("guest/Cargo.toml")).unwrap();
+    for patch in patch::PATCHES {
+        let line = format!(
+            "{} = {{ path = \"../target/rewind-patched/{}-{}\" }}",
+            patch.krate, patch.krate, patch.version
+        );
+        assert!(manifest.contains(&line), "guest/Cargo.toml lacks {line}");
+    }
+}
+
+#[test]
+fn the_stdlib_patch_builds_sqlite3_on_wasi() {
+    let stdlib = find("rustpython-stdlib");
+    let scratch = tempfile::tempdir().unwrap();
+    let source = pristine(&scratch.path().join("fetch"), stdlib);
+    let dest = scratch.path().join("patched");
+    patch::apply(&source, &patch_text(stdlib), &dest).unwrap();
+
+    // `_sqlite3` and its dependency are left out of wasm32 builds, but not
+    // of WASI ones.
+    let wasi =
+        r#"not(any(target_os = "android", all(target_arch = "wasm32", not(target_os = "wasi"))))"#;
+    let lib = std::fs::read_to_string(dest.join("src/lib.rs")).unwrap();
+    assert_eq!(
+        lib.matches(wasi).count(),
+        2,
+        "the module and its registration"
+    );
+    let manifest = std::fs::read_to_string(dest.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains(&format!(
+        "[target.'cfg({wasi})'.dependencies.libsqlite3-sys]"
+    )));
 }
