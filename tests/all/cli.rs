@@ -78,8 +78,8 @@ fn an_unknown_flag_is_named() {
         );
     }
     check_usage_line(
-        &["run", "-q", "x.py"],
-        "unexpected argument '-q' found (see `rewind run --help`)",
+        &["run", "-Z", "x.py"],
+        "unexpected argument '-Z' found (see `rewind run --help`)",
     );
     let scripts = Scripts::new();
     let script = scripts.write("args.py", "import sys\nprint(sys.argv[1:])\n");

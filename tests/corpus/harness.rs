@@ -138,7 +138,13 @@ impl Outcome {
                 .stderr
                 .lines()
                 .rev()
-                .find(|line| !line.trim().is_empty() && !line.starts_with("rewind: crash recorded"))
+                .find(|line| {
+                    // rewind's own closing line says where the recording went.
+                    let recorded = line.starts_with("rewind: crash recorded")
+                        || (line.starts_with("rewind: exit status ")
+                            && line.contains(" recorded in "));
+                    !line.trim().is_empty() && !recorded
+                })
                 .unwrap_or("");
             return format!(
                 "exit {} (CPython {}): {}",

@@ -28,5 +28,5 @@ db = sqlite3.connect(path)
 db.row_factory = sqlite3.Row
 row = db.execute("SELECT * FROM notes WHERE title = :t", {"t": "ideas"}).fetchone()
 print(row.keys(), row["body"], dict(row))
-print(db.execute("SELECT typeof(1), typeof(1.5), typeof('x'), typeof(x'00'), typeof(NULL)").fetchone())
+print(tuple(db.execute("SELECT typeof(1), typeof(1.5), typeof('x'), typeof(x'00'), typeof(NULL)").fetchone()))
 db.close()

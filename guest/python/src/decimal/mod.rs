@@ -781,6 +781,8 @@ pub mod _decimal {
     }
 
     /// Called once by `glue.py` with what the native code needs.
+    // One argument per object `glue.py` hands over, as Python passes them.
+    #[allow(clippy::too_many_arguments)]
     #[pyfunction]
     fn _register(
         decimal: PyTypeRef,
