@@ -407,9 +407,6 @@ fn a_recording_of_another_guest_shows_its_crash_capture() {
 fn the_terminal_ui_under_tmux() {
     let scripts = Scripts::new();
     let recording = crash_recording(&scripts, &[]);
-    let tmux = Tmux {
-        socket: format!("rewind-test-{}", std::process::id()),
-    };
     let binary = env!("CARGO_BIN_EXE_rewind");
     let cache = crate::shared_cache_dir();
     let shell = format!(
@@ -417,22 +414,7 @@ fn the_terminal_ui_under_tmux() {
         cache.display(),
         recording.display()
     );
-    let status = tmux
-        .command()
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            "debug",
-            "-x",
-            "120",
-            "-y",
-            "36",
-            &shell,
-        ])
-        .status()
-        .expect("tmux must be installed (the README's test command installs it)");
-    assert!(status.success());
+    let tmux = Tmux::start("rewind-test", &shell, 120, 36);
 
     // It opens at the crash: the source line marked, the exception, the stack.
     let screen = tmux.wait_for("Call stack");

@@ -214,6 +214,25 @@ pub struct Tmux {
 }
 
 impl Tmux {
+    /// A tmux server of its own (named after `name` and this process)
+    /// running `shell` in a detached session `debug` of `columns` x `rows`.
+    pub fn start(name: &str, shell: &str, columns: u16, rows: u16) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("{name}-{}", std::process::id()),
+        };
+        let status = tmux
+            .command()
+            .args(["new-session", "-d", "-s", "debug", "-x"])
+            .arg(columns.to_string())
+            .arg("-y")
+            .arg(rows.to_string())
+            .arg(shell)
+            .status()
+            .expect("tmux must be installed (the README's test command installs it)");
+        assert!(status.success());
+        tmux
+    }
+
     pub fn command(&self) -> Command {
         let mut command = Command::new("tmux");
         command.args(["-L", &self.socket]);

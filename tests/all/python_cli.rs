@@ -314,31 +314,13 @@ with zipfile.ZipFile(sys.argv[1], "w") as wheel:
 fn no_script_on_a_terminal_opens_the_prompt() {
     let scripts = Scripts::new();
     scripts.write("helper.py", "VALUE = 6\n");
-    let tmux = Tmux {
-        socket: format!("rewind-prompt-{}", std::process::id()),
-    };
     let shell = format!(
         "cd '{}' && REWIND_CACHE_DIR='{}' '{}' run; echo exited $?; sleep 30",
         scripts.root().display(),
         crate::shared_cache_dir().display(),
         env!("CARGO_BIN_EXE_rewind"),
     );
-    let status = tmux
-        .command()
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            "debug",
-            "-x",
-            "120",
-            "-y",
-            "30",
-            &shell,
-        ])
-        .status()
-        .expect("tmux");
-    assert!(status.success());
+    let tmux = Tmux::start("rewind-prompt", &shell, 120, 30);
     let screen = tmux.wait_for(">>>");
     assert!(screen.contains("Type \"help\""), "{screen}");
     tmux.keys(&["import helper; print(helper.VALUE * 7)", "Enter"]);
