@@ -284,6 +284,23 @@ fn warm_up(vm: &VirtualMachine) {
     if let Err(err) = vm.run_string(scope, WARM_UP, "<rewind>") {
         vm.print_exception(&err);
     }
+    if let Err(err) = install_helpers(vm) {
+        vm.print_exception(&err);
+    }
+}
+
+/// Compiles [`HELPERS`] into the module `_rewind_launch`, once, at
+/// pre-initialisation: every run calls it, and none compiles it again.
+fn install_helpers(vm: &VirtualMachine) -> PyResult<()> {
+    let code = vm
+        .compile(
+            HELPERS,
+            rustpython_vm::compiler::Mode::Exec,
+            "<rewind>".to_owned(),
+        )
+        .map_err(|err| err.into_pyexception(vm, Some(HELPERS)))?;
+    rustpython_vm::import::import_code_obj(vm, HELPERS_MODULE, code, false)?;
+    Ok(())
 }
 
 /// `os._exit(n)` exits with n (see `_rewind.exit`), and importing a
@@ -479,12 +496,13 @@ fn interact(
         .map(drop)
 }
 
-/// A function of [`HELPERS`].
-fn python_helper(vm: &VirtualMachine, name: &str) -> PyResult {
-    let scope = vm.new_scope_with_builtins();
-    vm.run_string(scope.clone(), HELPERS, "<rewind>")?;
-    scope.globals.get_item(name, vm)
+/// A function of [`HELPERS`], compiled by [`install_helpers`].
+fn python_helper(vm: &VirtualMachine, name: &'static str) -> PyResult {
+    vm.import(HELPERS_MODULE, 0)?.get_attr(name, vm)
 }
+
+/// Where [`HELPERS`] are, in `sys.modules`.
+const HELPERS_MODULE: &str = "_rewind_launch";
 
 /// What the launch does in Python: reading the program from stdin (bytes,
 /// so that a coding declaration is honoured), the prompt, and python3's
