@@ -123,29 +123,26 @@ def _os():
         index(mode)
         os.fstat(fd)
 
-    def pread(fd, length, offset, /):
-        """Read at most `length` bytes at `offset`, leaving the file's
-        position where it was."""
+    def at_offset(fd, offset, io):
+        """`io()` with the file at `offset`, its position put back after."""
         if offset < 0:
             raise OSError(28, "Invalid argument")
         here = os.lseek(fd, 0, os.SEEK_CUR)
         try:
             os.lseek(fd, offset, os.SEEK_SET)
-            return os.read(fd, length)
+            return io()
         finally:
             os.lseek(fd, here, os.SEEK_SET)
+
+    def pread(fd, length, offset, /):
+        """Read at most `length` bytes at `offset`, leaving the file's
+        position where it was."""
+        return at_offset(fd, offset, lambda: os.read(fd, length))
 
     def pwrite(fd, data, offset, /):
         """Write `data` at `offset`, leaving the file's position where it
         was; returns the number of bytes written."""
-        if offset < 0:
-            raise OSError(28, "Invalid argument")
-        here = os.lseek(fd, 0, os.SEEK_CUR)
-        try:
-            os.lseek(fd, offset, os.SEEK_SET)
-            return os.write(fd, data)
-        finally:
-            os.lseek(fd, here, os.SEEK_SET)
+        return at_offset(fd, offset, lambda: os.write(fd, data))
 
     def sched_yield():
         """Nothing else runs in the guest: there is nothing to yield to."""

@@ -582,6 +582,21 @@ pub fn hash(value: &Finite) -> i64 {
     if hash == -1 { -2 } else { hash }
 }
 
+/// An optional `+` or `-` at `bytes[*i]`, stepped over: whether it was `-`.
+fn take_sign(bytes: &[u8], i: &mut usize) -> bool {
+    match bytes.get(*i) {
+        Some(b'-') => {
+            *i += 1;
+            true
+        }
+        Some(b'+') => {
+            *i += 1;
+            false
+        }
+        _ => false,
+    }
+}
+
 /// Parses the plain ASCII form of a finite number (`-12.5e3`, `.5`, `7.`),
 /// without surrounding whitespace. `None` for anything else (infinities,
 /// NaNs, underscores, other digits, an exponent out of range), which the
@@ -589,17 +604,7 @@ pub fn hash(value: &Finite) -> i64 {
 pub fn parse(text: &str) -> Option<Finite> {
     let bytes = text.as_bytes();
     let mut i = 0;
-    let negative = match bytes.first() {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let negative = take_sign(bytes, &mut i);
     let mut coef_digits = Vec::with_capacity(bytes.len());
     let mut fraction = 0i64;
     let mut seen_dot = false;
@@ -626,17 +631,7 @@ pub fn parse(text: &str) -> Option<Finite> {
     let mut exp = 0i64;
     if let Some(b'e' | b'E') = bytes.get(i) {
         i += 1;
-        let exp_negative = match bytes.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
+        let exp_negative = take_sign(bytes, &mut i);
         let start = i;
         while let Some(c @ b'0'..=b'9') = bytes.get(i) {
             exp = exp.checked_mul(10)?.checked_add((c - b'0') as i64)?;
