@@ -173,7 +173,13 @@ fn check_session(answers: &[(String, String)]) {
         bt.starts_with("#0 <module> at ") && bt.ends_with("app.py:28") && bt.lines().count() == 1,
         "{bt}"
     );
-    assert_eq!(answer(13, "print n"), "no variable \"n\" at this point");
+    // Not recorded, and the run's last event (its unhandled exception,
+    // after every frame ended) has no frame to evaluate in.
+    let out = answer(13, "print n");
+    assert!(
+        out.starts_with("no variable \"n\" at this point (cannot evaluate: "),
+        "{out}"
+    );
     for n in [14, 15] {
         let out = answer(n, "finish");
         assert!(
@@ -279,7 +285,7 @@ fn exceptions_and_bad_commands() {
     );
     assert!(said[2].starts_with("#41 app.py:11 in parse"), "{said:?}");
     assert_eq!(said[3], "unknown command \"frobnicate\" (try \"help\")");
-    assert_eq!(said[4], "print needs a variable name");
+    assert_eq!(said[4], "print needs a variable name or an expression");
     assert_eq!(said[5], "goto: \"-3\" is not an event number");
     assert_eq!(
         said[6],
@@ -309,6 +315,91 @@ fn a_live_traced_recording_answers_as_the_materialized_one() {
         run.stdout
     );
     check_session(&answers_of(&run));
+}
+
+/// Expressions in the past, and frames: each `print EXPR` re-executes the
+/// run to the event on screen and evaluates there, in the selected frame,
+/// with the values of that moment; what an expression changes is not
+/// seen by the next; an expression that does not end is stopped.
+const PAST: &str = "\
+print text.upper()
+print len(text) * 2
+up
+print f + t
+print fact(3)
+frame 0
+print undefined_name
+print 1/0
+frame 7
+goto 0
+break app.py:18
+continue
+print total + 100
+print items.index(item)
+print items.append('z')
+print len(items)
+continue
+print total + 100
+print items.index(item)
+up
+print f
+bt
+down
+print sum(iter(int, 1))
+quit
+print never
+";
+
+fn check_past(answers: &[(String, String)]) {
+    let said: Vec<&str> = answers.iter().map(|(_, answer)| answer.as_str()).collect();
+    assert_eq!(answers.len(), 25, "{answers:?}");
+    assert_eq!(said[0], "text.upper() = 'OOPS'");
+    assert_eq!(said[1], "len(text) * 2 = 8");
+    assert!(
+        said[2].starts_with("#1 <module> at ")
+            && said[2].contains("app.py:28\n    28 | parse(\"oops\")"),
+        "{}",
+        said[2]
+    );
+    assert_eq!(said[3], "f + t = 29");
+    assert_eq!(said[4], "fact(3) = 6");
+    assert!(said[5].starts_with("#0 parse at "), "{}", said[5]);
+    assert_eq!(said[6], "no variable \"undefined_name\" at this point");
+    assert_eq!(said[7], "ZeroDivisionError: division by zero");
+    assert_eq!(said[8], "no frame 7: the call stack has 2 frames (0 to 1)");
+    // The first time line 18 runs: item '1', total 0; then item 'x',
+    // total 1: the values of each moment, not the last ones.
+    assert!(said[11].contains("app.py:18 in total_of"), "{}", said[11]);
+    assert_eq!(said[12], "total + 100 = 100");
+    assert_eq!(said[13], "items.index(item) = 0");
+    assert_eq!(said[14], "items.append('z') = None");
+    assert_eq!(said[15], "len(items) = 3");
+    assert_eq!(said[17], "total + 100 = 101");
+    assert_eq!(said[18], "items.index(item) = 1");
+    assert!(said[19].starts_with("#1 <module> at "), "{}", said[19]);
+    assert_eq!(said[20], "f = 24");
+    let bt: Vec<&str> = said[21].lines().collect();
+    assert!(bt[0].starts_with("#0 total_of at "), "{}", said[21]);
+    assert!(bt[1].starts_with("*#1 <module> at "), "{}", said[21]);
+    assert!(said[22].starts_with("#0 total_of at "), "{}", said[22]);
+    assert_eq!(
+        said[23],
+        "cannot evaluate: the expression did not finish within its budget of 10s"
+    );
+    // `quit` ends the script: the command after it is not run.
+    assert_eq!(answers[24].0, "quit");
+    assert_eq!(said[24], "");
+}
+
+#[test]
+fn expressions_and_frames_in_the_past() {
+    let scripts = Scripts::new();
+    let recording = crash_recording(&scripts, &[]);
+    check_past(&answers_of(&debug(&recording, PAST)));
+    // The same on a live trace, whose events number from the run's start.
+    let scripts = Scripts::new();
+    let recording = crash_recording(&scripts, &["--trace"]);
+    check_past(&answers_of(&debug(&recording, PAST)));
 }
 
 /// A recording cut short opens up to its last whole chunk and says so;
@@ -455,10 +546,15 @@ fn the_terminal_ui_under_tmux() {
     let screen = tmux.wait_for("event #17 ");
     assert!(screen.contains("n = 1"), "{screen}");
     tmux.keys(&["?"]);
-    tmux.wait_for("Help (any key closes)");
+    // It lists every command.
+    let screen = tmux.wait_for("Help (");
+    assert!(screen.contains("u / d    select the caller"), "{screen}");
+    tmux.keys(&["Down"; 40]);
+    let screen = tmux.wait_for("quit, q                 end the session");
+    assert!(screen.contains("frame [N]"), "{screen}");
     tmux.keys(&["Escape"]);
     let start = Instant::now();
-    while tmux.screen().contains("Help (any key closes)") {
+    while tmux.screen().contains("Help (") {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "the help stayed open"

@@ -143,6 +143,21 @@ mod imp {
         trace::approximate(index)
     }
 
+    pub fn evaluate_at() -> Option<u64> {
+        trace::evaluate_at()
+    }
+
+    pub fn evaluations() -> Vec<(u32, String)> {
+        trace::evaluations()
+            .into_iter()
+            .map(|request| (request.depth, request.expression))
+            .collect()
+    }
+
+    pub fn evaluated(results: Vec<Result<String, String>>) {
+        trace::evaluated(&results)
+    }
+
     pub fn snapshot(name: Option<&str>, all: bool) -> String {
         control::snapshot(name, all)
     }
@@ -281,6 +296,16 @@ mod imp {
             eprintln!("rewind-python: event {index} is approximate");
         }
     }
+
+    pub fn evaluate_at() -> Option<u64> {
+        None
+    }
+
+    pub fn evaluations() -> Vec<(u32, String)> {
+        Vec::new()
+    }
+
+    pub fn evaluated(_results: Vec<Result<String, String>>) {}
 
     pub fn snapshot(name: Option<&str>, _all: bool) -> String {
         name.unwrap_or("snapshot-1").to_owned()

@@ -15,6 +15,7 @@ use rewind_format::model::{Crash, CrashReason, Event, ExceptionStage, MarkerKind
 use rewind_runtime::{Materialize, RecordingFile, ReplayOptions, Runtime, Stop, materialized_path};
 
 use super::Replay;
+use super::evaluate::PastEvaluator;
 use crate::common::report::{self, clear_progress_line, progress_line};
 use crate::common::{UsageError, guest, io_message, read_recording};
 
@@ -40,7 +41,15 @@ pub fn main(replay: &Replay<'_>, driver: Driver) -> Result<ExitCode> {
         Driver::Script(script) => Some(read_script(script)?),
         Driver::Terminal => None,
     };
-    let mut session = open(replay)?;
+    let (mut session, traced_from) = open(replay)?;
+    if let Some(traced_from) = traced_from {
+        session.set_evaluator(Box::new(PastEvaluator::new(
+            replay.path.to_owned(),
+            replay.guest.cloned(),
+            replay.timeout,
+            traced_from,
+        )));
+    }
     match script {
         Some(lines) => {
             report::print(&format!("{}\n", banner(&session, path)))?;
@@ -50,6 +59,10 @@ pub fn main(replay: &Replay<'_>, driver: Driver) -> Result<ExitCode> {
                     continue;
                 }
                 let mut text = format!("(rewind) {line}\n");
+                if commands::is_quit(line) {
+                    report::print(&text)?;
+                    break;
+                }
                 let answer = commands::run(&mut session, line);
                 if !answer.is_empty() {
                     text.push_str(&answer);
@@ -112,8 +125,11 @@ fn banner(session: &Session, path: &Path) -> String {
 
 /// Reads the recording and finds its events: traced live in the
 /// recording, materialized beside it, materialized now, or, when none of
-/// these can be had, its crash capture.
-fn open(replay: &Replay<'_>) -> Result<Session> {
+/// these can be had, its crash capture. With the session, the position
+/// its events were traced from, which a re-execution to one of them
+/// traces from too (`None` for the crash capture, whose steps are not
+/// traced events).
+fn open(replay: &Replay<'_>) -> Result<(Session, Option<u64>)> {
     let path = replay.path;
     let bytes = read_recording(path)?;
     let len = bytes.len() as u64;
@@ -145,16 +161,20 @@ fn open(replay: &Replay<'_>) -> Result<Session> {
             })
             .collect();
         let origin = "events traced live during the run".to_owned();
-        return Ok(Session::new(recording, trace, &windows, origin, notes));
+        let session = Session::new(recording, trace, &windows, origin, notes);
+        return Ok((session, Some(0)));
     }
 
     let sidecar = materialized_path(path);
-    let current = |bytes: Vec<u8>| -> Option<(Trace, Vec<Window>, bool)> {
+    let current = |bytes: Vec<u8>| -> Option<(Trace, Vec<Window>, bool, u64)> {
         let (events, trace) = Trace::build(bytes).ok()?;
         let made_from = events.materialized_from(&recording.header, len, crc)?;
-        Some((trace, made_from.windows.clone(), made_from.full))
+        let windows = made_from.windows.clone();
+        Some((trace, windows, made_from.full, made_from.traced_from))
     };
-    if let Some((trace, windows, full)) = std::fs::read(&sidecar).ok().and_then(current) {
+    if let Some((trace, windows, full, traced_from)) =
+        std::fs::read(&sidecar).ok().and_then(current)
+    {
         if !full {
             notes.push(format!(
                 "{} holds only the events before each snapshot and crash; `rewind replay --materialize --full` keeps them all",
@@ -162,14 +182,16 @@ fn open(replay: &Replay<'_>) -> Result<Session> {
             ));
         }
         let origin = format!("materialized in {}", sidecar.display());
-        return Ok(Session::new(recording, trace, &windows, origin, notes));
+        let session = Session::new(recording, trace, &windows, origin, notes);
+        return Ok((session, Some(traced_from)));
     }
 
     match materialize(replay) {
         Ok(()) => match std::fs::read(&sidecar).ok().and_then(current) {
-            Some((trace, windows, _)) => {
+            Some((trace, windows, _, traced_from)) => {
                 let origin = format!("materialized by re-execution into {}", sidecar.display());
-                return Ok(Session::new(recording, trace, &windows, origin, notes));
+                let session = Session::new(recording, trace, &windows, origin, notes);
+                return Ok((session, Some(traced_from)));
             }
             None => notes.push("the materialized events could not be read back".into()),
         },
@@ -197,7 +219,10 @@ fn open(replay: &Replay<'_>) -> Result<Session> {
         first: 0,
         end: events.len() as u64,
     };
-    Ok(Session::new(recording, trace, &[window], origin, notes))
+    Ok((
+        Session::new(recording, trace, &[window], origin, notes),
+        None,
+    ))
 }
 
 /// Re-executes the recording, keeping the last events before each

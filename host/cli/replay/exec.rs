@@ -83,7 +83,8 @@ pub fn main(replay: &Replay<'_>, action: Action) -> Result<ExitCode> {
             );
             return Ok(ExitCode::from(status::REPLAY_TIMED_OUT));
         }
-        Some(stop @ Stop::EndOfRecording(_)) => {
+        // Only `Runtime::evaluate` asks a guest to evaluate.
+        Some(stop @ (Stop::EndOfRecording(_) | Stop::Evaluated)) => {
             if exec {
                 eprintln!("rewind: replay stopped: {stop}");
             }

@@ -25,15 +25,26 @@ break LINE              set a breakpoint in the current file
 delete [N]              delete breakpoint N, or all of them
 info breakpoints        list the breakpoints
 goto N                  to recorded event number N
-print NAME, p           a local of this frame, else a global
-locals                  the locals of this frame
+print NAME, p           a local of the selected frame, else a global
+print EXPR              EXPR evaluated in the selected frame as the run was
+                        here (re-executes the run to this event; e.g.
+                        p self.balance, p order[\"qty\"], p len(items))
+locals                  the locals of the selected frame
 backtrace, bt           the call stack, innermost first
+up [N], down [N]        select the caller (up) or the callee (down)
+frame [N]               select frame N of the backtrace, or show the selected
 history NAME            every value NAME took in this frame, with its event
 threads                 the threads, their events and positions
 thread N                switch to thread N
 where                   the current position
 marks                   the snapshots and crashes
-help                    this list";
+help, h, ?              this list
+quit, q                 end the session";
+
+/// Whether `line` ends the session (`quit`, `q`, `exit`).
+pub fn is_quit(line: &str) -> bool {
+    matches!(line.trim(), "quit" | "q" | "exit")
+}
 
 /// Runs one command line; the text to print. Errors are text too: the
 /// session goes on.
@@ -104,15 +115,63 @@ pub fn run(session: &mut Session, line: &str) -> String {
         },
         "print" | "p" => {
             if arg.is_empty() {
-                return "print needs a variable name".into();
+                return "print needs a variable name or an expression".into();
             }
             let Some(pos) = session.pos() else {
                 return no_events(session);
             };
-            match session.lookup(pos, arg) {
+            // A name is answered from the recorded values; anything else,
+            // or a name the events do not hold (a builtin, a global set
+            // before the window), by evaluating it in the past.
+            let recorded = is_name(arg).then(|| session.lookup(pos, arg)).flatten();
+            match recorded {
                 Some((value, "global")) => format!("{arg} = {value} (global)"),
                 Some((value, _)) => format!("{arg} = {value}"),
-                None => format!("no variable {arg:?} at this point"),
+                None => match session.evaluate(arg) {
+                    Ok(value) => format!("{arg} = {value}"),
+                    Err(err) if is_name(arg) && err.starts_with("NameError") => {
+                        format!("no variable {arg:?} at this point")
+                    }
+                    Err(err) if is_name(arg) => {
+                        format!("no variable {arg:?} at this point ({err})")
+                    }
+                    Err(err) => err,
+                },
+            }
+        }
+        "up" | "down" => {
+            let Some(pos) = session.pos() else {
+                return no_events(session);
+            };
+            let steps = match arg {
+                "" => 1,
+                n => match n.parse::<usize>() {
+                    Ok(n) => n,
+                    Err(_) => return format!("{command}: {n:?} is not a number of frames"),
+                },
+            };
+            let depth = session.backtrace(pos).len();
+            let selected = session.selected();
+            let target = match command {
+                "up" if selected + 1 >= depth => {
+                    return "already at the outermost frame".into();
+                }
+                "up" => (selected + steps).min(depth - 1),
+                _ if selected == 0 => return "already at the innermost frame".into(),
+                _ => selected.saturating_sub(steps),
+            };
+            select(session, target, pos)
+        }
+        "frame" | "fr" => {
+            let Some(pos) = session.pos() else {
+                return no_events(session);
+            };
+            match arg {
+                "" => select(session, session.selected(), pos),
+                n => match n.parse::<usize>() {
+                    Ok(n) => select(session, n, pos),
+                    Err(_) => format!("frame: {n:?} is not a frame number"),
+                },
             }
         }
         "locals" => {
@@ -133,13 +192,15 @@ pub fn run(session: &mut Session, line: &str) -> String {
             let Some(pos) = session.pos() else {
                 return no_events(session);
             };
+            let selected = session.selected();
             session
                 .backtrace(pos)
                 .iter()
                 .enumerate()
                 .map(|(n, frame)| {
                     format!(
-                        "#{n} {} at {}:{}",
+                        "{}#{n} {} at {}:{}",
+                        if n == selected && n > 0 { "*" } else { "" },
                         frame.function,
                         frame.file.as_deref().unwrap_or("?"),
                         frame.line
@@ -226,8 +287,39 @@ pub fn run(session: &mut Session, line: &str) -> String {
                 .join("\n")
         }
         "help" | "h" | "?" => HELP.to_owned(),
+        "quit" | "q" | "exit" => String::new(),
         other => format!("unknown command {other:?} (try \"help\")"),
     }
+}
+
+/// Selects frame `n` and shows it: `#1 main at app.py:12` and its line.
+fn select(session: &mut Session, n: usize, pos: u32) -> String {
+    match session.select_frame(n) {
+        Ok(frame) => {
+            let file = frame.file.as_deref().unwrap_or("?");
+            let mut out = format!("#{n} {} at {}:{}", frame.function, file, frame.line);
+            if let Some(text) = session
+                .source(file)
+                .and_then(|lines| lines.get((frame.line as usize).checked_sub(1)?))
+            {
+                let _ = write!(out, "\n{:>6} | {}", frame.line, text.trim_end());
+            }
+            let locals = shown_locals(session, pos);
+            if !locals.is_empty() {
+                let names: Vec<&str> = locals.iter().map(|(name, _)| name.as_str()).collect();
+                let _ = write!(out, "\nlocals: {}", names.join(", "));
+            }
+            out
+        }
+        Err(err) => err,
+    }
+}
+
+/// Whether `text` is a plain name (`total`, `_x1`), not an expression.
+fn is_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
 fn no_events(session: &Session) -> String {

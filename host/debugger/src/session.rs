@@ -94,6 +94,31 @@ pub struct Session {
     breakpoints: Vec<Breakpoint>,
     next_breakpoint: u32,
     sources: HashMap<String, Vec<String>>,
+    /// The frame `up`, `down` and `frame N` selected, counted from the
+    /// innermost (0); every move selects the innermost again.
+    selected: usize,
+    evaluator: Option<Box<dyn Evaluator>>,
+}
+
+/// Evaluates expressions in the recorded run's past: the re-execution a
+/// host of the debugger provides (the debugger itself runs no guest).
+pub trait Evaluator {
+    /// The text of `expression` evaluated in frame `depth` (0 is the
+    /// innermost) of `thread` when the run was at its recorded event
+    /// `event`; the error's text when it raised or could not be evaluated.
+    fn evaluate(
+        &mut self,
+        thread: ThreadId,
+        event: u64,
+        depth: usize,
+        expression: &str,
+    ) -> Result<String, String>;
+}
+
+impl std::fmt::Debug for dyn Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Evaluator")
+    }
 }
 
 impl Session {
@@ -192,6 +217,8 @@ impl Session {
             next_breakpoint: 1,
             sources,
             marks,
+            selected: 0,
+            evaluator: None,
         };
         if let Some(mark) = crash_mark {
             session.positions.insert(mark.thread, mark.pos);
@@ -220,6 +247,7 @@ impl Session {
             ));
         }
         self.thread = thread;
+        self.selected = 0;
         Ok(())
     }
 
@@ -235,6 +263,53 @@ impl Session {
 
     fn set_pos(&mut self, pos: u32) {
         self.positions.insert(self.thread, pos);
+        self.selected = 0;
+    }
+
+    /// The selected frame of the call stack at the current position
+    /// (0 is the innermost).
+    pub fn selected(&self) -> usize {
+        self.selected
+    }
+
+    /// Selects frame `n` of the call stack at the current position
+    /// (0 is the innermost); the frame selected.
+    pub fn select_frame(&mut self, n: usize) -> Result<StackFrame, String> {
+        let pos = self.pos().ok_or("the thread has no events")?;
+        let stack = self.backtrace(pos);
+        match stack.get(n) {
+            Some(frame) => {
+                self.selected = n;
+                Ok(frame.clone())
+            }
+            None => Err(format!(
+                "no frame {n}: the call stack has {} frame{} (0 to {})",
+                stack.len(),
+                if stack.len() == 1 { "" } else { "s" },
+                stack.len().saturating_sub(1)
+            )),
+        }
+    }
+
+    /// Sets the evaluator of expressions (see [`Session::evaluate`]).
+    pub fn set_evaluator(&mut self, evaluator: Box<dyn Evaluator>) {
+        self.evaluator = Some(evaluator);
+    }
+
+    /// Evaluates `expression` in the selected frame at the current
+    /// position, as the run was there: the evaluator re-executes the run to
+    /// this event. An error when the session has no evaluator.
+    pub fn evaluate(&mut self, expression: &str) -> Result<String, String> {
+        let pos = self.pos().ok_or("the thread has no events")?;
+        let event = self
+            .index()
+            .map(|index| index.event_number(pos))
+            .ok_or("the thread has no events")?;
+        let (thread, depth) = (self.thread, self.selected);
+        match &mut self.evaluator {
+            Some(evaluator) => evaluator.evaluate(thread, event, depth, expression),
+            None => Err("expressions cannot be evaluated here: the recording is not re-executed in this session".into()),
+        }
     }
 
     /// Moves to recorded event number `number` of the current thread.
@@ -418,12 +493,12 @@ impl Session {
         }
     }
 
-    /// The locals of the innermost frame at `pos`.
+    /// The locals of the selected frame at `pos`.
     pub fn locals(&self, pos: u32) -> Vec<(String, String)> {
-        let Some(index) = self.index() else {
-            return Vec::new();
-        };
-        self.frame_locals(index.frame(pos), pos)
+        match self.backtrace(pos).get(self.selected) {
+            Some(frame) => self.frame_locals(frame.frame, pos),
+            None => Vec::new(),
+        }
     }
 
     /// The locals of `frame` at `pos`.
@@ -438,7 +513,7 @@ impl Session {
             .collect()
     }
 
-    /// `name`'s value at `pos`: a local of the innermost frame, else a
+    /// `name`'s value at `pos`: a local of the selected frame, else a
     /// global (a local of the module frame). The second value says which.
     pub fn lookup(&self, pos: u32, name: &str) -> Option<(String, &'static str)> {
         let stack = self.backtrace(pos);
@@ -448,21 +523,21 @@ impl Session {
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v)
         };
-        if let Some(value) = find(stack.first()?.frame) {
+        if let Some(value) = find(stack.get(self.selected)?.frame) {
             return Some((value, "local"));
         }
         let module = stack.iter().rev().find(|f| f.function == "<module>")?;
         find(module.frame).map(|value| (value, "global"))
     }
 
-    /// Every value `name` took in the innermost frame at `pos` (or, when
+    /// Every value `name` took in the selected frame at `pos` (or, when
     /// it is not a local there, in the module frame), with the recorded
     /// event number where it took it.
     pub fn history(&self, pos: u32, name: &str) -> Option<(StackFrame, Vec<(u64, String)>)> {
         let index = self.index()?;
         let stack = self.backtrace(pos);
         let module = stack.iter().rev().find(|f| f.function == "<module>");
-        for frame in std::iter::once(stack.first()?).chain(module) {
+        for frame in std::iter::once(stack.get(self.selected)?).chain(module) {
             let names = self.trace.matching(index.names(frame.frame), name);
             if names.is_empty() {
                 continue;

@@ -19,11 +19,12 @@ s / →    step              S / ←    reverse-step
 n        next (over)       N        reverse-next
 f        finish (out)      F        reverse-finish
 c        continue          C        reverse-continue
+u / d    select the caller (up) / the callee (down)
 b        toggle a breakpoint on the current line
 g        go to an event number
 t        next thread
 Home/End first / last event
-:        a command (print x, history x, break app.py:12, ...)
+:        a command (print x, print self.total, history x, ...)
 ?        this help          q / Esc  quit";
 
 struct Ui {
@@ -31,7 +32,8 @@ struct Ui {
     message: String,
     /// Text being typed after `:` or `g`.
     input: Option<(Prompt, String)>,
-    help: bool,
+    /// The help overlay, scrolled by this many lines.
+    help: Option<u16>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -60,7 +62,7 @@ fn event_loop(
             .collect::<Vec<_>>()
             .join("\n"),
         input: None,
-        help: false,
+        help: None,
     };
     loop {
         terminal.draw(|frame| draw(frame, session, &ui))?;
@@ -86,6 +88,9 @@ fn handle(session: &mut Session, ui: &mut Ui, key: KeyEvent) -> bool {
                     Prompt::Goto => format!("goto {text}"),
                 };
                 ui.input = None;
+                if commands::is_quit(&line) {
+                    return false;
+                }
                 ui.message = commands::run(session, &line);
             }
             KeyCode::Esc => ui.input = None,
@@ -97,9 +102,18 @@ fn handle(session: &mut Session, ui: &mut Ui, key: KeyEvent) -> bool {
         }
         return true;
     }
-    if ui.help {
-        ui.help = false;
-        return !matches!(key.code, KeyCode::Char('q'));
+    if let Some(scroll) = &mut ui.help {
+        match key.code {
+            KeyCode::Down | KeyCode::Char('j') | KeyCode::PageDown | KeyCode::Char(' ') => {
+                *scroll = scroll.saturating_add(if key.code == KeyCode::Down { 1 } else { 10 });
+            }
+            KeyCode::Up | KeyCode::Char('k') | KeyCode::PageUp => {
+                *scroll = scroll.saturating_sub(if key.code == KeyCode::Up { 1 } else { 10 });
+            }
+            KeyCode::Char('q') => return false,
+            _ => ui.help = None,
+        }
+        return true;
     }
     let motion = |m, d| Some((m, d));
     use Direction::{Backward, Forward};
@@ -124,7 +138,9 @@ fn handle(session: &mut Session, ui: &mut Ui, key: KeyEvent) -> bool {
     match key.code {
         KeyCode::Char('q') | KeyCode::Esc => return false,
         KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => return false,
-        KeyCode::Char('?') | KeyCode::Char('h') => ui.help = true,
+        KeyCode::Char('?') | KeyCode::Char('h') => ui.help = Some(0),
+        KeyCode::Char('u') => ui.message = commands::run(session, "up"),
+        KeyCode::Char('d') => ui.message = commands::run(session, "down"),
         KeyCode::Char(':') => ui.input = Some((Prompt::Command, String::new())),
         KeyCode::Char('g') => ui.input = Some((Prompt::Goto, String::new())),
         KeyCode::Home => session.seek(0),
@@ -155,7 +171,7 @@ fn handle(session: &mut Session, ui: &mut Ui, key: KeyEvent) -> bool {
 
 fn current_file_line(session: &Session) -> Option<(String, u32)> {
     let pos = session.pos()?;
-    let frame = session.backtrace(pos).into_iter().next()?;
+    let frame = session.backtrace(pos).into_iter().nth(session.selected())?;
     Some((frame.file?, frame.line))
 }
 
@@ -230,7 +246,7 @@ fn draw(frame: &mut Frame, session: &Session, ui: &Ui) {
                 let file = f.file.as_deref().unwrap_or("?");
                 let file = file.rsplit('/').next().unwrap_or(file);
                 let line = format!("#{n} {} {file}:{}", f.function, f.line);
-                if n == 0 {
+                if n == session.selected() {
                     Line::from(line.bold())
                 } else {
                     Line::from(line)
@@ -276,33 +292,30 @@ fn draw(frame: &mut Frame, session: &Session, ui: &Ui) {
     let hint = match &ui.input {
         Some((Prompt::Command, text)) => format!(":{text}"),
         Some((Prompt::Goto, text)) => format!("go to event: {text}"),
-        None => " s step  n next  f finish  c continue  (capitals: reverse)  b break  g goto  : command  ? help  q quit".into(),
+        None => " s step  n next  f finish  c continue  (capitals: reverse)  u/d up/down  b break  g goto  : command  ? help  q quit".into(),
     };
     frame.render_widget(Paragraph::new(hint).reversed(), hints);
 
-    if ui.help {
-        let area = centered(frame.area(), 76, 22);
+    if let Some(scroll) = ui.help {
+        let text = format!("{KEYS}\n\nCommands after ':' (and in --commands scripts)\n{HELP}");
+        let lines = text.lines().count() as u16;
+        let area = centered(frame.area(), 84, lines + 2);
+        // Scrolled no further than the last line.
+        let scroll = scroll.min(lines.saturating_sub(area.height.saturating_sub(2)));
         frame.render_widget(Clear, area);
-        let text = format!("{KEYS}\n\nCommands after ':'\n{}", first_lines(HELP, 6));
         frame.render_widget(
-            Paragraph::new(text).block(Block::bordered().title(" Help (any key closes) ")),
+            Paragraph::new(text)
+                .scroll((scroll, 0))
+                .block(Block::bordered().title(" Help (↑/↓ scroll, any other key closes) ")),
             area,
         );
     }
 }
 
-fn first_lines(text: &str, skip: usize) -> String {
-    text.lines()
-        .skip(skip)
-        .take(13)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn draw_source(frame: &mut Frame, session: &Session, area: Rect) {
     let current = session
         .pos()
-        .and_then(|pos| session.backtrace(pos).into_iter().next());
+        .and_then(|pos| session.backtrace(pos).into_iter().nth(session.selected()));
     let Some(current) = current else {
         frame.render_widget(
             Paragraph::new("no events").block(Block::bordered().title(" Source ")),

@@ -173,8 +173,8 @@ pub use recorder::{
     Recorder, RecorderCtx, RecorderEvent, RecorderView, RecordingConfig, ThreadRecorder, Written,
 };
 pub use replay::{
-    Divergence, Materialize, Progress, RecordingFile, ReplayOptions, ReplayTimeout, Replayed, Stop,
-    materialized_path, remove_temporary_files,
+    Divergence, Evaluate, Materialize, Progress, RecordingFile, ReplayOptions, ReplayTimeout,
+    Replayed, Stop, materialized_path, remove_temporary_files,
 };
 /// The recording format: [`format::Recording::read`] reads a recording's
 /// header, threads, inputs, markers, events and crashes.

@@ -175,6 +175,22 @@ impl Runtime {
             }
             store.epoch_deadline_callback(interruptible(inputs, interrupts, limits.timeout));
             store.set_epoch_deadline(1);
+        } else if recorder.evaluates() {
+            // Evaluating in the past: the expressions have a time budget of
+            // their own, looked at every tick.
+            let mut time_up = limits
+                .timeout
+                .map(|timeout| (Instant::now() + timeout, time_limit(inputs, timeout)));
+            store.epoch_deadline_callback(move |store| {
+                if store.data().recorder.thread.evaluation_overdue() {
+                    return Err(Trap::Interrupt.into());
+                }
+                match &mut time_up {
+                    Some((at, on_time_limit)) if Instant::now() >= *at => on_time_limit(store),
+                    _ => Ok(UpdateDeadline::Continue(1)),
+                }
+            });
+            store.set_epoch_deadline(1);
         } else if let Some(timeout) = limits.timeout {
             // Its waits in host calls end at the deadline too.
             let limit = Limit::Time { timeout };

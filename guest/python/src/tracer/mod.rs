@@ -26,6 +26,7 @@ use rustpython_vm::{AsObject as _, PyObject, PyObjectRef, PyResult, VirtualMachi
 
 use crate::host::{self, Event, Stage};
 
+mod evaluate;
 mod native;
 mod settrace;
 mod values;
@@ -138,6 +139,15 @@ pub fn flush() {
         SHARED.with(|shared| shared.borrow_mut().sent += u64::from(packed.count));
         host::packed_events(packed.count, &packed.body);
     }
+}
+
+/// Packed events written so far (handed over or batched), counting from
+/// the first the thread traced.
+fn written() -> u64 {
+    SHARED.with(|shared| {
+        let shared = shared.borrow();
+        shared.sent + u64::from(shared.packed.len())
+    })
 }
 
 /// The index of the last packed event written (counting from the first

@@ -61,6 +61,9 @@ struct State {
     scratch: Vec<u8>,
     /// The locals that changed at this event, by index.
     changed: Vec<usize>,
+    /// The event at which the host wants expressions evaluated
+    /// (`trace.evaluate-at`), until it is reached.
+    evaluate_at: Option<u64>,
 }
 
 struct ClassInfo {
@@ -163,7 +166,11 @@ pub(super) fn start(vm: &VirtualMachine) -> PyResult<()> {
             |_args: rustpython_vm::function::FuncArgs| (),
         )
         .into();
-    STATE.with(|state| state.borrow_mut().marker = Some(marker.clone()));
+    STATE.with(|state| {
+        let mut state = state.borrow_mut();
+        state.marker = Some(marker.clone());
+        state.evaluate_at = host::evaluate_at();
+    });
     set_native_tracer(Some(hook));
     let settrace = vm.sys_module.get_attr("settrace", vm)?;
     settrace.call((marker,), vm)?;
@@ -198,12 +205,13 @@ fn hook(
         return Ok(None);
     };
     let was = vm.use_tracing.replace(false);
-    let result = STATE.with(|state| {
+    let (result, evaluate) = STATE.with(|state| {
         let Ok(mut state) = state.try_borrow_mut() else {
-            return None;
+            return (None, false);
         };
         let state = &mut *state;
-        match event {
+        let before = state.evaluate_at.map(|_| super::written());
+        let result = match event {
             TraceEvent::Call => call(state, frame, vm),
             TraceEvent::Line => {
                 line(state, frame, vm);
@@ -218,8 +226,23 @@ fn hook(
                 None
             }
             _ => None,
-        }
+        };
+        // The event the host asked to evaluate at was just written: the
+        // frame that fired it is still current, its locals as the event
+        // shows them.
+        let evaluate = match (state.evaluate_at, before) {
+            (Some(at), Some(before)) if before <= at && at < super::written() => {
+                state.evaluate_at = None;
+                true
+            }
+            _ => false,
+        };
+        (result, evaluate)
     });
+    if evaluate {
+        // Untraced, as the tracer's own Python calls are.
+        super::evaluate::at_event(vm);
+    }
     vm.use_tracing.set(was);
     Ok(result)
 }

@@ -408,6 +408,54 @@ impl ThreadRecorder {
         })
     }
 
+    /// The traced event of this thread at which expressions are to be
+    /// evaluated, in a re-execution that evaluates.
+    pub(crate) fn evaluate_at(&self) -> Option<u64> {
+        self.with(None, |state, thread, _| {
+            let evaluation = state.replay.as_ref()?.evaluation.as_ref()?;
+            (evaluation.thread == thread).then_some(evaluation.event)
+        })
+    }
+
+    /// The expressions to evaluate, now that the guest is at the event.
+    pub(crate) fn evaluations(&self) -> Vec<(u32, String)> {
+        self.with(Vec::new(), |state, _, _| {
+            state
+                .replay
+                .as_mut()
+                .map_or_else(Vec::new, |replay| replay.evaluating())
+        })
+    }
+
+    /// Whether this is a re-execution that evaluates expressions.
+    pub(crate) fn evaluates(&self) -> bool {
+        self.with(false, |state, _, _| {
+            state
+                .replay
+                .as_ref()
+                .is_some_and(|replay| replay.evaluation.is_some())
+        })
+    }
+
+    /// Whether the expressions being evaluated ran out of their time.
+    pub(crate) fn evaluation_overdue(&self) -> bool {
+        self.with(false, |state, _, _| {
+            state
+                .replay
+                .as_mut()
+                .is_some_and(|replay| replay.evaluation_overdue())
+        })
+    }
+
+    /// The guest's results of the evaluations; the re-execution ends.
+    pub(crate) fn evaluated(&self, results: Vec<Result<String, String>>) {
+        self.with((), |state, _, _| {
+            if let Some(replay) = &mut state.replay {
+                replay.evaluated(results);
+            }
+        })
+    }
+
     /// The next live trace events of this thread.
     pub(crate) fn events(&self, batch: Vec<Event>) {
         self.with((), |state, thread, events| {

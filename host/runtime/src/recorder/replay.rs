@@ -30,6 +30,9 @@ pub enum Stop {
     /// Re-execution ran past its own time bound: the recording does not say
     /// where the run ended, or the guest does not get there.
     TimedOut(Duration),
+    /// The guest evaluated the expressions asked of it at the event asked
+    /// (see [`Evaluation`]): the rest of the run is not re-executed.
+    Evaluated,
 }
 
 impl std::fmt::Display for Stop {
@@ -42,6 +45,7 @@ impl std::fmt::Display for Stop {
                 "re-execution took longer than its bound of {}",
                 humantime::format_duration(*bound)
             ),
+            Stop::Evaluated => f.write_str("re-execution stopped where it evaluated"),
         }
     }
 }
@@ -229,6 +233,45 @@ fn describe_marker(kind: &MarkerKind) -> String {
 }
 
 /// One thread's log as recorded, and how far re-execution has consumed it.
+/// Expressions to evaluate in the past: when `thread`'s traced event
+/// number `event` (counting from its first traced event) is reached, the
+/// guest evaluates each expression in the frame its depth names and hands
+/// the results back, and the re-execution stops there.
+#[derive(Debug, Clone)]
+pub(crate) struct Evaluation {
+    pub(crate) thread: ThreadId,
+    pub(crate) event: u64,
+    /// Each expression with its frame's depth (0 is the event's frame).
+    pub(crate) requests: Vec<(u32, String)>,
+    /// How long the expressions may take, from when the guest asks for
+    /// them.
+    pub(crate) budget: Duration,
+    /// When the guest reached the event and asked for the requests.
+    pub(crate) reached: Option<std::time::Instant>,
+    /// Whether they took longer than `budget`, and the guest was stopped.
+    pub(crate) overdue: bool,
+    pub(crate) results: Option<Vec<Result<String, String>>>,
+}
+
+impl Evaluation {
+    pub(crate) fn new(
+        thread: ThreadId,
+        event: u64,
+        requests: Vec<(u32, String)>,
+        budget: Duration,
+    ) -> Evaluation {
+        Evaluation {
+            thread,
+            event,
+            requests,
+            budget,
+            reached: None,
+            overdue: false,
+            results: None,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct ReplayThread {
     inputs: Vec<Input>,
@@ -307,6 +350,8 @@ pub(crate) struct ReplayState {
     pub(crate) interrupts: Vec<u64>,
     /// Whether the recording logged `wasi:io/poll`.
     pub(crate) logs_poll: bool,
+    /// Expressions to evaluate at an event, when re-executing to do so.
+    pub(crate) evaluation: Option<Evaluation>,
 }
 
 impl ReplayState {
@@ -351,7 +396,54 @@ impl ReplayState {
             time_limit: None,
             interrupts: Vec::new(),
             logs_poll: false,
+            evaluation: None,
         }
+    }
+
+    /// The guest reached the event to evaluate at: what it is to evaluate.
+    /// From here on it runs the expressions, not the recorded program.
+    pub(crate) fn evaluating(&mut self) -> Vec<(u32, String)> {
+        match &mut self.evaluation {
+            Some(evaluation) if evaluation.reached.is_none() => {
+                evaluation.reached = Some(std::time::Instant::now());
+                evaluation.requests.clone()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the expressions being evaluated ran out of their budget:
+    /// the guest is to be stopped.
+    pub(crate) fn evaluation_overdue(&mut self) -> bool {
+        let Some(evaluation) = &mut self.evaluation else {
+            return false;
+        };
+        if evaluation
+            .reached
+            .is_some_and(|at| at.elapsed() >= evaluation.budget)
+        {
+            evaluation.overdue = true;
+        }
+        evaluation.overdue
+    }
+
+    /// The guest's results: the re-execution stops.
+    pub(crate) fn evaluated(&mut self, results: Vec<Result<String, String>>) {
+        if let Some(evaluation) = &mut self.evaluation
+            && evaluation.reached.is_some()
+            && evaluation.results.is_none()
+        {
+            evaluation.results = Some(results);
+        }
+        self.stop_now(Stop::Evaluated);
+    }
+
+    /// Whether the guest is evaluating expressions: it no longer runs the
+    /// recorded program, so its positions mean nothing.
+    fn is_evaluating(&self) -> bool {
+        self.evaluation
+            .as_ref()
+            .is_some_and(|e| e.reached.is_some())
     }
 
     /// The stop in effect for a host call that is returning.
@@ -632,6 +724,9 @@ impl ReplayState {
     /// The guest has run to `at`: progress to show. Returns where it should
     /// say so again, about every half percent of the recorded run.
     pub(crate) fn position(&mut self, at: u64) -> Result<u64, Halt> {
+        if self.is_evaluating() {
+            return Ok(0);
+        }
         self.position = self.position.max(at);
         self.report_progress();
         let stop_at = self.time_limit.and_then(|time_limit| time_limit.position);

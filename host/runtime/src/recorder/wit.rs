@@ -214,6 +214,28 @@ impl trace::Host for ThreadRecorder {
         ThreadRecorder::approximate(self, index);
         answer(self, ())
     }
+
+    fn evaluate_at(&mut self) -> Result<Option<u64>> {
+        answer(self, ThreadRecorder::evaluate_at(self))
+    }
+
+    fn evaluations(&mut self) -> Result<Vec<trace::Evaluation>> {
+        let requests = ThreadRecorder::evaluations(self)
+            .into_iter()
+            .map(|(depth, expression)| trace::Evaluation { depth, expression })
+            .collect();
+        answer(self, requests)
+    }
+
+    fn evaluated(&mut self, results: Vec<std::result::Result<String, String>>) -> Result<()> {
+        let results = results
+            .into_iter()
+            .map(|result| result.map(cut).map_err(cut))
+            .collect();
+        // The re-execution ends here (`Stop::Evaluated`).
+        ThreadRecorder::evaluated(self, results);
+        answer(self, ())
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ use crate::recorder::config::{
     INTERRUPT, POLL, POLL_BLOCK, POLL_READY, POLL_SETTING, STDIN_INTERRUPTED,
 };
 use crate::recorder::replay::{
-    Asked, ProgressFn, ReplayState, ReplayThread, Sink, TimeLimit, is_time_limit,
+    Asked, Evaluation, ProgressFn, ReplayState, ReplayThread, Sink, TimeLimit, is_time_limit,
 };
 use crate::recorder::{Recorder, RecordingConfig, ThreadRecorder};
 use crate::run::{Inputs, Runtime};
@@ -274,6 +274,8 @@ pub struct Replayed {
     pub materialized: Option<PathBuf>,
     /// Things that do not stop re-execution but may explain a divergence.
     pub warnings: Vec<String>,
+    /// What was evaluated, for [`Runtime::evaluate`].
+    evaluation: Option<Evaluation>,
 }
 
 impl Replayed {
@@ -293,7 +295,97 @@ impl Replayed {
     }
 }
 
+/// Expressions to evaluate in the past (see [`Runtime::evaluate`]).
+#[derive(Debug, Clone)]
+pub struct Evaluate {
+    pub thread: ThreadId,
+    /// The event to evaluate at: its number among the thread's traced
+    /// events when tracing starts at `traced_from`, as the materialized
+    /// events (or the live trace, from 0) number them.
+    pub event: u64,
+    pub traced_from: u64,
+    /// Each expression with the depth of the frame to evaluate it in (0 is
+    /// the event's frame, 1 its nearest traced caller, ...).
+    pub expressions: Vec<(u32, String)>,
+    /// The re-execution's bound, the expressions' time included.
+    pub timeout: ReplayTimeout,
+    /// How long the expressions may take, together.
+    pub budget: Duration,
+}
+
 impl Runtime {
+    /// Evaluates expressions in the past: re-executes `file` with tracing
+    /// on up to the event `request` names, where the guest evaluates each
+    /// expression in the frame of that moment and the re-execution stops,
+    /// so that nothing they change is seen. One result per expression: the
+    /// value's text, or the text of what it raised. An error when the run
+    /// cannot be re-executed to that event.
+    pub fn evaluate(
+        &self,
+        component: &Component,
+        file: &RecordingFile,
+        request: Evaluate,
+    ) -> Result<Vec<std::result::Result<String, String>>> {
+        if let Some(why) = file.not_replayable() {
+            anyhow::bail!("{} cannot be re-executed: {why}", file.path.display());
+        }
+        if request.thread != 0 {
+            anyhow::bail!(
+                "only thread 0 is re-executed; thread {} cannot be evaluated in",
+                request.thread
+            );
+        }
+        let evaluation = Evaluation::new(
+            request.thread,
+            request.event,
+            request.expressions,
+            request.budget,
+        );
+        let limits = replay_limits(file, request.timeout);
+        let attempt = Attempt {
+            component,
+            file,
+            echo_output: false,
+            materialize: None,
+            progress: None,
+            buffer_events: recorded_buffer_events(file, None),
+            max_mode: recorded_max_mode(file),
+            limits: &limits,
+            trace_from: request.traced_from,
+            evaluation: Some(evaluation),
+        };
+        let mut warnings = Vec::new();
+        let Some(replayed) = self.attempt(attempt, &mut warnings)? else {
+            anyhow::bail!("the re-execution could not be traced to that event");
+        };
+        let Some(evaluation) = replayed.evaluation.clone() else {
+            anyhow::bail!("the re-execution lost its evaluation");
+        };
+        let reached = evaluation.reached.is_some();
+        match (reached, evaluation.results, &replayed.stop) {
+            (true, Some(results), _) => Ok(results),
+            (true, None, _) if evaluation.overdue => anyhow::bail!(
+                "the expression did not finish within its budget of {}",
+                humantime::format_duration(evaluation.budget)
+            ),
+            (true, None, Some(Stop::TimedOut(bound))) => anyhow::bail!(
+                "the expression did not finish: the re-execution's bound of {} ran out",
+                humantime::format_duration(*bound)
+            ),
+            (true, None, stop) => anyhow::bail!(
+                "the expression did what the recording cannot answer ({})",
+                stop.as_ref()
+                    .map_or_else(|| "it ended the run".into(), Stop::to_string)
+            ),
+            (false, _, _) => anyhow::bail!(
+                "no frame runs at event {} of thread {} when it is re-executed (an unhandled exception's last event, after its frames ended, is one); the re-execution ended: {}",
+                request.event,
+                request.thread,
+                replayed.summary()
+            ),
+        }
+    }
+
     /// Re-executes `file` with `component`, which must be the recorded
     /// guest (its digest is checked by the caller, who loaded it).
     pub fn replay(
@@ -322,29 +414,12 @@ impl Runtime {
             ));
         }
 
-        let buffer_events = options
-            .materialize
-            .as_ref()
-            .and_then(|m| m.buffer_events)
-            .or_else(|| file.setting("buffer-events")?.parse().ok())
-            .unwrap_or(10_000)
-            .max(1);
-        let max_mode = match file.setting("max-mode") {
-            Some("off") => Mode::Off,
-            Some("on-event") => Mode::OnEvent,
-            _ => Mode::Continuous,
-        };
-        let limits = Limits {
-            max_memory: file
-                .setting("max-memory")
-                .and_then(|value| value.parse().ok())
-                .unwrap_or(Limits::DEFAULT_MAX_MEMORY),
-            timeout: match options.timeout {
-                ReplayTimeout::Derived => Some(file.derived_timeout()),
-                ReplayTimeout::Limit(timeout) => Some(timeout),
-                ReplayTimeout::Unlimited => None,
-            },
-        };
+        let buffer_events = recorded_buffer_events(
+            file,
+            options.materialize.as_ref().and_then(|m| m.buffer_events),
+        );
+        let max_mode = recorded_max_mode(file);
+        let limits = replay_limits(file, options.timeout);
         let progress: Option<Arc<dyn Fn(Progress) + Send + Sync>> = options.progress.map(Arc::from);
         let mut plan = TracePlan::new(recording, options.materialize.as_ref(), buffer_events);
         loop {
@@ -358,6 +433,7 @@ impl Runtime {
                 max_mode,
                 limits: &limits,
                 trace_from: plan.trace_from,
+                evaluation: None,
             };
             match self.attempt(attempt, &mut warnings)? {
                 Some(replayed) => return Ok(replayed),
@@ -384,7 +460,9 @@ impl Runtime {
             max_mode,
             limits,
             trace_from,
+            evaluation,
         } = attempt;
+        let evaluating = evaluation.is_some();
         let recording = &file.recording;
 
         let out = materialized_path(&file.path);
@@ -428,11 +506,12 @@ impl Runtime {
         state.time_limit = recorded_time_limit(file);
         state.interrupts = recorded_interrupts(file);
         state.logs_poll = file.setting(POLL_SETTING.0) == Some(POLL_SETTING.1);
+        state.evaluation = evaluation;
         let config = RecordingConfig {
             mode: recording.header.mode,
             max_mode,
             buffer_events,
-            trace: materialize.is_some(),
+            trace: materialize.is_some() || evaluating,
             out_dir: PathBuf::new(),
             name: String::new(),
             guest_name: recording.header.guest_name.clone(),
@@ -467,10 +546,11 @@ impl Runtime {
             anyhow::bail!("{} cannot be re-executed: {err}", file.path.display());
         }
         let windows = state.windows.clone();
+        let evaluation = state.evaluation.clone();
         if let Some(failure) = &state.failure {
             anyhow::bail!("cannot write the materialized events: {failure}");
         }
-        if stop.is_none() && !state.windows_exact(buffer_events as u64) {
+        if stop.is_none() && !evaluating && !state.windows_exact(buffer_events as u64) {
             // Dropping the temporary file removes it.
             return Ok(None);
         }
@@ -523,7 +603,42 @@ impl Runtime {
             windows,
             materialized,
             warnings: std::mem::take(warnings),
+            evaluation,
         }))
+    }
+}
+
+/// The buffer size a re-execution cuts windows to: `asked`, else the
+/// recorded run's.
+fn recorded_buffer_events(file: &RecordingFile, asked: Option<usize>) -> usize {
+    asked
+        .or_else(|| file.setting("buffer-events")?.parse().ok())
+        .unwrap_or(10_000)
+        .max(1)
+}
+
+/// The highest mode the recorded run was allowed.
+fn recorded_max_mode(file: &RecordingFile) -> Mode {
+    match file.setting("max-mode") {
+        Some("off") => Mode::Off,
+        Some("on-event") => Mode::OnEvent,
+        _ => Mode::Continuous,
+    }
+}
+
+/// A re-execution's limits: the recorded run's memory, and its own time
+/// bound.
+fn replay_limits(file: &RecordingFile, timeout: ReplayTimeout) -> Limits {
+    Limits {
+        max_memory: file
+            .setting("max-memory")
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(Limits::DEFAULT_MAX_MEMORY),
+        timeout: match timeout {
+            ReplayTimeout::Derived => Some(file.derived_timeout()),
+            ReplayTimeout::Limit(timeout) => Some(timeout),
+            ReplayTimeout::Unlimited => None,
+        },
     }
 }
 
@@ -538,6 +653,7 @@ struct Attempt<'a> {
     max_mode: Mode,
     limits: &'a Limits,
     trace_from: u64,
+    evaluation: Option<Evaluation>,
 }
 
 /// Where a materialization starts tracing. Keeping only the last events
