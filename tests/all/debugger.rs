@@ -564,3 +564,63 @@ fn the_terminal_ui_under_tmux() {
     tmux.keys(&["q"]);
     tmux.wait_for("exited 0");
 }
+
+/// `rewind replay --last` opens the newest recording of `--out`'s
+/// directory, and the line reporting a crash names the command that opens
+/// it.
+#[test]
+fn the_last_recording_opens_by_itself() {
+    let scripts = Scripts::new();
+    scripts.write("first.py", "raise ValueError('first')\n");
+    scripts.write("second.py", "x = 2\nraise KeyError('second')\n");
+    let out = scripts.path("out");
+    let crash = |script: &str| {
+        let mut command = rewind();
+        command
+            .current_dir(scripts.root())
+            .args(["run", "--out"])
+            .arg(&out)
+            .arg(script);
+        let output = command.output().expect("rewind runs");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let said = crash("first.py");
+    let line = said
+        .lines()
+        .find(|line| line.starts_with("rewind: crash recorded in "))
+        .expect("the crash line");
+    let (path, open) = line["rewind: crash recorded in ".len()..]
+        .split_once(" (open it: rewind replay ")
+        .expect("the command to open it");
+    assert_eq!(open, format!("{path})"), "{line}");
+    assert!(path.ends_with("-crash.rwd"), "{line}");
+    // Materialized events beside a recording are not a recording.
+    let first = debug(Path::new(&scripts.root().join(path)), "where\n");
+    assert!(first.stdout.contains("first"), "{first:?}");
+    std::thread::sleep(Duration::from_millis(20));
+    crash("second.py");
+
+    let mut command = rewind();
+    command
+        .current_dir(scripts.root())
+        .args(["replay", "--last", "--out"])
+        .arg(&out)
+        .args(["--commands", "-"]);
+    let run = run_with_stdin(&mut command, b"where\nprint x\n");
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(run.stderr.contains("rewind: opening "), "{run:?}");
+    assert!(run.stdout.contains("KeyError: 'second'"), "{}", run.stdout);
+    assert!(run.stdout.contains("x = 2"), "{}", run.stdout);
+
+    // Nothing to open: one line, status 2.
+    let empty = scripts.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = crate::run(rewind().args(["replay", "--last", "--out"]).arg(&empty));
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.starts_with("rewind: --last: no recordings in "),
+        "{run:?}"
+    );
+    let run = crate::run(rewind().args(["replay", "--last", "somefile.rwd"]));
+    assert_eq!(run.code, Some(2), "{run:?}");
+}

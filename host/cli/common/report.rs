@@ -31,12 +31,17 @@ pub fn print(text: &str) -> anyhow::Result<()> {
 pub fn recorder_event(event: &RecorderEvent) -> Option<String> {
     match event {
         RecorderEvent::Written { path, what } => {
+            let open = format!("(open it: rewind replay {})", shell_word(path));
             let path = path.display();
             Some(match what {
-                Written::Crash => format!("rewind: crash recorded in {path}"),
-                Written::Snapshot(name) => format!("rewind: snapshot {name:?} recorded in {path}"),
+                Written::Crash => format!("rewind: crash recorded in {path} {open}"),
+                Written::Snapshot(name) => {
+                    format!("rewind: snapshot {name:?} recorded in {path} {open}")
+                }
                 Written::Stream => format!("rewind: recording live to {path}"),
-                Written::Exit(code) => format!("rewind: exit status {code} recorded in {path}"),
+                Written::Exit(code) => {
+                    format!("rewind: exit status {code} recorded in {path} {open}")
+                }
             })
         }
         RecorderEvent::Failed(failure) => Some(format!("rewind: recording failed: {failure}")),
@@ -125,5 +130,19 @@ mod tests {
             progress_text(250, 1000, Duration::from_secs(2)),
             "rewind: materializing: 25.0%, 1000 events, 2.0s elapsed, about 6s left"
         );
+    }
+}
+
+/// `path` as one word a shell reads back as it is: quoted when it holds
+/// anything but letters, digits and `_-./+,:@%=`.
+pub fn shell_word(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./+,:@%=".contains(c));
+    match plain {
+        true => text.into_owned(),
+        false => format!("'{}'", text.replace('\'', r"'\''")),
     }
 }

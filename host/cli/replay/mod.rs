@@ -90,10 +90,19 @@ pub struct ReplayArgs {
     #[command(flatten)]
     collector: CollectorArgs,
 
+    /// Open the newest recording in --out's directory (by the time it was
+    /// last written), instead of naming one.
+    #[arg(long, conflicts_with = "file")]
+    last: bool,
+
+    /// With --last: the directory `rewind run --out` wrote recordings to.
+    #[arg(long, value_name = "DIR", default_value = "rewind-recordings", requires = "last")]
+    out: PathBuf,
+
     /// The recording: a file, a recording's id on the collector given by
     /// --server, or its URL (http://HOST:PORT/v1/recordings/ID).
-    #[arg(value_name = "FILE|ID|URL")]
-    file: PathBuf,
+    #[arg(value_name = "FILE|ID|URL", required_unless_present = "last")]
+    file: Option<PathBuf>,
 }
 
 const EXIT_STATUS_HELP: &str = "\
@@ -106,14 +115,23 @@ Exit status:
     4    the re-execution diverged from the recording
     5    the re-execution took longer than --timeout";
 
-pub fn main(mut args: ReplayArgs) -> Result<ExitCode> {
+pub fn main(args: ReplayArgs) -> Result<ExitCode> {
     crate::common::interrupt::remove_temporaries_on_signal();
-    let named = args.file.to_string_lossy().into_owned();
+    let file = match &args.file {
+        Some(file) => file.clone(),
+        None => {
+            let last = newest_recording(&args.out)?;
+            eprintln!("rewind: opening {}", last.display());
+            last
+        }
+    };
+    let named = file.to_string_lossy().into_owned();
     let remote = named.starts_with("http://") || named.starts_with("https://");
-    if remote || (args.collector.server.is_some() && !args.file.exists()) {
+    let file = match remote || (args.collector.server.is_some() && !file.exists()) {
         // Fetched into the cache, it is a file like any other.
-        args.file = crate::common::collector::fetch(&named, &args.collector)?;
-    }
+        true => crate::common::collector::fetch(&named, &args.collector)?,
+        false => file,
+    };
     if args.buffer_events == Some(0) {
         return Err(
             UsageError("--buffer-events 0: a buffer keeps at least one event".into()).into(),
@@ -127,7 +145,7 @@ pub fn main(mut args: ReplayArgs) -> Result<ExitCode> {
         },
     };
     let replay = Replay {
-        path: &args.file,
+        path: &file,
         guest: args.guest.as_ref(),
         timeout,
     };
@@ -144,6 +162,38 @@ pub fn main(mut args: ReplayArgs) -> Result<ExitCode> {
                 },
             },
         ),
+    }
+}
+
+/// The recording in `dir` written last: `*.rwd`, not the materialized
+/// events beside one (`*.events.rwd`).
+fn newest_recording(dir: &Path) -> Result<PathBuf> {
+    let entries = std::fs::read_dir(dir).map_err(|err| {
+        UsageError(format!(
+            "--last: cannot read {}: {} (give --out DIR where the recordings are)",
+            dir.display(),
+            crate::common::io_message(&err)
+        ))
+    })?;
+    let newest = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            name.is_some_and(|name| name.ends_with(".rwd") && !name.ends_with(".events.rwd"))
+        })
+        .filter_map(|path| {
+            let meta = std::fs::metadata(&path).ok()?;
+            (meta.is_file()).then_some((meta.modified().ok()?, path))
+        })
+        .max();
+    match newest {
+        Some((_, path)) => Ok(path),
+        None => Err(UsageError(format!(
+            "--last: no recordings in {} (give --out DIR where the recordings are)",
+            dir.display()
+        ))
+        .into()),
     }
 }
 
