@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod collect;
 mod common;
 mod dump;
+mod export;
 mod replay;
 mod run;
 mod serve;
@@ -36,6 +37,7 @@ enum Command {
     Serve(serve::ServeArgs),
     Replay(replay::ReplayArgs),
     Dump(dump::DumpArgs),
+    Export(export::ExportArgs),
     Collect(collect::CollectArgs),
     Recordings(collect::RecordingsArgs),
 }
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::main(args),
         Command::Replay(args) => replay::main(args),
         Command::Dump(args) => dump::main(args),
+        Command::Export(args) => export::main(args),
         Command::Collect(args) => collect::collect(args),
         Command::Recordings(args) => collect::recordings(args),
     };

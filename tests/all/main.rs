@@ -120,10 +120,10 @@ impl From<Output> for Run {
                 .and_then(|rest| rest.split_once(" recorded in "))
                 .map(|(_, path)| path);
             // `PATH (open it: rewind replay PATH)`
-            let path = line
-                .strip_prefix(RECORDED)
-                .or(exit)
-                .map(|rest| rest.split_once(" (open it: ").map_or(rest, |(path, _)| path));
+            let path = line.strip_prefix(RECORDED).or(exit).map(|rest| {
+                rest.split_once(" (open it: ")
+                    .map_or(rest, |(path, _)| path)
+            });
             match path {
                 Some(path) => recorded.push(PathBuf::from(path.trim_end())),
                 None => stderr.push_str(line),

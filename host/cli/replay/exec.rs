@@ -79,7 +79,7 @@ pub fn main(replay: &Replay<'_>, action: Action) -> Result<ExitCode> {
         Some(stop @ Stop::TimedOut(_)) => {
             eprintln!(
                 "rewind: replay stopped: {}",
-                super::timed_out(stop, &file, replay.timeout)
+                crate::common::events::timed_out(stop, &file, replay.timeout)
             );
             return Ok(ExitCode::from(status::REPLAY_TIMED_OUT));
         }

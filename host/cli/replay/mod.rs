@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use rewind_runtime::{RecordingFile, ReplayTimeout, Stop};
+use rewind_runtime::ReplayTimeout;
 
 use crate::common::UsageError;
 use crate::common::args::{CollectorArgs, parse_timeout};
@@ -96,7 +96,12 @@ pub struct ReplayArgs {
     last: bool,
 
     /// With --last: the directory `rewind run --out` wrote recordings to.
-    #[arg(long, value_name = "DIR", default_value = "rewind-recordings", requires = "last")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "rewind-recordings",
+        requires = "last"
+    )]
     out: PathBuf,
 
     /// The recording: a file, a recording's id on the collector given by
@@ -197,23 +202,21 @@ fn newest_recording(dir: &Path) -> Result<PathBuf> {
     }
 }
 
+impl Replay<'_> {
+    /// The recording as the viewers' events read it.
+    fn source(&self) -> crate::common::events::Source<'_> {
+        crate::common::events::Source {
+            path: self.path,
+            guest: self.guest,
+            timeout: self.timeout,
+        }
+    }
+}
+
 /// The recording to re-execute, and how.
 struct Replay<'a> {
     path: &'a Path,
     /// The guest component given by --guest.
     guest: Option<&'a PathBuf>,
     timeout: ReplayTimeout,
-}
-
-/// What a re-execution that ran out of time says: its bound, and where
-/// that came from.
-fn timed_out(stop: &Stop, file: &RecordingFile, timeout: ReplayTimeout) -> String {
-    match (timeout, file.recording.elapsed_ms) {
-        (ReplayTimeout::Derived, Some(ms)) => format!(
-            "{stop} (derived from the recorded run's {}); give --timeout to change it",
-            humantime::format_duration(std::time::Duration::from_millis(ms))
-        ),
-        (ReplayTimeout::Derived, None) => format!("{stop}; give --timeout to change it"),
-        _ => format!("{stop} (--timeout)"),
-    }
 }
