@@ -16,7 +16,7 @@ use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 use rewind_debugger::index::{Kind, ThreadIndex};
 use rewind_debugger::session::Session;
-use rewind_format::model::{Event, ThreadId};
+use rewind_format::model::{Event, ExceptionStage, ThreadId};
 use serde_json::{Map, Value, json};
 
 use crate::common::args::parse_timeout;
@@ -118,15 +118,22 @@ pub fn main(args: ExportArgs) -> Result<ExitCode> {
 /// The process id every event of the trace has: one guest, one process.
 const PID: u32 = 1;
 
+/// A thread's id in the trace: its number plus one. Trace viewers take
+/// thread id 0 for the process's own (Perfetto moves it onto the pid),
+/// which would merge thread 0 with another.
+fn tid(thread: ThreadId) -> u64 {
+    u64::from(thread) + 1
+}
+
 /// The Chrome trace-event JSON of the session's events.
 fn chrome(session: &Session, file: &str) -> Value {
     let mut events = vec![json!({
-        "ph": "M", "name": "process_name", "pid": PID, "tid": 0,
+        "ph": "M", "name": "process_name", "pid": PID, "tid": tid(0),
         "args": {"name": session.recording.header.guest_name},
     })];
     for (&thread, index) in &session.trace.threads {
         events.push(json!({
-            "ph": "M", "name": "thread_name", "pid": PID, "tid": thread,
+            "ph": "M", "name": "thread_name", "pid": PID, "tid": tid(thread),
             "args": {"name": format!("thread {thread}")},
         }));
         chrome_thread(session, thread, index, &mut events);
@@ -142,7 +149,7 @@ fn chrome(session: &Session, file: &str) -> Value {
         };
         events.push(json!({
             "ph": "i", "s": "t", "name": mark.label, "cat": kind,
-            "ts": index.event_number(mark.pos), "pid": PID, "tid": mark.thread,
+            "ts": index.event_number(mark.pos), "pid": PID, "tid": tid(mark.thread),
             "args": {"event": index.event_number(mark.pos)},
         }));
     }
@@ -163,15 +170,21 @@ fn chrome(session: &Session, file: &str) -> Value {
 /// end after the last event, marked unfinished.
 fn chrome_thread(session: &Session, thread: ThreadId, index: &ThreadIndex, out: &mut Vec<Value>) {
     let mut open: Vec<u32> = Vec::new();
-    let base = |ts: u64| json!({"pid": PID, "tid": thread, "ts": ts});
+    let base = |ts: u64| json!({"pid": PID, "tid": tid(thread), "ts": ts});
     let mut last = 0;
     for pos in 0..index.len() {
         let ts = index.event_number(pos);
         last = ts;
         let frame = index.frame(pos);
+        // The unhandled exception's last event comes after every frame
+        // returned: it opens none.
+        let after_the_end =
+            index.kind(pos) == Kind::Exception(ExceptionStage::Unhandled) && !open.contains(&frame);
         // Leave the frames this event is not in, innermost first (a
         // window's gap can skip their returns).
-        if let Some(keep) = open.iter().position(|&f| f == frame) {
+        if after_the_end {
+            // Nothing to open or leave.
+        } else if let Some(keep) = open.iter().position(|&f| f == frame) {
             while open.len() > keep + 1 {
                 open.pop();
                 out.push(end(base(ts), Some(("unfinished", Value::Bool(true)))));

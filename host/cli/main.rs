@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod collect;
 mod common;
+mod dap;
 mod dump;
 mod export;
 mod replay;
@@ -38,6 +39,7 @@ enum Command {
     Replay(replay::ReplayArgs),
     Dump(dump::DumpArgs),
     Export(export::ExportArgs),
+    Dap(dap::DapArgs),
     Collect(collect::CollectArgs),
     Recordings(collect::RecordingsArgs),
 }
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::main(args),
         Command::Dump(args) => dump::main(args),
         Command::Export(args) => export::main(args),
+        Command::Dap(args) => dap::main(args),
         Command::Collect(args) => collect::collect(args),
         Command::Recordings(args) => collect::recordings(args),
     };

@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod collector;
+pub mod evaluate;
 pub mod events;
 pub mod guest;
 pub mod interrupt;

@@ -10,7 +10,7 @@ use rewind_debugger::commands;
 use rewind_debugger::session::Session;
 
 use super::Replay;
-use super::evaluate::PastEvaluator;
+use crate::common::evaluate::PastEvaluator;
 use crate::common::report;
 use crate::common::{UsageError, events, io_message};
 

@@ -13,7 +13,6 @@ use crate::common::UsageError;
 use crate::common::args::{CollectorArgs, parse_timeout};
 
 mod debug;
-mod evaluate;
 mod exec;
 
 /// Open a recording in the time-travel debugger, re-execute it

@@ -57,6 +57,11 @@ impl Breakpoint {
     pub fn hit_count(&self) -> usize {
         self.hits.values().map(Vec::len).sum()
     }
+
+    /// The positions of `thread` it stops at, ascending.
+    pub fn hits(&self, thread: ThreadId) -> &[u32] {
+        self.hits.get(&thread).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// A frame of the call stack at a position.
@@ -586,6 +591,14 @@ impl Session {
             hits,
         });
         Ok(self.breakpoints.last().expect("just pushed"))
+    }
+
+    /// The positions of the current thread where `file:line` ran.
+    pub fn line_hits(&self, file: &str, line: u32) -> Result<Vec<u32>, String> {
+        let recorded = self.resolve_file(file)?;
+        let index = self.index().ok_or("the thread has no events")?;
+        let files = self.trace.matching(index.files(), &recorded);
+        Ok(index.line_hits(&files, line))
     }
 
     /// Deletes breakpoint `id`, or all of them; how many were deleted.

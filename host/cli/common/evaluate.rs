@@ -11,7 +11,7 @@ use rewind_debugger::session::Evaluator;
 use rewind_format::model::ThreadId;
 use rewind_runtime::{Component, Evaluate, RecordingFile, ReplayTimeout, Runtime};
 
-use crate::common::guest;
+use super::guest;
 
 /// How long the expressions of one `print` may take, once the
 /// re-execution has reached their event.
