@@ -53,7 +53,21 @@ impl Launch {
                 }
             }
         };
-        let target = match (text("recording")?, text("program")?) {
+        let last = match arguments.get("last") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => None,
+            Some(Value::Bool(true)) => {
+                let dir = PathBuf::from(text("out")?.unwrap_or_else(|| "rewind-recordings".into()));
+                let newest = newest(&dir).ok_or_else(|| {
+                    format!(
+                        "launch: \"last\": no recordings in {} (give \"out\": the directory `rewind run --out` wrote to)",
+                        dir.display()
+                    )
+                })?;
+                Some(newest.to_string_lossy().into_owned())
+            }
+            Some(other) => return Err(format!("launch: \"last\" must be true or false, not {other}")),
+        };
+        let target = match (text("recording")?.or(last), text("program")?) {
             (Some(name), None) => Target::Recording {
                 name,
                 collector: CollectorArgs {
@@ -85,7 +99,7 @@ impl Launch {
                 return Err("launch: give \"recording\" or \"program\", not both".into());
             }
             (None, None) => {
-                return Err("launch: give \"recording\" (a recording file, a collector URL or id) or \"program\" (a script to record and open)".into());
+                return Err("launch: give \"recording\" (a recording file, a collector URL or id), \"last\": true (the newest in \"out\") or \"program\" (a script to record and open)".into());
             }
         };
         Ok(Launch {

@@ -9,6 +9,7 @@
 // Prints "ok" when every check passed; an assertion's failure exits 1.
 
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import testsupport from '@vscode/debugadapter-testsupport';
 
 const { DebugClient } = testsupport;
@@ -145,12 +146,28 @@ async function move(dc, request, reason) {
   await dc.stop();
 }
 
+// The newest recording of a directory, as `rewind replay --last` opens it.
+{
+  const dc = await client();
+  await dc.initializeRequest({ adapterID: 'rewind' });
+  const stopped = dc.waitForEvent('stopped');
+  const initialized = dc.waitForEvent('initialized');
+  await dc.launchRequest({ last: true, out: path.dirname(recording) });
+  await initialized;
+  await dc.configurationDoneRequest();
+  assert.equal((await stopped).body.reason, 'exception');
+  const frames = await top(dc);
+  assert.equal(await value(dc, 'amount', frames[0].id), '50');
+  await dc.stop();
+}
+
 // Bad launches answer with an error, not a crash.
 {
   const dc = await client();
   await dc.initializeRequest({ adapterID: 'rewind' });
   await assert.rejects(dc.launchRequest({}), /give "recording"/);
   await assert.rejects(dc.launchRequest({ recording: '/nonexistent.rwd' }), /nonexistent/);
+  await assert.rejects(dc.launchRequest({ last: true, out: '/nonexistent' }), /no recordings in/);
   await dc.stop();
 }
 
