@@ -116,8 +116,32 @@ pub fn clear_progress_line(on: bool) {
     }
 }
 
+/// `path` as one word a shell reads back as it is: quoted when it holds
+/// anything but letters, digits and `_-./+,:@%=`.
+pub fn shell_word(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./+,:@%=".contains(c));
+    match plain {
+        true => text.into_owned(),
+        false => format!("'{}'", text.replace('\'', r"'\''")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn shell_words_are_quoted_when_they_must_be() {
+        use std::path::Path;
+        assert_eq!(super::shell_word(Path::new("out/a-1.rwd")), "out/a-1.rwd");
+        assert_eq!(
+            super::shell_word(Path::new("my dir/it's.rwd")),
+            "'my dir/it'\\''s.rwd'"
+        );
+    }
+
     use super::*;
 
     #[test]
@@ -130,19 +154,5 @@ mod tests {
             progress_text(250, 1000, Duration::from_secs(2)),
             "rewind: materializing: 25.0%, 1000 events, 2.0s elapsed, about 6s left"
         );
-    }
-}
-
-/// `path` as one word a shell reads back as it is: quoted when it holds
-/// anything but letters, digits and `_-./+,:@%=`.
-pub fn shell_word(path: &std::path::Path) -> String {
-    let text = path.to_string_lossy();
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./+,:@%=".contains(c));
-    match plain {
-        true => text.into_owned(),
-        false => format!("'{}'", text.replace('\'', r"'\''")),
     }
 }

@@ -65,7 +65,11 @@ impl Launch {
                 })?;
                 Some(newest.to_string_lossy().into_owned())
             }
-            Some(other) => return Err(format!("launch: \"last\" must be true or false, not {other}")),
+            Some(other) => {
+                return Err(format!(
+                    "launch: \"last\" must be true or false, not {other}"
+                ));
+            }
         };
         let target = match (text("recording")?.or(last), text("program")?) {
             (Some(name), None) => Target::Recording {
