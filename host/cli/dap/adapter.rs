@@ -17,8 +17,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use rewind_debugger::commands::{self, shown_locals};
+use rewind_debugger::commands;
 use rewind_debugger::session::{Direction, Motion, Moved, Session};
+use rewind_format::ValueRef;
 use rewind_format::model::ThreadId;
 use serde_json::{Value, json};
 
@@ -34,6 +35,8 @@ const FRAME_IDS: i64 = 1_000_000;
 enum Scope {
     Locals,
     Globals,
+    /// A container's items, as the recording kept them.
+    Items(ValueRef),
 }
 
 pub struct Adapter<W: Write> {
@@ -437,20 +440,37 @@ impl<W: Write> Adapter<W> {
 
     fn variables(&mut self, arguments: &Value) -> Answer {
         let reference = arguments["variablesReference"].as_u64().unwrap_or(0) as usize;
-        let Some(&(thread, depth, _)) = reference.checked_sub(1).and_then(|at| self.scopes.get(at))
+        let Some(&(thread, depth, scope)) =
+            reference.checked_sub(1).and_then(|at| self.scopes.get(at))
         else {
             return Ok(json!({"variables": []}));
         };
         self.thread(&json!(i64::from(thread) + 1))?;
         let session = self.session()?;
-        session.select_frame(depth)?;
-        let Some(pos) = session.pos() else {
-            return Ok(json!({"variables": []}));
+        let named: Vec<(String, ValueRef)> = match scope {
+            Scope::Items(value) => session.value_items(value).unwrap_or_default(),
+            Scope::Locals | Scope::Globals => {
+                session.select_frame(depth)?;
+                match session.pos() {
+                    Some(pos) => session.local_values(pos),
+                    None => Vec::new(),
+                }
+            }
         };
-        let variables: Vec<Value> = shown_locals(session, pos)
-            .into_iter()
-            .map(|(name, value)| json!({"name": name, "value": value, "variablesReference": 0}))
-            .collect();
+        let mut variables = Vec::new();
+        for (name, value) in named {
+            let session = self.session.as_ref().expect("checked");
+            let text = session.value_text(value);
+            // A container the recording kept item by item opens.
+            let reference = match session.value_items(value) {
+                Some(items) if !items.is_empty() => {
+                    self.scopes.push((thread, depth, Scope::Items(value)));
+                    self.scopes.len()
+                }
+                _ => 0,
+            };
+            variables.push(json!({"name": name, "value": text, "variablesReference": reference}));
+        }
         Ok(json!({ "variables": variables }))
     }
 

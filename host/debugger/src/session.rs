@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rewind_format::model::{Crash, Event, ExceptionStage, MarkerKind, ThreadId, Window};
-use rewind_format::{Recording, StrId};
+use rewind_format::{Recording, StrId, ValueRef};
 
 use crate::index::{Kind, ThreadIndex, Trace};
 
@@ -504,6 +504,46 @@ impl Session {
             Some(frame) => self.frame_locals(frame.frame, pos),
             None => Vec::new(),
         }
+    }
+
+    /// The locals of the selected frame at `pos`, each with where its
+    /// value is (see [`Session::value_items`]); a module's dunders left
+    /// out.
+    pub fn local_values(&self, pos: u32) -> Vec<(String, ValueRef)> {
+        let (Some(index), Some(frame)) = (
+            self.index(),
+            self.backtrace(pos).get(self.selected).cloned(),
+        ) else {
+            return Vec::new();
+        };
+        index
+            .locals(frame.frame, pos)
+            .into_iter()
+            .map(|(n, v)| (self.trace.string(n).to_owned(), v))
+            .filter(|(name, _)| !(name.starts_with("__") && name.ends_with("__")))
+            .collect()
+    }
+
+    /// A value's text.
+    pub fn value_text(&self, value: ValueRef) -> String {
+        self.trace.value(value)
+    }
+
+    /// The items a container value kept, each as (key's text for a dict,
+    /// else `[i]`; the item): `None` when the value is not a container
+    /// the recording kept as one.
+    pub fn value_items(&self, value: ValueRef) -> Option<Vec<(String, ValueRef)>> {
+        let items = self.trace.events().items(value)?;
+        Some(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(at, (key, item))| match key {
+                    Some(key) => (self.trace.value(key), item),
+                    None => (format!("[{at}]"), item),
+                })
+                .collect(),
+        )
     }
 
     /// The locals of `frame` at `pos`.

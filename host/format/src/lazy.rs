@@ -143,6 +143,17 @@ impl LazyEvents {
         }
     }
 
+    /// The items value `value` kept, when it is a container (a list, a
+    /// tuple, a dict): each with its key, for a dict. `None` for any other
+    /// value, and for a value kept as text.
+    pub fn items(&self, value: ValueRef) -> Option<Vec<(Option<ValueRef>, ValueRef)>> {
+        let chunk = self.chunk_of(value)?;
+        let end = usize::try_from(chunk.end).unwrap_or(usize::MAX);
+        crate::packed::value_items(&self.events[..end.min(self.events.len())], value)
+            .ok()
+            .flatten()
+    }
+
     /// The text of value `value`: its safe string form, as the tracer made
     /// it.
     pub fn value(&self, value: ValueRef) -> String {

@@ -65,6 +65,18 @@ async function move(dc, request, reason) {
   assert.equal(named.order, "{'qty': 10, 'who': 'ann'}");
   const globals = scopes.body.scopes.find((s) => s.name === 'Globals');
   assert.ok(globals, JSON.stringify(scopes.body));
+  // Containers open: their items as the recording kept them.
+  const order = locals.body.variables.find((v) => v.name === 'order');
+  assert.ok(order.variablesReference > 0, JSON.stringify(order));
+  const items = await dc.variablesRequest({ variablesReference: order.variablesReference });
+  assert.deepEqual(items.body.variables.map((v) => [v.name, v.value]), [["'qty'", '10'], ["'who'", "'ann'"]]);
+  const runScopes = await dc.scopesRequest({ frameId: frames[1].id });
+  const runLocals = await dc.variablesRequest({ variablesReference: runScopes.body.scopes[0].variablesReference });
+  const amounts = runLocals.body.variables.find((v) => v.name === 'amounts');
+  const listed = await dc.variablesRequest({ variablesReference: amounts.variablesReference });
+  assert.deepEqual(listed.body.variables.map((v) => [v.name, v.value]), [['[0]', '10'], ['[1]', '20'], ['[2]', '30'], ['[3]', '50']]);
+  const globalNames = await dc.variablesRequest({ variablesReference: globals.variablesReference });
+  assert.ok(globalNames.body.variables.some((v) => v.name === 'acct'), JSON.stringify(globalNames.body));
 
   // Expressions in the past: the values of this moment.
   assert.equal(await value(dc, 'self.balance', frames[0].id), '100');

@@ -30,6 +30,44 @@ pub fn value_text(
     }
 }
 
+/// The items a container value kept, by where each is in `bytes`: a
+/// list's or a tuple's items (no key), a dict's keys and values; `None`
+/// for a value that is not a container. A container keeps its first
+/// [`KEEP_ITEMS`](super::KEEP_ITEMS) items.
+pub fn value_items(
+    bytes: &[u8],
+    offset: u64,
+) -> Result<Option<Vec<(Option<u64>, u64)>>, FormatError> {
+    let start = usize::try_from(offset)
+        .ok()
+        .filter(|at| *at <= bytes.len())
+        .ok_or_else(|| FormatError::Corrupt {
+            offset,
+            what: "value offset past the events".into(),
+        })?;
+    let mut cur = Cursor::new(&bytes[start..], offset);
+    let kind = cur.u8()?;
+    if !matches!(kind, tag::LIST | tag::TUPLE | tag::DICT) {
+        return Ok(None);
+    }
+    let count = cur.count()?;
+    let mut items = Vec::new();
+    for _ in 0..count {
+        let key = match kind {
+            tag::DICT => {
+                let at = cur.offset();
+                super::read::skip_value(&mut cur, u32::MAX, 1)?;
+                Some(at)
+            }
+            _ => None,
+        };
+        let at = cur.offset();
+        super::read::skip_value(&mut cur, u32::MAX, 1)?;
+        items.push((key, at));
+    }
+    Ok(Some(items))
+}
+
 /// Text past this many bytes is cut anyway: [`part`] stops there.
 const ENOUGH: usize = 4 * (MAX_LEN + 1);
 
