@@ -8,6 +8,7 @@ mod debugger;
 mod dump;
 mod limits;
 mod materialize;
+mod paste_registry;
 mod python_cli;
 mod python_compat;
 mod python_corpus;

@@ -19,7 +19,6 @@ usual, to the server's plain 500.
 
 import html
 import io
-import itertools
 import json
 import sys
 import traceback
@@ -27,6 +26,7 @@ from urllib.parse import parse_qs, unquote_to_bytes
 
 import _rewind
 import revdebug
+from revdebug import registry
 from revdebug.registry import restorer
 
 __all__ = ["EvalException", "main"]
@@ -53,7 +53,9 @@ def main(path, callable_name, prefix, expected_names):
     if not callable(application):
         raise SystemExit("rewind serve: %s:%s is not callable" % (path, callable_name))
     expected = tuple(_resolve(name) for name in expected_names)
-    debugger = EvalException(application, prefix, expected)
+    # Debug ids name this worker, so that the host sends a debug page to it.
+    registry._request_id_prefix = prefix
+    debugger = EvalException(application, expected=expected)
     while True:
         request = _rewind.next_request()
         if request is None:
@@ -195,7 +197,11 @@ class DebugInfo:
                 scope["_"] = value
                 out.write(repr(value) + "\n")
 
-        restorer.restoration_begin(self.debug_id)
+        # A request that registered nothing has no saved state: proxies
+        # answer live then, as outside a restoration.
+        restoring = self.debug_id in restorer.saved_registry_states
+        if restoring:
+            restorer.restoration_begin(self.debug_id)
         sys.stdout = sys.stderr = out
         sys.displayhook = echo
         try:
@@ -209,7 +215,8 @@ class DebugInfo:
                 out.write("".join(traceback.format_exception(etype, value, tb.tb_next)))
         finally:
             sys.stdout, sys.stderr, sys.displayhook = saved
-            restorer.restoration_end()
+            if restoring:
+                restorer.restoration_end()
         return out.getvalue()
 
 
@@ -223,24 +230,22 @@ class EvalException:
     """The debugging layer, as Paste's `EvalException` middleware.
 
     `environ['paste.evalexception']` tells `RegistryManager` that the layer
-    is there; `environ['paste.evalexception.debug_count']` is the request's
-    debug id, under which the restorer saves its state.
+    is there. A request that fails unexpectedly gets its debug id from the
+    restorer (`environ['paste.evalexception.debug_count']`, kept when it has
+    one), and its registry state is saved under it, here too when no
+    `RegistryManager` below saw the exception.
     """
 
-    def __init__(self, application, prefix="", expected=()):
+    def __init__(self, application, expected=()):
         self.application = application
-        self.prefix = prefix
         self.expected = tuple(expected)
-        self.counter = itertools.count(1)
         self.debug_infos = {}
 
     def __call__(self, environ, start_response):
+        environ["paste.evalexception"] = self
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_debug/"):
             return self.debug(environ, start_response)
-        debug_id = "%s%d" % (self.prefix, next(self.counter))
-        environ["paste.evalexception"] = self
-        environ["paste.evalexception.debug_count"] = debug_id
         environ.setdefault("paste.expected_exceptions", []).extend(self.expected)
         try:
             result = self.application(environ, start_response)
@@ -257,9 +262,11 @@ class EvalException:
             for kind in environ.get("paste.expected_exceptions", ()):
                 if isinstance(error, kind):
                     raise
-            return self.failed(debug_id, environ, start_response, sys.exc_info())
+            return self.failed(environ, start_response, sys.exc_info())
 
-    def failed(self, debug_id, environ, start_response, exc_info):
+    def failed(self, environ, start_response, exc_info):
+        restorer.save_registry_state(environ)
+        debug_id = restorer.get_request_id(environ)
         info = DebugInfo(debug_id, exc_info, environ)
         self.debug_infos[debug_id] = info
         while len(self.debug_infos) > MAX_KEPT:
@@ -270,7 +277,7 @@ class EvalException:
             revdebug.exception(exc_info[1])
         except Exception:
             traceback.print_exc()
-        url = "/_debug/view/%s" % debug_id
+        url = "/_debug/view/%s" % (debug_id,)
         page = _ERROR_PAGE % {
             "type": html.escape(info.exc_type.__name__),
             "message": html.escape(str(info.exc_value)),
@@ -285,10 +292,12 @@ class EvalException:
 
     def debug(self, environ, start_response):
         parts = environ["PATH_INFO"].split("/")
-        # ['', '_debug', ACTION, ID]
-        if len(parts) != 4 or parts[3] not in self.debug_infos:
+        # ['', '_debug', ACTION, ID]; ids are strings in `rewind serve`, and
+        # numbers where the restorer numbered the request.
+        infos = {str(debug_id): info for debug_id, info in self.debug_infos.items()}
+        if len(parts) != 4 or parts[3] not in infos:
             return _answer(start_response, "404 Not Found", "text/plain", "no such failed request\n")
-        action, info = parts[2], self.debug_infos[parts[3]]
+        action, info = parts[2], infos[parts[3]]
         if action == "view":
             return _answer(start_response, "200 OK", "text/html", _page(info))
         if action == "frames":
@@ -337,7 +346,7 @@ def _page(info):
             "locals": rows or "<tr><td>no locals</td></tr>",
         })
     return _PAGE % {
-        "id": html.escape(info.debug_id),
+        "id": html.escape(str(info.debug_id)),
         "type": html.escape(info.exc_type.__name__),
         "message": html.escape(str(info.exc_value)),
         "request": html.escape("%s %s" % (info.method, info.path)),
