@@ -627,6 +627,17 @@ fn an_app_that_cannot_start_stops_the_server_with_one_line() {
         "{}",
         run.stderr
     );
+    // Two workers, one traceback and one crash recording: the first worker
+    // starts alone.
+    assert_eq!(
+        run.stderr
+            .matches("ModuleNotFoundError: No module named 'no_such_module'")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.recorded.len(), 1, "{run:?}");
     let missing = crate::run(rewind().args(["serve", "nope.py:app"]));
     assert_eq!(missing.code, Some(2));
     let not_python = crate::run(rewind().args(["serve", "app.txt"]));
