@@ -552,7 +552,13 @@ async fn handle(
     };
     let mut reply = HttpResponse::builder()
         .status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    // What the debugging layer tells the log: not for the client.
+    let mut failure = None;
     for (name, value) in &response.headers {
+        if name.eq_ignore_ascii_case(FAILURE_HEADER) {
+            failure = Some(value.as_str());
+            continue;
+        }
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
@@ -571,8 +577,12 @@ async fn handle(
         .find(|(name, _)| name.eq_ignore_ascii_case("x-debug-url"))
     {
         eprintln!(
-            "rewind: {} {} failed: debug it at http://{}{}",
-            parts.method, parts.uri, shared.listen, url.1
+            "rewind: {} {} failed with {}; debug it at http://{}{}",
+            parts.method,
+            parts.uri,
+            printable(failure.unwrap_or("an exception")),
+            shared.listen,
+            url.1
         );
     }
     reply.body(Body::from(response.body)).unwrap_or_else(|_| {
@@ -581,6 +591,25 @@ async fn handle(
             "a response the server cannot send",
         )
     })
+}
+
+/// The response header in which the guest's debugging layer names the
+/// exception of a failed request (`Type: message`, `revdebug.serve`), for
+/// the server's log line; it is not sent on.
+const FAILURE_HEADER: &str = "x-rewind-failure";
+
+/// `text` as one line a terminal shows as it is: the guest wrote it.
+fn printable(text: &str) -> String {
+    const MAX: usize = 300;
+    let mut line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX)
+        .collect();
+    if text.chars().nth(MAX).is_some() {
+        line.push_str("...");
+    }
+    line
 }
 
 /// The worker whose debug id this is: `TAG-WORKER.INCARNATION-N` of this

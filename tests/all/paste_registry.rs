@@ -20,7 +20,10 @@ fn paste_python() -> PathBuf {
     let python = venv.join("bin/python");
     let has_paste = |python: &Path| {
         Command::new(python)
-            .args(["-c", "import paste.registry, paste.evalexception.middleware"])
+            .args([
+                "-c",
+                "import paste.registry, paste.evalexception.middleware",
+            ])
             .output()
             .is_ok_and(|output| output.status.success())
     };
