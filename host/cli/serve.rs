@@ -5,7 +5,7 @@ use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -131,6 +131,8 @@ struct Plan {
     tag: String,
     /// Set when the server has stopped taking requests.
     stopping: AtomicBool,
+    /// Opened once the first worker has started, or the server stops.
+    first_started: Arc<Gate>,
     /// Why the server must stop, when a worker cannot start at all.
     failed: Mutex<Option<String>>,
     stop: tokio::sync::Notify,
@@ -220,6 +222,7 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
         out: args.out,
         tag: tag.clone(),
         stopping: AtomicBool::new(false),
+        first_started: Arc::new(Gate::default()),
         failed: Mutex::new(None),
         stop: tokio::sync::Notify::new(),
     });
@@ -286,6 +289,7 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
     });
     // No more requests: the workers finish theirs and return.
     plan.stopping.store(true, Ordering::SeqCst);
+    plan.first_started.open();
     drop(shared);
     drop(runtime);
     for handle in handles {
@@ -326,11 +330,14 @@ struct WorkerJobs {
     own: crossbeam_channel::Receiver<Job>,
     /// Set once the guest asked for a request: it started.
     started: Arc<AtomicBool>,
+    first_started: Arc<Gate>,
 }
 
 impl Jobs for WorkerJobs {
     fn next(&mut self) -> Option<Job> {
-        self.started.store(true, Ordering::SeqCst);
+        if !self.started.swap(true, Ordering::SeqCst) {
+            self.first_started.open();
+        }
         crossbeam_channel::select! {
             recv(self.own) -> job => job.ok(),
             recv(self.shared) -> job => job.ok(),
@@ -347,6 +354,15 @@ fn work(
     shared_jobs: crossbeam_channel::Receiver<Job>,
     own_jobs: crossbeam_channel::Receiver<Job>,
 ) {
+    // The first worker starts alone: an application that cannot start then
+    // fails once, with one traceback and one crash recording, not once per
+    // worker. The others start as soon as it has, while it serves.
+    if index > 0 {
+        plan.first_started.wait();
+        if plan.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+    }
     loop {
         let incarnation = incarnation.fetch_add(1, Ordering::SeqCst) + 1;
         let prefix = format!("{}-{index}.{incarnation}-", plan.tag);
@@ -378,6 +394,7 @@ fn work(
             shared: shared_jobs.clone(),
             own: own_jobs.clone(),
             started: started.clone(),
+            first_started: plan.first_started.clone(),
         };
         let outcome = plan.runtime.serve(
             &plan.component,
@@ -401,10 +418,32 @@ fn work(
             let mut failed = plan.failed.lock().unwrap_or_else(|p| p.into_inner());
             failed.get_or_insert(format!("the application stopped before serving ({why})"));
             plan.stopping.store(true, Ordering::SeqCst);
+            plan.first_started.open();
             plan.stop.notify_one();
             return;
         }
         eprintln!("rewind: worker {index} stopped ({why}); starting another");
+    }
+}
+
+/// A gate that threads wait at until it is opened, once and for all.
+#[derive(Default)]
+struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    fn open(&self) {
+        *self.open.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.opened.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        while !*open {
+            open = self.opened.wait(open).unwrap_or_else(|p| p.into_inner());
+        }
     }
 }
 
@@ -513,7 +552,13 @@ async fn handle(
     };
     let mut reply = HttpResponse::builder()
         .status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    // What the debugging layer tells the log: not for the client.
+    let mut failure = None;
     for (name, value) in &response.headers {
+        if name.eq_ignore_ascii_case(FAILURE_HEADER) {
+            failure = Some(value.as_str());
+            continue;
+        }
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
@@ -532,8 +577,12 @@ async fn handle(
         .find(|(name, _)| name.eq_ignore_ascii_case("x-debug-url"))
     {
         eprintln!(
-            "rewind: {} {} failed: debug it at http://{}{}",
-            parts.method, parts.uri, shared.listen, url.1
+            "rewind: {} {} failed with {}; debug it at http://{}{}",
+            parts.method,
+            parts.uri,
+            printable(failure.unwrap_or("an exception")),
+            shared.listen,
+            url.1
         );
     }
     reply.body(Body::from(response.body)).unwrap_or_else(|_| {
@@ -542,6 +591,25 @@ async fn handle(
             "a response the server cannot send",
         )
     })
+}
+
+/// The response header in which the guest's debugging layer names the
+/// exception of a failed request (`Type: message`, `revdebug.serve`), for
+/// the server's log line; it is not sent on.
+const FAILURE_HEADER: &str = "x-rewind-failure";
+
+/// `text` as one line a terminal shows as it is: the guest wrote it.
+fn printable(text: &str) -> String {
+    const MAX: usize = 300;
+    let mut line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX)
+        .collect();
+    if text.chars().nth(MAX).is_some() {
+        line.push_str("...");
+    }
+    line
 }
 
 /// The worker whose debug id this is: `TAG-WORKER.INCARNATION-N` of this

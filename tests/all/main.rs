@@ -10,6 +10,7 @@ mod dump;
 mod export;
 mod limits;
 mod materialize;
+mod paste_registry;
 mod python_cli;
 mod python_compat;
 mod python_corpus;

@@ -24,7 +24,7 @@ def text(start_response, body, status="200 OK"):
 
 def uses(proxy):
     results = []
-    for use in (bool, lambda p: p.anything, lambda p: p["key"], len, str):
+    for use in (bool, lambda p: p.anything, lambda p: p["key"], len, iter):
         try:
             use(proxy)
             results.append("ok")
@@ -47,6 +47,7 @@ def inner(environ, start_response):
         return text(start_response, repr(restorer.in_restoration()))
     if path == "/fail":
         registry.register(user, {"name": name})
+        who = user
         total = 40 + 2
         raise ValueError("failed for %s" % name)
     if path == "/expected":
@@ -149,6 +150,8 @@ impl Server {
     fn fail(&self, name: &str) -> String {
         let answer = self.get(&format!("/fail?{name}"));
         assert_eq!(answer.status, 500, "{}", answer.body);
+        // What the guest tells the server's log is not sent on.
+        assert_eq!(answer.header("x-rewind-failure"), None, "{answer:?}");
         answer.header("x-debug-url").expect("an X-Debug-URL header")
     }
 
@@ -313,6 +316,28 @@ fn a_failed_request_is_debugged_with_its_state_restored() {
     assert_eq!(names, ["outer", "inner"]);
     assert_eq!(frames[1]["locals"]["total"], "42");
     assert_eq!(frames[1]["locals"]["name"], "'carol'");
+    // A proxy among them shows the object it had in the request.
+    assert_eq!(frames[1]["locals"]["who"], "{'name': 'carol'}");
+    // Each frame's source around its line.
+    let line = frames[1]["line"].as_u64().unwrap();
+    let source: Vec<(u64, &str)> = frames[1]["source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| {
+            (
+                line["line"].as_u64().unwrap(),
+                line["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(source.len(), 7, "{source:?}");
+    assert_eq!(
+        source[3],
+        (line, r#"        raise ValueError("failed for %s" % name)"#)
+    );
+    assert_eq!(source[2], (line - 1, "        total = 40 + 2"));
+    assert_eq!(frames[1]["repl"], serde_json::json!({}));
 
     // REPL: values echo, output is captured, exceptions are shown, and
     // assignments stay for the next input.
@@ -322,6 +347,23 @@ fn a_failed_request_is_debugged_with_its_state_restored() {
         server.eval(&url, 1, "print('twice', doubled)"),
         "twice 84\n"
     );
+    // What the prompt made is its own, apart from the frame's locals, a
+    // local bound anew included.
+    assert_eq!(server.eval(&url, 1, "import json; total = 1"), "");
+    assert_eq!(server.eval(&url, 1, "total"), "1\n");
+    let frames = server.get(&url.replace("/view/", "/frames/"));
+    let frames: serde_json::Value = serde_json::from_str(&frames.body).unwrap();
+    let repl = frames[1]["repl"].as_object().unwrap();
+    let made: Vec<&str> = repl.keys().map(String::as_str).collect();
+    assert_eq!(made, ["_", "doubled", "json", "total"], "{repl:?}");
+    assert_eq!(repl["doubled"], "84");
+    assert_eq!(repl["total"], "1");
+    let locals = frames[1]["locals"].as_object().unwrap();
+    for name in ["_", "doubled", "json"] {
+        assert!(!locals.contains_key(name), "{name} in {locals:?}");
+    }
+    assert_eq!(locals["total"], "42");
+    assert_eq!(frames[0]["repl"], serde_json::json!({}));
     let error = server.eval(&url, 1, "1 / 0");
     assert!(
         error.ends_with("ZeroDivisionError: division by zero\n"),
@@ -343,7 +385,10 @@ fn a_failed_request_is_debugged_with_its_state_restored() {
     );
     // Not registered in the request: the live stack, then the default,
     // then TypeError.
-    assert_eq!(server.eval(&url, 1, "str(settings)"), "'defaults'\n");
+    assert_eq!(
+        server.eval(&url, 1, "settings._current_obj()"),
+        "'defaults'\n"
+    );
     assert!(
         server.eval(&url, 1, "nothing.x").ends_with(
             "TypeError: No object (name: nothing) has been registered for this thread\n"
@@ -405,7 +450,9 @@ fn a_failed_request_is_debugged_with_its_state_restored() {
     }
     let stderr = server.stderr.lock().unwrap().clone();
     assert!(
-        stderr.contains("failed: debug it at http://127.0.0.1:"),
+        stderr.contains(
+            "rewind: GET /fail?carol failed with ValueError: failed for carol; debug it at http://127.0.0.1:"
+        ),
         "{stderr}"
     );
 
@@ -624,6 +671,17 @@ fn an_app_that_cannot_start_stops_the_server_with_one_line() {
         "{}",
         run.stderr
     );
+    // Two workers, one traceback and one crash recording: the first worker
+    // starts alone.
+    assert_eq!(
+        run.stderr
+            .matches("ModuleNotFoundError: No module named 'no_such_module'")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.recorded.len(), 1, "{run:?}");
     let missing = crate::run(rewind().args(["serve", "nope.py:app"]));
     assert_eq!(missing.code, Some(2));
     let not_python = crate::run(rewind().args(["serve", "app.txt"]));
@@ -749,6 +807,16 @@ impl Browser {
         );
     }
 
+    /// A DOM property of the element `css` selects.
+    fn property(&self, css: &str, name: &str) -> serde_json::Value {
+        let element = self.find(css);
+        self.command(
+            "GET",
+            &self.session(&format!("/element/{element}/property/{name}")),
+            None,
+        )
+    }
+
     fn text(&self, css: &str) -> String {
         let element = self.find(css);
         self.command(
@@ -780,9 +848,25 @@ fn a_browser_evaluates_in_a_frame_of_a_failed_request() {
     let browser = Browser::start();
     browser.open(&format!("http://127.0.0.1:{}{url}", server.port));
     assert!(browser.text("h1").contains("ValueError: failed for judy"));
-    // Expand the application's frame: its locals show.
-    browser.click("#frame-1 summary");
+    // The failing frame is open: its source around the line, that line
+    // marked, and its locals. The other frame is closed.
+    assert_eq!(browser.property("#frame-1", "open"), true);
+    assert_eq!(browser.property("#frame-0", "open"), false);
+    let source = browser.text("#frame-1 pre.source");
+    assert!(source.contains("total = 40 + 2"), "{source}");
+    let current = browser.text("#frame-1 pre.source .current");
+    assert!(
+        current.contains(" > ") && current.ends_with(r#"raise ValueError("failed for %s" % name)"#),
+        "{source}"
+    );
     assert!(browser.text("#frame-1 table.locals").contains("total"));
+    assert_eq!(browser.text("#frame-0 pre.source"), "");
+    browser.click("#frame-0 summary");
+    assert!(
+        browser
+            .text("#frame-0 pre.source .current")
+            .contains("after = inner_manager(environ, start_response)")
+    );
     // Type an expression and Enter: the request's user, restored.
     browser.type_into("#frame-1 input.eval", "user['name'] + '!'\u{E007}");
     let mut output = String::new();
@@ -794,17 +878,30 @@ fn a_browser_evaluates_in_a_frame_of_a_failed_request() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(output, ">>> user['name'] + '!'\n'judy!'");
+    // Names made at the prompt are listed apart from the frame's locals.
+    browser.type_into("#frame-1 input.eval", "doubled = total * 2\u{E007}");
+    let mut made = String::new();
+    for _ in 0..100 {
+        made = browser.text("#frame-1 table.repl");
+        if made.contains("doubled") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(made.contains("doubled 84"), "{made}");
+    assert!(made.contains("_ 'judy!'"), "{made}");
+    let locals = browser.text("#frame-1 table.locals");
+    assert!(
+        !locals.contains("doubled") && !locals.contains("judy!"),
+        "{locals}"
+    );
     // Up recalls the input.
     browser.type_into("#frame-1 input.eval", "\u{E013}");
-    let recalled = browser.command(
-        "GET",
-        &browser.session(&format!(
-            "/element/{}/property/value",
-            browser.find("#frame-1 input.eval")
-        )),
-        None,
+    browser.type_into("#frame-1 input.eval", "\u{E013}");
+    assert_eq!(
+        browser.property("#frame-1 input.eval", "value"),
+        "user['name'] + '!'"
     );
-    assert_eq!(recalled, "user['name'] + '!'");
 }
 
 /// Restoration is per thread. The guest runs one thread per worker (wasm
@@ -852,7 +949,7 @@ print(registry.restorer.in_restoration(), str(proxy), seen["id"], seen["value"])
     );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "r1 saved False live default\n"
+        "r1 'saved' False 'live default'\n"
     );
 }
 

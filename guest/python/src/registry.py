@@ -1,6 +1,6 @@
 """Request-scoped objects and their restoration for post-mortem debugging.
 
-The names and the behaviour follow Python Paste's `paste.registry`, so that
+The names and the behaviour are Python Paste's `paste.registry`, so that
 code written for it ports by changing one import:
 
     from revdebug.registry import RegistryManager, StackedObjectProxy, restorer
@@ -16,8 +16,12 @@ code written for it ports by changing one import:
   of a request that failed with an unexpected exception, so that the
   debugger can later evaluate code in its frames with every proxy answering
   as it did in that request.
+
+`tests/all/paste_registry/checks.py` runs the same checks on this module and
+on Paste's, and they must agree.
 """
 
+import itertools
 import threading
 
 __all__ = [
@@ -34,80 +38,90 @@ class _NoDefault:
 _NO_DEFAULT = _NoDefault()
 
 
+def _objects(proxy):
+    """This thread's stack of `proxy`, or None before its first push here."""
+    return getattr(proxy.__dict__["____local__"], "objects", None)
+
+
 class StackedObjectProxy:
     """Forwards every use to the top object of a per-thread stack.
 
     With nothing pushed, the `default` given at creation answers; without
-    one, any use raises TypeError, `bool()` included.
+    one, any use of the object raises TypeError, `bool()` included. The
+    proxy's own `repr` (and so its `str`) says so instead of raising;
+    equality and hashing are the proxy's own, as in Paste.
+
+    The proxy keeps its state in its instance dictionary under names no
+    proxied object uses (`____name__`, `____local__`,
+    `____default_object__`): every other attribute is the object's.
     """
 
     def __init__(self, default=_NO_DEFAULT, name="Default"):
-        object.__setattr__(self, "____name__", name)
-        object.__setattr__(self, "____local__", threading.local())
-        object.__setattr__(self, "____default_object__", default)
-        object.__setattr__(self, "_restoration", False)
-
-    # The stack.
-
-    def _stack(self):
-        local = object.__getattribute__(self, "____local__")
-        stack = getattr(local, "objects", None)
-        if stack is None:
-            stack = []
-            local.objects = stack
-        return stack
-
-    def _current_obj_orig(self):
-        """The live object: the top of this thread's stack, else the
-        default, else TypeError."""
-        stack = object.__getattribute__(self, "_stack")()
-        if stack:
-            return stack[-1]
-        default = object.__getattribute__(self, "____default_object__")
+        self.__dict__["____name__"] = name
+        self.__dict__["____local__"] = threading.local()
         if default is not _NO_DEFAULT:
-            return default
-        name = object.__getattribute__(self, "____name__")
-        raise TypeError(
-            "No object (name: %s) has been registered for this thread" % name
-        )
+            self.__dict__["____default_object__"] = default
 
     def _current_obj(self):
-        """The object this proxy stands for now. While the current thread
-        restores a failed request (`restorer.restoration_begin`), the object
-        it had in that request."""
-        if object.__getattribute__(self, "_restoration"):
-            request_id = restorer.in_restoration()
-            if request_id is not False:
-                return restorer.get_saved_proxied_obj(self, request_id)
-        return object.__getattribute__(self, "_current_obj_orig")()
+        """The object this proxy stands for: the top of this thread's
+        stack, else the default, else TypeError."""
+        objects = _objects(self)
+        if objects:
+            return objects[-1]
+        default = self.__dict__.get("____default_object__", _NO_DEFAULT)
+        if default is not _NO_DEFAULT:
+            return default
+        raise TypeError(
+            "No object (name: %s) has been registered for this thread"
+            % self.__dict__["____name__"]
+        )
 
     def _push_object(self, obj):
-        """Makes `obj` the current object of this thread. Nothing happens
-        while restoring: the restorer keeps the stacks then."""
-        if object.__getattribute__(self, "_restoration") and restorer.in_restoration() is not False:
-            return
-        object.__getattribute__(self, "_stack")().append(obj)
+        """Makes `obj` the current object of this thread."""
+        objects = _objects(self)
+        if objects is None:
+            objects = self.__dict__["____local__"].objects = []
+        objects.append(obj)
 
     def _pop_object(self, obj=None):
-        """Removes the current object; when `obj` is given, it must be the
-        current one. Nothing happens while restoring."""
-        if object.__getattribute__(self, "_restoration") and restorer.in_restoration() is not False:
-            return
-        stack = object.__getattribute__(self, "_stack")()
-        if not stack:
+        """Removes the current object of this thread. When `obj` is given
+        (and true), the object removed must be it."""
+        objects = _objects(self)
+        if objects is None:
             raise AssertionError("No object has been registered for this thread")
-        popped = stack.pop()
-        if obj is not None and popped is not obj:
+        # An emptied stack raises IndexError, as Paste's does.
+        popped = objects.pop()
+        if obj and popped is not obj:
             raise AssertionError(
-                "The object popped (%r) is not the same as the object "
-                "expected (%r)" % (popped, obj)
+                "The object popped (%s) is not the same as the object "
+                "expected (%s)" % (popped, obj)
             )
 
     def _object_stack(self):
         """A copy of this thread's stack, bottom first."""
-        return list(object.__getattribute__(self, "_stack")())
+        return list(_objects(self) or ())
 
-    # Everything else is the current object's.
+    # While restoration is enabled on a proxy (`StackedObjectRestorer.
+    # enable_restoration`, once its state was saved), these answer for the
+    # three methods above, which stay reachable as `_current_obj_orig` and
+    # so on: a thread that restores a request sees that request's objects,
+    # and its pushes and pops do nothing.
+
+    def _current_obj_restoration(self):
+        request_id = restorer.in_restoration()
+        if request_id:
+            return restorer.get_saved_proxied_obj(self, request_id)
+        return self._current_obj_orig()
+
+    def _push_object_restoration(self, obj):
+        if not restorer.in_restoration():
+            self._push_object_orig(obj)
+
+    def _pop_object_restoration(self, obj=None):
+        if not restorer.in_restoration():
+            self._pop_object_orig(obj)
+
+    # Every other use is the current object's.
 
     def __getattr__(self, attr):
         return getattr(self._current_obj(), attr)
@@ -142,27 +156,20 @@ class StackedObjectProxy:
     def __bool__(self):
         return bool(self._current_obj())
 
-    def __eq__(self, other):
-        return self._current_obj() == other
-
-    def __ne__(self, other):
-        return self._current_obj() != other
-
-    def __hash__(self):
-        return hash(self._current_obj())
-
-    def __str__(self):
-        return str(self._current_obj())
-
     def __dir__(self):
-        return sorted(set(dir(self.__class__)) | set(dir(self._current_obj())))
+        names = set(dir(type(self))) | set(self.__dict__)
+        try:
+            names |= set(dir(self._current_obj()))
+        except TypeError:
+            pass
+        return sorted(names)
 
     def __repr__(self):
         try:
             return repr(self._current_obj())
         except (TypeError, AttributeError):
-            name = object.__getattribute__(self, "____name__")
-            return "<%s.%s object at 0x%x>" % (__name__, name, id(self))
+            return "<%s.%s object at 0x%x>" % (
+                type(self).__module__, type(self).__name__, id(self))
 
 
 class Registry:
@@ -204,23 +211,18 @@ class Registry:
         self.reglist.pop()
 
 
-def _expected(environ, error):
-    for kind in environ.get("paste.expected_exceptions", ()):
-        if isinstance(error, kind):
-            return True
-    return False
-
-
 class RegistryManager:
     """WSGI middleware: one Registry per request, shared by every manager in
     the stack, each with its own context.
 
-    When the application raises and the debugging layer is in the stack
-    (`environ['paste.evalexception']`), an exception that is not one of the
-    request's expected ones (`environ['paste.expected_exceptions']`) has the
-    registry state saved for the debugger before the context is cleaned up.
-    The innermost manager sees the exception first, so its save is the one
-    kept.
+    When the application raises an Exception and the debugging layer is in
+    the stack (`environ['paste.evalexception']`), an exception that is not
+    one of the request's expected ones (`environ['paste.expected_exceptions']`)
+    has the registry state saved for the debugger before the context is
+    cleaned up. The innermost manager sees the exception first, so its save
+    is the one kept. What is not an Exception (SystemExit,
+    KeyboardInterrupt, GeneratorExit) passes through with the context left
+    as it is, as in Paste.
     """
 
     def __init__(self, application, streaming=False):
@@ -234,8 +236,8 @@ class RegistryManager:
             return self._streaming(registry, environ, start_response)
         try:
             app_iter = self.application(environ, start_response)
-        except BaseException as error:
-            self._failed(environ, error)
+        except Exception as error:
+            _failed(environ, error)
             registry.cleanup()
             raise
         registry.cleanup()
@@ -245,70 +247,104 @@ class RegistryManager:
         try:
             for chunk in self.application(environ, start_response):
                 yield chunk
-        except BaseException as error:
-            self._failed(environ, error)
+        except Exception as error:
+            _failed(environ, error)
             registry.cleanup()
             raise
         registry.cleanup()
 
-    @staticmethod
-    def _failed(environ, error):
-        if environ.get("paste.evalexception") and not _expected(environ, error):
-            restorer.save_registry_state(environ)
+
+def _failed(environ, error):
+    """Saves the registry state of a request that failed unexpectedly under
+    the debugger."""
+    if not environ.get("paste.evalexception"):
+        return
+    for kind in environ.get("paste.expected_exceptions", ()):
+        if isinstance(error, kind):
+            return
+    restorer.save_registry_state(environ)
+
+
+# Request ids for requests whose environ has none, numbered as Paste's
+# EvalException numbers them. `rewind serve` (`revdebug.serve.main`) sets a
+# prefix that names its worker, so that a debug page goes to the worker that
+# kept the request.
+_request_ids = itertools.count(1)
+_request_id_prefix = None
 
 
 class StackedObjectRestorer:
     """Keeps the registry state of failed requests, by request id, and
-    answers for it while a thread restores one of them."""
+    answers for it while a thread restores one of them.
+
+    The saved state is the request's registry contexts themselves, and a
+    restoration points the request's registry at it: registry changes made
+    while restoring (`prepare`, `register`, `cleanup`) change the saved
+    state, and the next restoration sees them.
+    """
 
     def __init__(self):
+        # request id -> (the request's Registry, its list of contexts)
         self.saved_registry_states = {}
         self.restoration_context_id = threading.local()
 
     def save_registry_state(self, environ):
-        """Saves the request's registry contexts, once per request: a second
-        save (an outer manager seeing the same exception) changes nothing.
-        Every proxy registered in them answers from the saved state while
-        its request is restored."""
+        """Saves the request's registry contexts, once per request id: a
+        second save (an outer manager seeing the same exception) changes
+        nothing. Every proxy registered in them consults the restorer from
+        now on."""
         registry = environ.get("paste.registry")
         if not registry or not registry.reglist:
             return
         request_id = self.get_request_id(environ)
         if request_id in self.saved_registry_states:
             return
-        saved = [dict(context) for context in registry.reglist]
-        self.saved_registry_states[request_id] = (registry, saved)
-        for context in saved:
+        # A new list of the same contexts: the manager's cleanup pops the
+        # registry's list, not this one.
+        self.saved_registry_states[request_id] = (registry, registry.reglist[:])
+        for context in registry.reglist:
             for stacked, _ in context.values():
                 self.enable_restoration(stacked)
 
     def get_saved_proxied_obj(self, stacked, request_id):
-        """The object `stacked` had in request `request_id`: the innermost
-        saved context that registered it wins; when none did, the live
-        object (the stack, then the default, then TypeError)."""
-        state = self.saved_registry_states.get(request_id)
-        if state is not None:
-            key = id(stacked)
-            for context in reversed(state[1]):
-                if key in context:
-                    return context[key][1]
+        """The object `stacked` had in request `request_id` (KeyError when
+        that request was not saved): the innermost saved context that
+        registered it wins; when none did, the live object."""
+        reglist = self.saved_registry_states[request_id][1]
+        key = id(stacked)
+        for context in reversed(reglist):
+            if key in context:
+                return context[key][1]
         return stacked._current_obj_orig()
 
     def enable_restoration(self, stacked):
-        """Makes `stacked` consult the restorer while restoring."""
-        object.__setattr__(stacked, "_restoration", True)
+        """Makes `stacked` consult the restorer while a thread restores:
+        its `_current_obj`, `_push_object` and `_pop_object` become the
+        restoration ones, the originals kept as `..._orig`."""
+        state = stacked.__dict__
+        if "_current_obj_orig" in state:
+            return
+        for name in ("_current_obj", "_push_object", "_pop_object"):
+            state[name + "_orig"] = getattr(stacked, name)
+            state[name] = getattr(stacked, name + "_restoration")
 
     def get_request_id(self, environ):
-        """The request's debug id, as the debugging layer numbers requests."""
-        return environ.get("paste.evalexception.debug_count")
+        """The request's id (`environ['paste.evalexception.debug_count']`),
+        given to it now when it has none."""
+        if "paste.evalexception.debug_count" not in environ:
+            number = next(_request_ids)
+            if _request_id_prefix is not None:
+                number = "%s%d" % (_request_id_prefix, number)
+            environ["paste.evalexception.debug_count"] = number
+        return environ["paste.evalexception.debug_count"]
 
     def restoration_begin(self, request_id):
-        """Restores request `request_id` in the current thread: proxies
-        answer as they did in it, and pushes and pops do nothing."""
-        state = self.saved_registry_states.get(request_id)
-        if state is not None:
-            registry, saved = state
-            registry.reglist = [dict(context) for context in saved]
+        """Restores request `request_id` in the current thread: its
+        registry holds the saved contexts again, proxies answer as they did
+        in it, and pushes and pops do nothing."""
+        if request_id in self.saved_registry_states:
+            registry, reglist = self.saved_registry_states[request_id]
+            registry.reglist = reglist
         self.restoration_context_id.request_id = request_id
 
     def restoration_end(self):
