@@ -624,3 +624,60 @@ fn the_last_recording_opens_by_itself() {
     let run = crate::run(rewind().args(["replay", "--last", "somefile.rwd"]));
     assert_eq!(run.code, Some(2), "{run:?}");
 }
+
+/// A crash's window of the last events starts deep inside calls: the
+/// frames it was entered through are named, with their lines, whether the
+/// events were traced live or materialized from the cheap recording.
+#[test]
+fn frames_entered_before_a_window_are_named() {
+    const DEEP: &str = "\
+def work(items):
+    total = 0
+    for i in items:
+        total += i * i
+    return check(total)
+
+def check(total):
+    for k in range(30):
+        total -= k
+    if total > 0:
+        raise ValueError(f\"total {total}\")
+    return total
+
+def main():
+    data = list(range(50))
+    return work(data)
+
+main()
+";
+    for flags in [
+        &["--buffer-events", "40"][..],
+        &["--trace", "--buffer-events", "40"],
+    ] {
+        let scripts = Scripts::new();
+        scripts.write("deep.py", DEEP);
+        let mut args = flags.to_vec();
+        args.push("deep.py");
+        let (ran, recordings) = record(&scripts, &args, "");
+        assert_eq!(ran.code, Some(1), "{ran:?}");
+        let recording = recordings
+            .into_iter()
+            .find(|path| path.to_string_lossy().ends_with("-crash.rwd"))
+            .expect("a crash recording");
+        let answers = answers_of(&debug(&recording, "backtrace\nframe 2\nprint len(data)\n"));
+        let file = scripts.path("deep.py");
+        let file = file.display();
+        assert_eq!(
+            answers[0].1,
+            format!(
+                "#0 check at {file}:11\n#1 work at {file}:5\n#2 main at {file}:16\n#3 <module> at {file}:18"
+            ),
+            "{flags:?}"
+        );
+        assert!(
+            answers[1].1.contains("16 |     return work(data)"),
+            "{answers:?}"
+        );
+        assert_eq!(answers[2].1, "len(data) = 50", "{flags:?}");
+    }
+}

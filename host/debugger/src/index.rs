@@ -25,12 +25,16 @@ pub enum Kind {
 /// A call: one activation of a function, and the events it spans.
 #[derive(Debug, Clone)]
 pub struct FrameInfo {
-    /// `None` for a frame entered before the first recorded event: its
-    /// function and file are not in the recording.
+    /// `None` for a frame entered before the first recorded event whose
+    /// function and file the recording does not name (one written before
+    /// windows said which calls they start inside).
     pub function: Option<StrId>,
     pub file: Option<StrId>,
     pub parent: Option<u32>,
     pub depth: u32,
+    /// For a frame entered before the recorded events that the recording
+    /// names, the line it was at when they begin.
+    pub entered_line: Option<u32>,
     /// The first and last events of the frame itself or its callees.
     pub first: u32,
     pub last: u32,
@@ -96,7 +100,23 @@ struct Builder {
 impl Trace {
     /// Reads the recording `bytes` lazily and indexes its events.
     pub fn build(bytes: Vec<u8>) -> Result<(Recording, Trace), FormatError> {
-        let (recording, lazy) = Recording::read_lazy(&bytes)?;
+        let (recording, mut lazy) = Recording::read_lazy(&bytes)?;
+        // The calls a window of events starts inside, by where it starts.
+        let entered: HashMap<(ThreadId, u64), Vec<(StrId, StrId, u32)>> = recording
+            .entered
+            .iter()
+            .map(|entered| {
+                let frames = entered
+                    .frames
+                    .iter()
+                    .map(|frame| {
+                        let function = lazy.intern(&frame.function);
+                        (function, lazy.intern(&frame.file), frame.line)
+                    })
+                    .collect();
+                ((entered.thread, entered.first), frames)
+            })
+            .collect();
         let mut builders: BTreeMap<ThreadId, Builder> = BTreeMap::new();
         let mut pairs = Vec::new();
         for chunk in &lazy.chunks {
@@ -106,7 +126,12 @@ impl Trace {
                 Some(next) if next == chunk.first => {}
                 // Events written twice (overlapping windows): the first copy counts.
                 Some(next) if next > chunk.first => skip = next - chunk.first,
-                _ => builder.start_run(chunk.first),
+                _ => builder.start_run(
+                    chunk.first,
+                    entered
+                        .get(&(chunk.thread, chunk.first))
+                        .map_or(&[], Vec::as_slice),
+                ),
             }
             let mut events = lazy.events(chunk);
             while let Some(event) = events.next(&mut pairs) {
@@ -172,12 +197,21 @@ impl Trace {
 }
 
 impl Builder {
-    fn start_run(&mut self, first: u64) {
+    /// Events from recorded event `first` on, not following the last
+    /// ones: inside the calls `entered` (outermost first), when the
+    /// recording names them.
+    fn start_run(&mut self, first: u64, entered: &[(StrId, StrId, u32)]) {
         let start = self.index.kinds.len() as u32;
         self.index.runs.push(Run { first, start });
         self.stack.clear();
         self.orphans.clear();
         self.next_event = Some(first);
+        for &(function, file, line) in entered {
+            let parent = self.stack.last().map(|(frame, _)| *frame);
+            let frame = self.new_frame(Some(function), Some(file), parent, start);
+            self.index.frames[frame as usize].entered_line = Some(line);
+            self.stack.push((frame, line));
+        }
     }
 
     fn event(&mut self, offset: u64, event: RawEvent, pairs: &[(StrId, ValueRef)]) {
@@ -267,6 +301,7 @@ impl Builder {
             file,
             parent,
             depth: 0,
+            entered_line: None,
             first,
             last: first,
         });
@@ -464,7 +499,7 @@ impl ThreadIndex {
             let callee = &self.frames[self.frame_of[at as usize] as usize];
             let back = callee.first.min(at);
             if back <= info.first || back == 0 {
-                return self.lines[info.first as usize];
+                return info.entered_line.unwrap_or(self.lines[info.first as usize]);
             }
             at = back - 1;
         }

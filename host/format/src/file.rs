@@ -29,6 +29,9 @@ pub(crate) mod kind {
     /// How long the run had taken when the recording was written: an
     /// extension, skipped by readers that predate it.
     pub const ELAPSED: u8 = 0x80;
+    /// The frames a thread's events start inside: an extension, skipped
+    /// by readers that predate it.
+    pub const ENTERED: u8 = 0x81;
 }
 
 /// The largest payload a chunk may have: a writer splits its batches well
@@ -227,6 +230,22 @@ impl<W: Write> Writer<W> {
         }
         put_u64(&mut payload, materialized.traced_from);
         self.chunk(kind::MATERIALIZED, &payload)
+    }
+
+    /// The frames running when `entered.thread`'s events from
+    /// `entered.first` on begin (a window cut from a longer run): their
+    /// calls are not among the events.
+    pub fn entered(&mut self, entered: &Entered) -> io::Result<()> {
+        let mut payload = Vec::new();
+        put_u64(&mut payload, entered.thread.into());
+        put_u64(&mut payload, entered.first);
+        put_u64(&mut payload, entered.frames.len() as u64);
+        for frame in &entered.frames {
+            put_bytes(&mut payload, frame.function.as_bytes());
+            put_bytes(&mut payload, frame.file.as_bytes());
+            put_u64(&mut payload, frame.line.into());
+        }
+        self.chunk(kind::ENTERED, &payload)
     }
 
     /// How long the run had taken when this was written, in milliseconds:
@@ -515,6 +534,9 @@ pub struct Recording {
     /// `elapsed` chunk), in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<u64>,
+    /// For a thread's events that start inside frames entered before them
+    /// (a window), those frames.
+    pub entered: Vec<Entered>,
     /// Present when the recording was closed properly.
     pub end: Option<End>,
     /// Present when the bytes stopped making sense before their end: what was
@@ -740,6 +762,7 @@ pub(crate) fn read_with(
             crashes: Vec::new(),
             materialized: None,
             elapsed_ms: None,
+            entered: Vec::new(),
             end: None,
             cut: None,
         },
@@ -1070,6 +1093,28 @@ impl Reader<'_> {
                 self.recording.end = Some(End { exit_code });
             }
             kind::ELAPSED => self.recording.elapsed_ms = Some(cur.u64()?),
+            kind::ENTERED => {
+                let thread = cur.u32()?;
+                let first = cur.u64()?;
+                let count = cur.count()?;
+                let mut frames = Vec::with_capacity(count.min(1024));
+                for _ in 0..count {
+                    let function = raw_string(cur)?;
+                    let file = raw_string(cur)?;
+                    let line = cur.u32()?;
+                    self.spend(function.len() + file.len(), chunk.offset)?;
+                    frames.push(EnteredFrame {
+                        function,
+                        file,
+                        line,
+                    });
+                }
+                self.recording.entered.push(Entered {
+                    thread,
+                    first,
+                    frames,
+                });
+            }
             kind::HEADER => return Err(cur.error("a second header chunk")),
             other if other >= kind::FIRST_SKIPPABLE => return Ok(()),
             other => return Err(cur.error(format!("unknown chunk kind {other:#04x}"))),

@@ -143,6 +143,13 @@ impl LazyEvents {
         }
     }
 
+    /// The number of name `text`, adding it when it is new (a name a
+    /// chunk other than the events' gives, such as a frame's in
+    /// [`Entered`](crate::model::Entered)).
+    pub fn intern(&mut self, text: &str) -> StrId {
+        self.names.intern(text).0
+    }
+
     /// The items value `value` kept, when it is a container (a list, a
     /// tuple, a dict): each with its key, for a dict. `None` for any other
     /// value, and for a value kept as text.

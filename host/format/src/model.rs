@@ -309,6 +309,24 @@ pub struct Window {
     pub end: u64,
 }
 
+/// The frames running when a thread's events from event `first` on begin,
+/// outermost first: a window of the last events of a run starts inside
+/// calls whose call events it does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entered {
+    pub thread: ThreadId,
+    pub first: u64,
+    pub frames: Vec<EnteredFrame>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnteredFrame {
+    pub function: String,
+    pub file: String,
+    /// The line it was at (of its last line event, else its call's).
+    pub line: u32,
+}
+
 /// The last chunk of a recording that was closed properly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct End {

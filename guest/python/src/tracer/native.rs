@@ -413,6 +413,17 @@ pub(super) fn adopt(vm: &VirtualMachine, entry: bool) -> PyResult<()> {
             }
             traced.approximate = rules_changed_since_start() || !quiet_since_line(frame);
             state.frames.push(traced);
+            // Its call, at the line it is on, with no arguments: what the
+            // host names the frame by when a window of events starts inside
+            // it (a materialization's window is cut from the events after
+            // this one, so it never holds it).
+            let names = info.names(code);
+            let line = line_of(frame);
+            write(|batch| {
+                batch.call(names.function, names.file, line);
+                batch.end_pairs();
+                batch.end();
+            });
         }
     });
     vm.use_tracing.set(was);

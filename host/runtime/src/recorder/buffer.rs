@@ -10,7 +10,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rewind_format::model::Event;
-use rewind_format::packed::{Batch, NameTable, PackedEvents, remap_names, skip_events};
+use rewind_format::packed::{
+    Batch, NameTable, PackedEvent, PackedEvents, remap_names, skip_events,
+};
 
 /// A run of consecutive events, packed; their name ids are the buffer's.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +47,59 @@ pub(crate) struct EventBuffer {
     block_bytes: usize,
     /// Bytes the names take, with what indexes them.
     name_bytes: usize,
+    /// The calls still open where `blocks[0]` starts, whose events are
+    /// gone: what a window starting there was entered through.
+    base: Stack,
+}
+
+/// Calls open at a point of the events, outermost first: each its
+/// function's and file's name ids, and the line it is at.
+#[derive(Debug, Default, Clone)]
+struct Stack {
+    frames: Vec<(u32, u32, u32)>,
+    /// Calls deeper than [`MAX_ENTERED`], counted only.
+    deeper: u64,
+}
+
+/// The most open calls a buffer remembers by name: far past Python's
+/// recursion limit, and a bound on what a guest's calls cost the host.
+const MAX_ENTERED: usize = 4096;
+
+impl Stack {
+    /// Follows the first `count` of `events` (checked when they came in).
+    fn walk(&mut self, events: &[u8], count: u64, names: u32) {
+        let mut walk = PackedEvents::new(events, 0, count, names);
+        let mut pairs = Vec::new();
+        while let Some(Ok((_, event))) = walk.next(&mut pairs) {
+            pairs.clear();
+            match event {
+                PackedEvent::Call {
+                    function,
+                    file,
+                    line,
+                } => match self.frames.len() < MAX_ENTERED {
+                    true => self.frames.push((function, file, line)),
+                    false => self.deeper += 1,
+                },
+                PackedEvent::Line { line } => {
+                    if self.deeper == 0
+                        && let Some(top) = self.frames.last_mut()
+                    {
+                        top.2 = line;
+                    }
+                }
+                // A return with nothing open is that of a frame entered
+                // before tracing started.
+                PackedEvent::Return { .. } => match self.deeper {
+                    0 => {
+                        self.frames.pop();
+                    }
+                    _ => self.deeper -= 1,
+                },
+                _ => {}
+            }
+        }
+    }
 }
 
 /// What a block costs beyond its bytes.
@@ -163,15 +218,50 @@ impl EventBuffer {
         {
             self.first = self.first.max(block.first + block.count);
             self.block_bytes -= block.events.len() + BLOCK_OVERHEAD;
-            self.blocks.pop_front();
+            let names = self.names.len() as u32;
+            if let Some(block) = self.blocks.pop_front() {
+                self.base.walk(&block.events, block.count, names);
+            }
         }
     }
 
     /// Drops every event held.
     pub(crate) fn clear(&mut self) {
+        let names = self.names.len() as u32;
+        for block in &self.blocks {
+            self.base.walk(&block.events, block.count, names);
+        }
         self.blocks.clear();
         self.block_bytes = 0;
         self.first = self.total;
+    }
+
+    /// The calls open just before event `at` whose call events are gone
+    /// or come before `at`, outermost first, as (function, file, the line
+    /// each is at): where a
+    /// window starting at `at` was entered. Only the innermost
+    /// [`MAX_ENTERED`] are known by name; deeper ones are left out.
+    pub(crate) fn entered_at(&self, at: u64) -> Vec<(Arc<str>, Arc<str>, u32)> {
+        let names = self.names.len() as u32;
+        let mut stack = self.base.clone();
+        for block in &self.blocks {
+            if block.first >= at {
+                break;
+            }
+            stack.walk(&block.events, (at - block.first).min(block.count), names);
+        }
+        let texts = self.names.texts();
+        let text = |id: u32| {
+            texts
+                .get(id as usize)
+                .cloned()
+                .unwrap_or_else(|| Arc::from("?"))
+        };
+        stack
+            .frames
+            .iter()
+            .map(|&(function, file, line)| (text(function), text(file), line))
+            .collect()
     }
 
     /// The events held from `from` on, in slices.

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use rewind_format::Writer;
-use rewind_format::model::{Crash, End, Header, Input, Marker, Source, ThreadId};
+use rewind_format::model::{
+    Crash, End, Entered, EnteredFrame, Header, Input, Marker, Source, ThreadId,
+};
 
 use super::buffer::{EventBuffer, Slice};
 use super::config::Written;
@@ -94,6 +96,38 @@ pub(super) fn write_events<W: std::io::Write>(
     Ok(())
 }
 
+/// A thread's events held in `buffer` from `from` on, preceded, when they
+/// start inside calls whose call events are not among them, by those
+/// calls (`Writer::entered`), so that a reader can name the frames.
+pub(super) fn write_window<W: std::io::Write>(
+    writer: &mut Writer<W>,
+    thread: ThreadId,
+    buffer: &EventBuffer,
+    from: u64,
+) -> std::io::Result<()> {
+    let slices = buffer.since(from);
+    if let Some(first) = slices.first().map(|slice| slice.first)
+        && first > 0
+    {
+        let frames = buffer.entered_at(first);
+        if !frames.is_empty() {
+            writer.entered(&Entered {
+                thread,
+                first,
+                frames: frames
+                    .into_iter()
+                    .map(|(function, file, line)| EnteredFrame {
+                        function: function.to_string(),
+                        file: file.to_string(),
+                        line,
+                    })
+                    .collect(),
+            })?;
+        }
+    }
+    write_events(writer, thread, buffer.names(), &slices)
+}
+
 /// Writes a whole recording under a fresh name: the log so far, the
 /// sources, and the events some threads' buffers hold, ended. The log goes
 /// from memory to the file as it is, and the rest follows it through a fork
@@ -114,7 +148,7 @@ pub(super) fn write_recording<'a>(
     let mut writer = log.fork(out);
     write_sources(&mut writer, sources)?;
     for (thread, buffer) in buffers {
-        write_events(&mut writer, thread, buffer.names(), &buffer.since(0))?;
+        write_window(&mut writer, thread, buffer, 0)?;
     }
     finish(writer, elapsed_ms, dir, name, kind)
 }
@@ -149,12 +183,7 @@ pub(super) fn write_request(
     for crash in request.crashes {
         writer.crash(crash)?;
     }
-    write_events(
-        &mut writer,
-        request.thread,
-        request.events.names(),
-        &request.events.since(0),
-    )?;
+    write_window(&mut writer, request.thread, request.events, 0)?;
     finish(writer, elapsed_ms, dir, name, kind)
 }
 

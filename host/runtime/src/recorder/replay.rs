@@ -708,13 +708,21 @@ impl ReplayState {
         let Some(sink) = &mut self.sink else {
             return;
         };
-        let written = self.written.get(&thread).copied().unwrap_or(0);
-        let from = written.max(first);
+        let written = self.written.get(&thread).copied();
+        let from = written.unwrap_or(0).max(first);
         if from < end {
-            let slices = buffer.since(from);
-            if let Err(err) =
-                super::files::write_events(&mut sink.writer, thread, buffer.names(), &slices)
-            {
+            // Events that go on from those written need not say which
+            // calls they are in: the reader knows.
+            let result = match written {
+                Some(written) if written == from => super::files::write_events(
+                    &mut sink.writer,
+                    thread,
+                    buffer.names(),
+                    &buffer.since(from),
+                ),
+                _ => super::files::write_window(&mut sink.writer, thread, buffer, from),
+            };
+            if let Err(err) = result {
                 self.failure.get_or_insert(err.to_string());
             }
             self.written.insert(thread, end);
@@ -770,12 +778,15 @@ impl ReplayState {
 
     /// Whether every window is what a trace from the start would have cut:
     /// tracing started there, or each window is full (`buffer_events`
-    /// events, so that nothing earlier belongs in it) and holds no
-    /// approximate event.
+    /// events, so that nothing earlier belongs in it), starts after the
+    /// first traced event and holds no approximate event.
     pub(crate) fn windows_exact(&self, buffer_events: u64) -> bool {
         self.trace_from == 0
             || self.windows.iter().all(|window| {
-                window.end - window.first >= buffer_events
+                // A window reaching back to where tracing started would
+                // hold the calls the tracer gave the frames it adopted.
+                window.first > 0
+                    && window.end - window.first >= buffer_events
                     && self
                         .approximate
                         .get(&window.thread)
