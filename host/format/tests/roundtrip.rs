@@ -232,6 +232,25 @@ fn sample() -> (Vec<u8>, Vec<usize>) {
         })
         .unwrap();
     boundaries.push(writer.written() as usize);
+    writer
+        .entered(&Entered {
+            thread: 1,
+            first: 100,
+            frames: vec![
+                EnteredFrame {
+                    function: "<module>".into(),
+                    file: "/app/main.py".into(),
+                    line: 9,
+                },
+                EnteredFrame {
+                    function: "serve".into(),
+                    file: "/app/main.py".into(),
+                    line: 4,
+                },
+            ],
+        })
+        .unwrap();
+    boundaries.push(writer.written() as usize);
     let bytes = writer.end(&End { exit_code: Some(1) }).unwrap();
     boundaries.push(bytes.len());
     (bytes, boundaries)
@@ -276,6 +295,13 @@ fn everything_written_reads_back() {
         recording.crashes[0].frames[1].locals,
         pairs(&[("table", "{}"), ("key", "'k'")])
     );
+    assert_eq!(recording.entered.len(), 1);
+    assert_eq!(
+        (recording.entered[0].thread, recording.entered[0].first),
+        (1, 100)
+    );
+    assert_eq!(recording.entered[0].frames[1].function, "serve");
+    assert_eq!(recording.entered[0].frames[0].line, 9);
     assert_eq!(recording.end, Some(End { exit_code: Some(1) }));
     assert_eq!(recording.cut, None);
 }
