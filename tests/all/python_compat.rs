@@ -202,7 +202,7 @@ fn subprocess_imports_and_starting_a_process_is_a_clear_os_error() {
     );
     let got = rewind_run([&script]);
     assert_eq!(
-        got.stdout, "OSError True [Errno 58] wasi does not support processes.\n",
+        got.stdout, "OSError True [Errno 95] wasi does not support processes.\n",
         "{got:?}"
     );
 }

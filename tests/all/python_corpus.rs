@@ -10,9 +10,10 @@ use harness::{CPython, Harness};
 
 /// The share of the corpus that must give CPython's output: what is reached
 /// today (see docs/benchmarks.md), so that a regression fails the test.
+/// Over all entries: a listed version difference counts as a failure.
 /// Raise it as the guest gets closer to CPython; never lower it below a
 /// measured figure.
-const MIN_PASS_RATE: f64 = 0.69;
+const MIN_PASS_RATE: f64 = 0.76;
 
 #[test]
 fn corpus_gives_cpythons_output() {
@@ -28,21 +29,32 @@ fn corpus_gives_cpythons_output() {
         jobs: 2,
     };
     let outcomes = harness.run_all(&entries);
-    let (passed, rate) = harness::pass_rate(&outcomes);
+    let (_, rate) = harness::pass_rate(&outcomes);
     let mut failed = Vec::new();
     for outcome in outcomes.iter().filter(|o| !o.passed()) {
+        let verdict = match &outcome.version_difference {
+            Some(why) => format!("DIFFERS BY VERSION ({why})"),
+            None => "FAIL".to_owned(),
+        };
         eprintln!(
-            "FAIL {}: {}\n{}",
+            "{verdict} {}: {}\n{}",
             outcome.name,
             outcome.reason(),
             outcome.diff()
         );
         failed.push(outcome.name.as_str());
     }
+    for outcome in outcomes.iter().filter(|o| o.passed()) {
+        if outcome.version_difference.is_some() {
+            eprintln!(
+                "note: {} passes: take it off version-differences.txt",
+                outcome.name
+            );
+        }
+    }
     eprintln!(
-        "corpus: {passed} of {} pass ({:.1}%), median time {:.2}x CPython",
-        outcomes.len(),
-        rate * 100.0,
+        "corpus: {}; median time {:.2}x CPython",
+        harness::summary(&outcomes),
         harness::median_ratio(&outcomes)
     );
     assert_eq!(outcomes.len(), entries.len());

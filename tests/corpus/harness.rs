@@ -7,7 +7,11 @@
 //! uses the standard library only.
 //!
 //! An entry passes when `rewind run` exits as CPython does and prints the
-//! same stdout. A program gets a fresh scratch directory per runner as
+//! same stdout. An entry that fails and is listed in
+//! `version-differences.txt` is reported apart, as differing by Python
+//! version (the guest's standard library is newer than the CPython 3.11 it
+//! is compared with): it never counts as a pass, and the summary gives the
+//! pass rate both over all entries and over the rest. A program gets a fresh scratch directory per runner as
 //! `argv[1]` (granted read-write to the guest); a `Lib/test` module runs
 //! through `libtest.py` from the `test` package of the machine's CPython
 //! (granted read-only), which prints only unittest's count and verdict.
@@ -32,6 +36,9 @@ pub struct Entry {
     /// `programs/NAME.py` or `Lib/test/NAME`: how reports name it.
     pub name: String,
     pub kind: Kind,
+    /// Why the entry's output differs from CPython 3.11's by Python version
+    /// alone, when `version-differences.txt` says so.
+    pub version_difference: Option<String>,
 }
 
 /// The CPython the corpus compares with.
@@ -83,6 +90,7 @@ pub fn load(dir: &Path) -> Result<Vec<Entry>, String> {
             entries.push(Entry {
                 name: format!("programs/{name}"),
                 kind: Kind::Program(path.clone()),
+                version_difference: None,
             });
         }
     }
@@ -95,8 +103,23 @@ pub fn load(dir: &Path) -> Result<Vec<Entry>, String> {
             entries.push(Entry {
                 name: format!("Lib/test/{line}"),
                 kind: Kind::LibTest(line.to_owned()),
+                version_difference: None,
             });
         }
+    }
+    let list = dir.join("version-differences.txt");
+    let text =
+        std::fs::read_to_string(&list).map_err(|e| format!("reading {}: {e}", list.display()))?;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name, why) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let entry = entries
+            .iter_mut()
+            .find(|entry| entry.name == name)
+            .ok_or_else(|| format!("{}: no corpus entry is named {name}", list.display()))?;
+        entry.version_difference = Some(why.trim().to_owned());
     }
     Ok(entries)
 }
@@ -116,11 +139,24 @@ pub struct Outcome {
     pub name: String,
     pub cpython: Ran,
     pub rewind: Ran,
+    /// The entry's `version_difference`.
+    pub version_difference: Option<String>,
 }
 
 impl Outcome {
     pub fn passed(&self) -> bool {
         self.cpython.code == self.rewind.code && self.cpython.stdout == self.rewind.stdout
+    }
+
+    /// Failed, and listed as differing by Python version: reported apart,
+    /// never as a pass.
+    pub fn differs_by_version(&self) -> bool {
+        !self.passed() && self.version_difference.is_some()
+    }
+
+    /// Failed, and not for a listed difference of version.
+    pub fn failed(&self) -> bool {
+        !self.passed() && self.version_difference.is_none()
     }
 
     /// `rewind run`'s time over CPython's.
@@ -279,6 +315,7 @@ impl Harness<'_> {
             name: entry.name.clone(),
             cpython,
             rewind,
+            version_difference: entry.version_difference.clone(),
         }
     }
 }
@@ -313,6 +350,22 @@ fn timed(mut command: Command) -> Ran {
 pub fn pass_rate(outcomes: &[Outcome]) -> (usize, f64) {
     let passed = outcomes.iter().filter(|o| o.passed()).count();
     (passed, passed as f64 / outcomes.len().max(1) as f64)
+}
+
+/// The pass rate in one line: over all entries, and over the entries that
+/// are not listed version differences, with how many of those there are.
+pub fn summary(outcomes: &[Outcome]) -> String {
+    let (passed, rate) = pass_rate(outcomes);
+    let by_version = outcomes.iter().filter(|o| o.differs_by_version()).count();
+    let failed = outcomes.iter().filter(|o| o.failed()).count();
+    let rest = outcomes.len() - by_version;
+    format!(
+        "{passed} of {} pass ({:.1}%); {by_version} differ by Python version \
+         (version-differences.txt), {failed} fail; {passed} of the other {rest} pass ({:.1}%)",
+        outcomes.len(),
+        rate * 100.0,
+        passed as f64 * 100.0 / rest.max(1) as f64
+    )
 }
 
 /// The median of `rewind run`'s time over CPython's, over `outcomes`.

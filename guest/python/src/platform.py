@@ -6,6 +6,7 @@ Installed once, at pre-initialisation (`install`), so every run starts with
 it. Each piece says which gap it closes; `docs/python.md` lists them.
 """
 
+import errno
 import sys
 
 # CPython's default TZPATH (its configure script's), which its WASI build
@@ -44,7 +45,7 @@ def _time():
         try:
             clock = clocks[clk_id]
         except (KeyError, TypeError):
-            raise OSError(28, "Invalid argument") from None
+            raise OSError(errno.EINVAL, "Invalid argument") from None
         return clock()
 
     def clock_gettime(clk_id):
@@ -126,7 +127,7 @@ def _os():
     def at_offset(fd, offset, io):
         """`io()` with the file at `offset`, its position put back after."""
         if offset < 0:
-            raise OSError(28, "Invalid argument")
+            raise OSError(errno.EINVAL, "Invalid argument")
         here = os.lseek(fd, 0, os.SEEK_CUR)
         try:
             os.lseek(fd, offset, os.SEEK_SET)

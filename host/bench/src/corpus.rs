@@ -36,12 +36,16 @@ pub fn measure(root: &Path, rewind: &Path, scratch: &Path, only: &[String]) -> R
     };
     eprintln!("running the corpus: {} entries", entries.len());
     let outcomes = harness.run_all(&entries);
-    let (passed, rate) = harness::pass_rate(&outcomes);
     println!("| entry | result | CPython s | rewind s | rewind / CPython |");
     println!("|---|---|---|---|---|");
     for outcome in &outcomes {
         let result = if outcome.passed() {
             "pass".to_owned()
+        } else if outcome.differs_by_version() {
+            format!(
+                "differs by version: {}",
+                outcome.reason().replace('|', "\\|")
+            )
         } else {
             format!("FAIL: {}", outcome.reason().replace('|', "\\|"))
         };
@@ -59,9 +63,8 @@ pub fn measure(root: &Path, rewind: &Path, scratch: &Path, only: &[String]) -> R
     let passing: Vec<_> = outcomes.iter().filter(|o| o.passed()).cloned().collect();
     println!();
     println!(
-        "**{passed} of {} entries pass ({:.1}%)**; median rewind / CPython **{:.2}x** over all entries, {:.2}x over the passing ones.",
-        outcomes.len(),
-        rate * 100.0,
+        "**{}**; median rewind / CPython **{:.2}x** over all entries, {:.2}x over the passing ones.",
+        harness::summary(&outcomes),
         harness::median_ratio(&outcomes),
         harness::median_ratio(&passing)
     );
