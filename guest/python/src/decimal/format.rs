@@ -119,6 +119,10 @@ fn round_to(value: &Finite, places: i64, mode: Rounding) -> Finite {
 /// Groups `digits` by three with `separator`, zero-padded to `min_width`
 /// characters (separators included) when the spec pads with zeros.
 fn group(mut digits: &str, separator: &str, mut min_width: i64) -> String {
+    if separator.is_empty() && min_width <= digits.len() as i64 {
+        // The common spec: nothing to group or pad.
+        return digits.to_owned();
+    }
     let mut groups = Vec::new();
     loop {
         let len = (digits.len() as i64).max(min_width).clamp(1, 3) as usize;
