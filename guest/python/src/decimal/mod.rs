@@ -53,7 +53,7 @@ pub mod _decimal {
     use rustpython_vm::scope::Scope;
     use rustpython_vm::types::Constructor;
     use rustpython_vm::{
-        Py, PyObjectRef, PyPayload as _, PyRef, PyResult, VirtualMachine, pyclass,
+        AsObject as _, Py, PyObjectRef, PyPayload as _, PyRef, PyResult, VirtualMachine, pyclass,
     };
 
     use super::context::{self, SIGNAL_NAMES, State};
@@ -96,9 +96,26 @@ pub mod _decimal {
     /// The base of `decimal.Decimal`: the number itself, immutable.
     #[pyattr]
     #[pyclass(name = "_DecimalBase", module = "decimal")]
-    #[derive(Debug, rustpython_vm::PyPayload)]
+    #[derive(Debug)]
     pub struct DecimalBase {
         pub value: Value,
+    }
+
+    impl rustpython_vm::PyPayload for DecimalBase {
+        /// Made untracked by the cycle collector, as CPython's C `Decimal`
+        /// is: the number references nothing but its class, so it cannot be
+        /// in a cycle, and every instance of a Python class was tracked,
+        /// which made the collector walk every Decimal a program keeps (a
+        /// tenth of `decimal_text.py`). An instance of a subclass with a
+        /// `__dict__` can be, and `slot_new` tracks it.
+        const NEW_REF_UNTRACKED: bool = true;
+
+        #[inline]
+        fn class(
+            _ctx: &rustpython_vm::vm::Context,
+        ) -> &'static Py<rustpython_vm::builtins::PyType> {
+            <Self as rustpython_vm::class::StaticType>::static_type()
+        }
     }
 
     thread_local! {
@@ -358,7 +375,16 @@ pub mod _decimal {
                     )?
                 }
             };
-            Ok(DecimalBase { value }.into_ref_with_type(vm, cls)?.into())
+            let made = DecimalBase { value }.into_ref_with_type(vm, cls)?;
+            if made.as_object().dict().is_some() {
+                // SAFETY: `made` is a live object, created untracked above.
+                unsafe {
+                    let gc = rustpython_vm::gc_state::gc_state();
+                    let owner = rustpython_vm::gc_state::current_owner();
+                    gc.track_object(std::ptr::NonNull::from(made.as_object()), owner);
+                }
+            }
+            Ok(made.into())
         }
 
         fn py_new(
