@@ -294,7 +294,7 @@ fn read_ctx(
     else {
         return Ok(None);
     };
-    if prec < 1 {
+    if !(1..=number::MAX_PREC).contains(&prec) {
         return Ok(None);
     }
     Ok(Some(Ctx {

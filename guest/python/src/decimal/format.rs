@@ -5,6 +5,7 @@
 //! does not parse, is left to `_pydecimal`, which gives the error message.
 
 use super::number::{self, Finite, Rounding};
+use super::text;
 
 struct Spec {
     fill: char,
@@ -142,6 +143,10 @@ fn group(mut digits: &str, separator: &str, mut min_width: i64) -> String {
 
 /// `format(value, spec)`, or `None` when `_pydecimal` should do it.
 pub fn format(value: &Finite, spec: &str, capitals: bool, rounding: Rounding) -> Option<String> {
+    if spec.is_empty() {
+        // `f"{d}"`: the `g` type without a precision, which is `str(d)`.
+        return Some(text::to_string(value, false, capitals));
+    }
     let spec = parse(spec, capitals)?;
     let mut value = value.clone();
     if spec.kind == '%' {

@@ -2,12 +2,15 @@
 //! takes finite operands (and ints) natively and hands anything else to the
 //! Python method it replaced, `_pydecimal`'s own, with the same arguments.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use malachite_bigint::Sign;
 use rustpython_vm::builtins::{PyInt, PyStr};
 use rustpython_vm::function::{FuncArgs, OptionalArg};
-use rustpython_vm::{FromArgs, PyObjectRef, PyPayload as _, PyRef, PyResult, VirtualMachine};
+use rustpython_vm::{
+    FromArgs, PyObject, PyObjectRef, PyPayload as _, PyRef, PyResult, VirtualMachine,
+};
 
 use super::_decimal::{DecimalBase, Value, state};
 use super::context::{Snapshot, State};
@@ -76,18 +79,19 @@ fn or_none(arg: OptionalArg<PyObjectRef>, vm: &VirtualMachine) -> PyObjectRef {
     arg.unwrap_or_none(vm)
 }
 
-/// An operand the native arithmetic takes: a Decimal, or an int exactly.
-pub fn operand(obj: &PyObjectRef) -> Option<Value> {
+/// An operand the native arithmetic takes: a Decimal (borrowed: at a
+/// thousand digits a copy costs more than a comparison), or an int exactly.
+pub fn operand(obj: &PyObject) -> Option<Cow<'_, Value>> {
     if let Some(decimal) = obj.downcast_ref::<DecimalBase>() {
-        return Some(decimal.value.clone());
+        return Some(Cow::Borrowed(&decimal.value));
     }
     obj.downcast_ref::<PyInt>().map(|int| {
         let int = int.as_bigint();
-        Value::Finite(Finite {
+        Cow::Owned(Value::Finite(Finite {
             negative: int.sign() == Sign::Minus,
             coef: int.magnitude().clone(),
             exp: 0,
-        })
+        }))
     })
 }
 
@@ -161,14 +165,14 @@ impl DecimalBase {
         let state = state(vm)?;
         let context = or_none(args.context, vm);
         let native = (|| -> PyResult<Option<PyObjectRef>> {
-            let (Some(this), Some(Value::Finite(other))) = (zelf.finite(), operand(&args.other))
-            else {
+            let other = operand(&args.other);
+            let (Some(this), Some(Value::Finite(other))) = (zelf.finite(), other.as_deref()) else {
                 return Ok(None);
             };
             let (a, b) = if reflected {
-                (&other, this)
+                (other, this)
             } else {
-                (this, &other)
+                (this, other)
             };
             Self::compute(&state, a, b, op, &context, vm)
         })()?;
@@ -235,9 +239,9 @@ impl DecimalBase {
         }
         let state = state(vm)?;
         let context = or_none(args.context, vm);
-        let native = match (zelf.finite(), operand(&args.other)) {
+        let native = match (zelf.finite(), operand(&args.other).as_deref()) {
             (Some(this), Some(Value::Finite(other))) => {
-                Self::compute(&state, this, &other, Binary::Pow, &context, vm)?
+                Self::compute(&state, this, other, Binary::Pow, &context, vm)?
             }
             _ => None,
         };
@@ -306,8 +310,10 @@ impl DecimalBase {
         name: &str,
         vm: &VirtualMachine,
     ) -> PyResult {
-        if let (Some(this), Some(Value::Finite(other))) = (zelf.finite(), operand(&args.other)) {
-            return Ok(vm.ctx.new_bool(test(number::compare(this, &other))).into());
+        if let (Some(this), Some(Value::Finite(other))) =
+            (zelf.finite(), operand(&args.other).as_deref())
+        {
+            return Ok(vm.ctx.new_bool(test(number::compare(this, other))).into());
         }
         let context = or_none(args.context, vm);
         state(vm)?.fallback(name, vec![zelf.into(), args.other, context], vm)
@@ -402,7 +408,8 @@ impl DecimalBase {
         let rounding = or_none(args.rounding, vm);
         let context = or_none(args.context, vm);
         let native = (|| -> PyResult<Option<PyObjectRef>> {
-            let (Some(this), Some(Value::Finite(target))) = (zelf.finite(), operand(&args.exp))
+            let target = operand(&args.exp);
+            let (Some(this), Some(Value::Finite(target))) = (zelf.finite(), target.as_deref())
             else {
                 return Ok(None);
             };

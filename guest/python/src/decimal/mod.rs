@@ -356,7 +356,7 @@ pub mod _decimal {
                         .map(|text| text.trim_matches(|c: char| c.is_ascii_whitespace()))
                         .and_then(text::parse)
                         .map(Value::Finite),
-                    None => operand(value),
+                    None => operand(value).map(std::borrow::Cow::into_owned),
                 },
             };
             let value = match native {

@@ -125,8 +125,8 @@ fn richcompare(
     let Some(zelf) = a.downcast_ref::<DecimalBase>() else {
         return Ok(Either::B(PyComparisonValue::NotImplemented));
     };
-    if let (Some(this), Some(Value::Finite(other))) = (zelf.finite(), operand(&b.to_owned())) {
-        let ordering = number::compare(this, &other);
+    if let (Some(this), Some(Value::Finite(other))) = (zelf.finite(), operand(b).as_deref()) {
+        let ordering = number::compare(this, other);
         return Ok(Either::B(PyComparisonValue::Implemented(
             op.eval_ord(ordering),
         )));
