@@ -258,8 +258,11 @@ fn power_exact(x: &Finite, y: &Finite, p: i64) -> Option<Finite> {
             exp: in_range(-e - xe as i128 * y_abs)?,
         });
     }
-    // A positive y: xc^y, if it has at most p digits (xc^y > 2^y).
-    if y_abs > 4 * p as i128 {
+    // A positive y: xc^y, if it has at most p digits. xc^y is at least 2^y
+    // and at least 10^((d-1)y) for d digits: either bound rejects a power
+    // too long before it is computed.
+    let xc_digits = digits(&xc) as i128;
+    if y_abs > 4 * p as i128 || (xc_digits - 1) * y_abs >= p as i128 {
         return None;
     }
     let coef = xc.pow(y_abs as u32);
