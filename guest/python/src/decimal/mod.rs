@@ -33,6 +33,7 @@
 
 mod context;
 mod format;
+mod hash;
 mod methods;
 mod number;
 mod power;
@@ -62,7 +63,7 @@ pub mod _decimal {
         new_decimal, operand,
     };
     use super::number::{self, Finite, Num};
-    use super::text;
+    use super::{hash, text};
 
     /// The Python half: runs `_pydecimal` here and rebuilds `Decimal` on
     /// the native type.
@@ -268,7 +269,7 @@ pub mod _decimal {
         #[pymethod]
         fn _hash(zelf: PyRef<Self>, vm: &VirtualMachine) -> PyResult {
             match zelf.finite() {
-                Some(finite) => Ok(vm.ctx.new_int(number::hash(finite)).into()),
+                Some(finite) => Ok(vm.ctx.new_int(hash::hash(finite)).into()),
                 None => state(vm)?.fallback("__hash__", vec![zelf.into()], vm),
             }
         }

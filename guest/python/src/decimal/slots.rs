@@ -21,7 +21,7 @@ use num_traits::ToPrimitive as _;
 
 use super::_decimal::{DecimalBase, Value, state};
 use super::methods::{Binary, BinaryArgs, PowArgs, StrArgs, operand};
-use super::number;
+use super::{hash, number};
 
 /// `a op b` with `zelf` the Decimal operand: the left one, or the right
 /// one of a reflected operation.
@@ -150,7 +150,7 @@ fn richcompare(
 
 fn hash(zelf: &PyObject, vm: &VirtualMachine) -> PyResult<i64> {
     if let Some(this) = zelf.downcast_ref::<DecimalBase>().and_then(|d| d.finite()) {
-        return Ok(number::hash(this));
+        return Ok(hash::hash(this));
     }
     let result = state(vm)?.fallback("__hash__", vec![zelf.to_owned()], vm)?;
     let hash = result
