@@ -9,9 +9,10 @@
 //!
 //! - `glue.py` runs `_pydecimal`'s frozen code in this module and rebuilds
 //!   its `Decimal` class on [`DecimalBase`], a native type that holds the
-//!   number, with the hot methods (`+ - * /`, unary signs, comparisons,
-//!   `hash`, `str`, `repr`, `format`, `bool`, `quantize`, construction)
-//!   native.
+//!   number, with the hot methods (`+ - * / // % **`, unary signs,
+//!   comparisons, `hash`, `str`, `repr`, `format`, `bool`, `quantize`,
+//!   `normalize`, `to_integral`, construction) native, and its type slots
+//!   pointed at them ([`slots`]).
 //! - The other methods are `_pydecimal`'s own Python functions: they read
 //!   the number through the `_sign`, `_int`, `_exp` and `_is_special`
 //!   attributes they always used, and make results through the native
