@@ -109,3 +109,33 @@ class Money(D):
 m = Money('2.345')
 print(type(m).__name__, m.cents(), type(m + 1).__name__, isinstance(m, D), repr(Money(5)))
 print(sum([D('0.1')] * 10), sum(D(i) / 7 for i in range(1, 50)))
+
+# What the native side keeps of contexts goes stale with every change: a
+# precision set, a trap enabled in place, a context set or entered, a
+# contextvars.Context run.
+import contextvars
+import gc
+from decimal import Inexact, getcontext, localcontext, setcontext
+ctx = getcontext()
+ctx.prec = 6
+print(D(1) / 7, D(2) ** -3, D('1E+3') ** 2, D(10) ** -8)
+ctx.traps[Inexact] = True
+try:
+    D(1) / 7
+except Inexact:
+    print('Inexact trapped')
+ctx.traps[Inexact] = False
+with localcontext() as local:
+    local.prec = 3
+    print(D(2) / 3, contextvars.copy_context().run(lambda: D(2) / 3))
+print(D(2) / 3)
+setcontext(Context(prec=4, rounding=ROUND_UP))
+print(D(2) / 3, D('7.5') // 2, D('-7.5') % 2, D('120.00').normalize(), D('2.5').to_integral())
+print(contextvars.copy_context().run(lambda: (setcontext(Context(prec=2)), D(1) / 3)[1]), D(1) / 3)
+setcontext(Context())
+
+# A subclass instance with a __dict__ in a cycle is collected.
+cycle = Money('1.5')
+cycle.me = cycle
+del cycle
+print(gc.collect() > 0)

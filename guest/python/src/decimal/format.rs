@@ -5,6 +5,7 @@
 //! does not parse, is left to `_pydecimal`, which gives the error message.
 
 use super::number::{self, Finite, Rounding};
+use super::text;
 
 struct Spec {
     fill: char,
@@ -119,6 +120,10 @@ fn round_to(value: &Finite, places: i64, mode: Rounding) -> Finite {
 /// Groups `digits` by three with `separator`, zero-padded to `min_width`
 /// characters (separators included) when the spec pads with zeros.
 fn group(mut digits: &str, separator: &str, mut min_width: i64) -> String {
+    if separator.is_empty() && min_width <= digits.len() as i64 {
+        // The common spec: nothing to group or pad.
+        return digits.to_owned();
+    }
     let mut groups = Vec::new();
     loop {
         let len = (digits.len() as i64).max(min_width).clamp(1, 3) as usize;
@@ -138,6 +143,10 @@ fn group(mut digits: &str, separator: &str, mut min_width: i64) -> String {
 
 /// `format(value, spec)`, or `None` when `_pydecimal` should do it.
 pub fn format(value: &Finite, spec: &str, capitals: bool, rounding: Rounding) -> Option<String> {
+    if spec.is_empty() {
+        // `f"{d}"`: the `g` type without a precision, which is `str(d)`.
+        return Some(text::to_string(value, false, capitals));
+    }
     let spec = parse(spec, capitals)?;
     let mut value = value.clone();
     if spec.kind == '%' {

@@ -24,6 +24,11 @@ def _rebuild():
         '__hash__': '_hash', '__bool__': '_bool',
         '__str__': '_str', '__repr__': '_repr', '__format__': '_format',
         'quantize': '_quantize',
+        '__floordiv__': '_floordiv', '__rfloordiv__': '_rfloordiv',
+        '__mod__': '_mod', '__rmod__': '_rmod', '__pow__': '_pow',
+        'normalize': '_normalize',
+        'to_integral_value': '_to_integral_value',
+        'to_integral': '_to_integral',
     }
     python = Decimal
     body = {}
@@ -39,6 +44,35 @@ def _rebuild():
     cls = type('Decimal', (_DecimalBase,), body)
     return python, cls, fallbacks
 
+
+def _watch_contexts():
+    """The native side keeps what it read of a context until one changes:
+    every change to a context's attributes goes through __setattr__, and
+    every change of the current context through setcontext (getcontext
+    sets the variable itself only when it had none)."""
+    set_attribute = Context.__setattr__
+    set_context = setcontext
+
+    def __setattr__(self, name, value):
+        try:
+            return set_attribute(self, name, value)
+        finally:
+            _context_changed()
+
+    def watched_setcontext(context):
+        try:
+            return set_context(context)
+        finally:
+            _context_changed()
+
+    watched_setcontext.__name__ = watched_setcontext.__qualname__ = 'setcontext'
+    watched_setcontext.__doc__ = set_context.__doc__
+    Context.__setattr__ = __setattr__
+    return watched_setcontext
+
+
+setcontext = _watch_contexts()
+del _watch_contexts
 
 _PyDecimal, Decimal, _fallbacks = _rebuild()
 _register(Decimal, _PyDecimal, _PyDecimal.__dict__['__new__'].__func__,

@@ -9,9 +9,10 @@
 //!
 //! - `glue.py` runs `_pydecimal`'s frozen code in this module and rebuilds
 //!   its `Decimal` class on [`DecimalBase`], a native type that holds the
-//!   number, with the hot methods (`+ - * /`, unary signs, comparisons,
-//!   `hash`, `str`, `repr`, `format`, `bool`, `quantize`, construction)
-//!   native.
+//!   number, with the hot methods (`+ - * / // % **`, unary signs,
+//!   comparisons, `hash`, `str`, `repr`, `format`, `bool`, `quantize`,
+//!   `normalize`, `to_integral`, construction) native, and its type slots
+//!   pointed at them ([`slots`]).
 //! - The other methods are `_pydecimal`'s own Python functions: they read
 //!   the number through the `_sign`, `_int`, `_exp` and `_is_special`
 //!   attributes they always used, and make results through the native
@@ -23,32 +24,47 @@
 //! - Conditions raised by native arithmetic set the context's flags
 //!   directly when untrapped (the common case: `Inexact`, `Rounded`), and
 //!   otherwise go through `Context._raise_error`, which raises the trap.
+//! - What the operations need of the context (which one is current, its
+//!   precision, rounding, limits, flags and traps) is read once and kept
+//!   until a context changes ([`context`]).
 //!
-//! The arithmetic itself is in [`number`], free of the VM.
+//! The methods' bodies are in [`methods`]; the arithmetic itself is in
+//! [`number`] and [`power`], and the numbers' text in [`text`] and
+//! [`format`], free of the VM.
 
+mod context;
 mod format;
+mod hash;
+mod methods;
 mod number;
-
+mod power;
+mod slots;
+mod text;
 pub(crate) use _decimal::module_def;
 
 #[rustpython_vm::pymodule]
 pub mod _decimal {
     use std::cell::RefCell;
     use std::collections::HashMap;
+    use std::rc::Rc;
 
-    use malachite_bigint::{BigUint, Sign};
+    use malachite_bigint::BigUint;
     use num_traits::{ToPrimitive as _, Zero as _};
     use rustpython_vm::builtins::{PyDictRef, PyInt, PyModule, PyStr, PyTypeRef};
     use rustpython_vm::function::{FuncArgs, OptionalArg};
     use rustpython_vm::scope::Scope;
     use rustpython_vm::types::Constructor;
     use rustpython_vm::{
-        AsObject as _, FromArgs, Py, PyObjectRef, PyPayload as _, PyRef, PyResult, VirtualMachine,
-        pyclass,
+        AsObject as _, Py, PyObjectRef, PyPayload as _, PyRef, PyResult, VirtualMachine, pyclass,
     };
 
-    use super::format;
-    use super::number::{self, Ctx, Finite, Num, Rounding, Signal};
+    use super::context::{self, SIGNAL_NAMES, State};
+    use super::methods::{
+        AbsArgs, Binary, BinaryArgs, ContextArgs, PowArgs, QuantizeArgs, RoundingArgs, StrArgs,
+        new_decimal, operand,
+    };
+    use super::number::{self, Finite, Num};
+    use super::{hash, text};
 
     /// The Python half: runs `_pydecimal` here and rebuilds `Decimal` on
     /// the native type.
@@ -82,335 +98,36 @@ pub mod _decimal {
     /// The base of `decimal.Decimal`: the number itself, immutable.
     #[pyattr]
     #[pyclass(name = "_DecimalBase", module = "decimal")]
-    #[derive(Debug, rustpython_vm::PyPayload)]
+    #[derive(Debug)]
     pub struct DecimalBase {
-        value: Value,
+        pub value: Value,
     }
 
-    /// What `glue.py` registers: the rebuilt class, `_pydecimal`'s pieces
-    /// the native code calls back into, and the Python methods it falls
-    /// back to.
-    struct State {
-        decimal: PyTypeRef,
-        /// `_pydecimal`'s own `Decimal` class and its `__new__`, for the
-        /// constructions left to Python (floats, tuples, special strings).
-        py_class: PyObjectRef,
-        py_new: PyObjectRef,
-        context_var: PyObjectRef,
-        getcontext: PyObjectRef,
-        signals: HashMap<&'static str, PyObjectRef>,
-        fallbacks: HashMap<String, PyObjectRef>,
+    impl rustpython_vm::PyPayload for DecimalBase {
+        /// Made untracked by the cycle collector, as CPython's C `Decimal`
+        /// is: the number references nothing but its class, so it cannot be
+        /// in a cycle, and every instance of a Python class was tracked,
+        /// which made the collector walk every Decimal a program keeps (a
+        /// tenth of `decimal_text.py`). An instance of a subclass with a
+        /// `__dict__` can be, and `slot_new` tracks it.
+        const NEW_REF_UNTRACKED: bool = true;
+
+        #[inline]
+        fn class(
+            _ctx: &rustpython_vm::vm::Context,
+        ) -> &'static Py<rustpython_vm::builtins::PyType> {
+            <Self as rustpython_vm::class::StaticType>::static_type()
+        }
     }
 
     thread_local! {
-        static STATE: RefCell<Option<std::rc::Rc<State>>> = const { RefCell::new(None) };
+        static STATE: RefCell<Option<Rc<State>>> = const { RefCell::new(None) };
     }
 
-    fn state(vm: &VirtualMachine) -> PyResult<std::rc::Rc<State>> {
+    pub fn state(vm: &VirtualMachine) -> PyResult<Rc<State>> {
         STATE
             .with(|state| state.borrow().clone())
             .ok_or_else(|| vm.new_runtime_error("_decimal is not initialised"))
-    }
-
-    impl State {
-        /// Calls the Python method `name` replaced: `_pydecimal`'s own code.
-        fn fallback(&self, name: &str, args: Vec<PyObjectRef>, vm: &VirtualMachine) -> PyResult {
-            let function = self
-                .fallbacks
-                .get(name)
-                .ok_or_else(|| vm.new_runtime_error(format!("_decimal: no fallback for {name}")))?;
-            function.call(args, vm)
-        }
-
-        fn new_decimal(&self, value: Value, vm: &VirtualMachine) -> PyResult {
-            Ok(DecimalBase { value }
-                .into_ref_with_type(vm, self.decimal.clone())?
-                .into())
-        }
-
-        /// The context to use: the one given, else the thread's current one.
-        fn context(&self, given: Option<PyObjectRef>, vm: &VirtualMachine) -> PyResult {
-            if let Some(context) = given.filter(|c| !vm.is_none(c)) {
-                return Ok(context);
-            }
-            let current = vm.call_method(&self.context_var, "get", (vm.ctx.none(),))?;
-            if vm.is_none(&current) {
-                return self.getcontext.call((), vm);
-            }
-            Ok(current)
-        }
-
-        /// Raises the conditions of a native operation on `context`, in
-        /// order: untrapped ones set their flag, the rest go through
-        /// `_raise_error`, which raises the trapped one.
-        fn signal(
-            &self,
-            context: &PyObjectRef,
-            signals: &[Signal],
-            negative: bool,
-            vm: &VirtualMachine,
-        ) -> PyResult<()> {
-            if signals.is_empty() {
-                return Ok(());
-            }
-            let ignored = context.get_attr("_ignored_flags", vm)?;
-            let ignoring = ignored
-                .downcast_ref::<rustpython_vm::builtins::PyList>()
-                .is_none_or(|list| !list.borrow_vec().is_empty());
-            let flags = context.get_attr("flags", vm)?;
-            let traps = context.get_attr("traps", vm)?;
-            for signal in signals {
-                let (name, explanation) = match signal {
-                    Signal::Clamped => ("Clamped", None),
-                    Signal::Inexact => ("Inexact", None),
-                    Signal::Rounded => ("Rounded", None),
-                    Signal::Subnormal => ("Subnormal", None),
-                    Signal::Underflow => ("Underflow", None),
-                    Signal::Overflow => ("Overflow", Some("above Emax")),
-                };
-                let class = &self.signals[name];
-                let trapped = traps.get_item(class.as_object(), vm)?.try_to_bool(vm)?;
-                if ignoring || trapped || *signal == Signal::Overflow {
-                    let explanation = match explanation {
-                        Some(text) => vm.ctx.new_str(text).into(),
-                        None => vm.ctx.none(),
-                    };
-                    // Overflow's handler computes the same result as
-                    // `number::fix` (which is kept): only the flag and the
-                    // trap matter here.
-                    vm.call_method(
-                        context,
-                        "_raise_error",
-                        (class.clone(), explanation, vm.ctx.new_int(negative as u8)),
-                    )?;
-                } else {
-                    flags.set_item(class.as_object(), vm.ctx.new_int(1).into(), vm)?;
-                }
-            }
-            Ok(())
-        }
-
-        /// The result of a native operation: conditions raised, then the
-        /// number made.
-        fn finish(
-            &self,
-            context: &PyObjectRef,
-            (num, signals): number::Outcome,
-            vm: &VirtualMachine,
-        ) -> PyResult {
-            let negative = match &num {
-                Num::Finite(finite) => finite.negative,
-                Num::Infinity { negative } => *negative,
-            };
-            self.signal(context, &signals, negative, vm)?;
-            self.new_decimal(num.into(), vm)
-        }
-    }
-
-    /// What of `context` the arithmetic needs, or `None` for a context the
-    /// native code does not take (an unknown rounding, an absurd
-    /// precision), left to Python to judge.
-    fn read_context(context: &PyObjectRef, vm: &VirtualMachine) -> PyResult<Option<Ctx>> {
-        let int = |name: &'static str| -> PyResult<Option<i64>> {
-            let value = context.get_attr(name, vm)?;
-            Ok(value
-                .downcast_ref::<PyInt>()
-                .and_then(|int| int.as_bigint().to_i64())
-                .filter(|v| v.unsigned_abs() < number::EXP_LIMIT as u64))
-        };
-        let rounding = context.get_attr("rounding", vm)?;
-        let Some(rounding) = rounding
-            .downcast_ref::<PyStr>()
-            .and_then(|name| name.to_str().and_then(Rounding::from_name))
-        else {
-            return Ok(None);
-        };
-        let (Some(prec), Some(emin), Some(emax), Some(clamp)) =
-            (int("prec")?, int("Emin")?, int("Emax")?, int("clamp")?)
-        else {
-            return Ok(None);
-        };
-        if prec < 1 {
-            return Ok(None);
-        }
-        Ok(Some(Ctx {
-            prec,
-            rounding,
-            emin,
-            emax,
-            clamp: clamp != 0,
-        }))
-    }
-
-    /// An operand the native arithmetic takes: a Decimal, or an int exactly.
-    fn operand(obj: &PyObjectRef) -> Option<Value> {
-        if let Some(decimal) = obj.downcast_ref::<DecimalBase>() {
-            return Some(decimal.value.clone());
-        }
-        obj.downcast_ref::<PyInt>().map(|int| {
-            let int = int.as_bigint();
-            Value::Finite(Finite {
-                negative: int.sign() == Sign::Minus,
-                coef: int.magnitude().clone(),
-                exp: 0,
-            })
-        })
-    }
-
-    #[derive(FromArgs)]
-    struct BinaryArgs {
-        #[pyarg(positional)]
-        other: PyObjectRef,
-        #[pyarg(any, optional)]
-        context: OptionalArg<PyObjectRef>,
-    }
-
-    #[derive(FromArgs)]
-    struct ContextArgs {
-        #[pyarg(any, optional)]
-        context: OptionalArg<PyObjectRef>,
-    }
-
-    #[derive(FromArgs)]
-    struct AbsArgs {
-        #[pyarg(any, optional)]
-        round: OptionalArg<PyObjectRef>,
-        #[pyarg(any, optional)]
-        context: OptionalArg<PyObjectRef>,
-    }
-
-    #[derive(FromArgs)]
-    struct StrArgs {
-        #[pyarg(any, optional)]
-        eng: OptionalArg<PyObjectRef>,
-        #[pyarg(any, optional)]
-        context: OptionalArg<PyObjectRef>,
-    }
-
-    #[derive(FromArgs)]
-    struct QuantizeArgs {
-        #[pyarg(any)]
-        exp: PyObjectRef,
-        #[pyarg(any, optional)]
-        rounding: OptionalArg<PyObjectRef>,
-        #[pyarg(any, optional)]
-        context: OptionalArg<PyObjectRef>,
-    }
-
-    fn or_none(arg: OptionalArg<PyObjectRef>, vm: &VirtualMachine) -> PyObjectRef {
-        arg.unwrap_or_none(vm)
-    }
-
-    /// The binary operations done natively.
-    #[derive(Clone, Copy)]
-    enum Binary {
-        Add,
-        Sub,
-        Mul,
-        Div,
-    }
-
-    impl DecimalBase {
-        fn finite(&self) -> Option<&Finite> {
-            match &self.value {
-                Value::Finite(finite) => Some(finite),
-                _ => None,
-            }
-        }
-
-        /// `a op b` when both are finite and the divisor is not zero; else
-        /// the Python method `name`.
-        fn binary(
-            zelf: PyRef<Self>,
-            args: BinaryArgs,
-            op: Binary,
-            reflected: bool,
-            name: &str,
-            vm: &VirtualMachine,
-        ) -> PyResult {
-            let state = state(vm)?;
-            let context = or_none(args.context, vm);
-            let other = match operand(&args.other) {
-                Some(Value::Finite(other)) => other,
-                _ => return state.fallback(name, vec![zelf.into(), args.other, context], vm),
-            };
-            let Some(this) = zelf.finite() else {
-                return state.fallback(name, vec![zelf.into(), args.other, context], vm);
-            };
-            let (a, b) = if reflected {
-                (&other, this)
-            } else {
-                (this, &other)
-            };
-            if matches!(op, Binary::Div) && b.is_zero() {
-                return state.fallback(name, vec![zelf.into(), args.other, context], vm);
-            }
-            let context_obj = state.context(Some(context.clone()), vm)?;
-            let Some(ctx) = read_context(&context_obj, vm)? else {
-                return state.fallback(name, vec![zelf.into(), args.other, context], vm);
-            };
-            let outcome = match op {
-                Binary::Add => number::add(a, b, &ctx),
-                Binary::Sub => {
-                    let negated = Finite {
-                        negative: !b.negative,
-                        ..b.clone()
-                    };
-                    number::add(a, &negated, &ctx)
-                }
-                Binary::Mul => number::mul(a, b, &ctx),
-                Binary::Div => number::div(a, b, &ctx),
-            };
-            state.finish(&context_obj, outcome, vm)
-        }
-
-        /// `+x`, `-x` and `abs(x)`: the number with a sign, rounded to the
-        /// context; a zero keeps its sign only under ROUND_FLOOR.
-        fn signed(
-            zelf: PyRef<Self>,
-            context: PyObjectRef,
-            sign: fn(bool) -> bool,
-            fallback: Vec<PyObjectRef>,
-            name: &str,
-            vm: &VirtualMachine,
-        ) -> PyResult {
-            let state = state(vm)?;
-            let Some(this) = zelf.finite() else {
-                return state.fallback(name, fallback, vm);
-            };
-            let context_obj = state.context(Some(context), vm)?;
-            let Some(ctx) = read_context(&context_obj, vm)? else {
-                return state.fallback(name, fallback, vm);
-            };
-            let negative = if this.is_zero() && ctx.rounding != Rounding::Floor {
-                false
-            } else {
-                sign(this.negative)
-            };
-            let value = Finite {
-                negative,
-                ..this.clone()
-            };
-            state.finish(&context_obj, number::fix(value, &ctx), vm)
-        }
-
-        /// An ordering comparison with a finite Decimal or an int; else the
-        /// Python method.
-        fn compare(
-            zelf: PyRef<Self>,
-            args: BinaryArgs,
-            test: fn(std::cmp::Ordering) -> bool,
-            name: &str,
-            vm: &VirtualMachine,
-        ) -> PyResult {
-            let state = state(vm)?;
-            if let (Some(this), Some(Value::Finite(other))) = (zelf.finite(), operand(&args.other))
-            {
-                return Ok(vm.ctx.new_bool(test(number::compare(this, &other))).into());
-            }
-            let context = or_none(args.context, vm);
-            state.fallback(name, vec![zelf.into(), args.other, context], vm)
-        }
     }
 
     #[pyclass(flags(BASETYPE), with(Constructor))]
@@ -482,35 +199,47 @@ pub mod _decimal {
         }
 
         #[pymethod]
+        fn _floordiv(zelf: PyRef<Self>, args: BinaryArgs, vm: &VirtualMachine) -> PyResult {
+            Self::binary(zelf, args, Binary::FloorDiv, false, "__floordiv__", vm)
+        }
+
+        #[pymethod]
+        fn _rfloordiv(zelf: PyRef<Self>, args: BinaryArgs, vm: &VirtualMachine) -> PyResult {
+            Self::binary(zelf, args, Binary::FloorDiv, true, "__rfloordiv__", vm)
+        }
+
+        #[pymethod]
+        fn _mod(zelf: PyRef<Self>, args: BinaryArgs, vm: &VirtualMachine) -> PyResult {
+            Self::binary(zelf, args, Binary::Mod, false, "__mod__", vm)
+        }
+
+        #[pymethod]
+        fn _rmod(zelf: PyRef<Self>, args: BinaryArgs, vm: &VirtualMachine) -> PyResult {
+            Self::binary(zelf, args, Binary::Mod, true, "__rmod__", vm)
+        }
+
+        #[pymethod]
+        fn _pow(zelf: PyRef<Self>, args: PowArgs, vm: &VirtualMachine) -> PyResult {
+            Self::pow(zelf, args, vm)
+        }
+
+        #[pymethod]
         fn _neg(zelf: PyRef<Self>, args: ContextArgs, vm: &VirtualMachine) -> PyResult {
-            let context = or_none(args.context, vm);
+            let context = args.context.unwrap_or_none(vm);
             let fallback = vec![zelf.clone().into(), context.clone()];
             Self::signed(zelf, context, |negative| !negative, fallback, "__neg__", vm)
         }
 
         #[pymethod]
         fn _pos(zelf: PyRef<Self>, args: ContextArgs, vm: &VirtualMachine) -> PyResult {
-            let context = or_none(args.context, vm);
+            let context = args.context.unwrap_or_none(vm);
             let fallback = vec![zelf.clone().into(), context.clone()];
             Self::signed(zelf, context, |negative| negative, fallback, "__pos__", vm)
         }
 
         #[pymethod]
         fn _abs(zelf: PyRef<Self>, args: AbsArgs, vm: &VirtualMachine) -> PyResult {
-            let context = or_none(args.context, vm);
-            let round = match args.round {
-                OptionalArg::Present(round) => round.try_to_bool(vm)?,
-                OptionalArg::Missing => true,
-            };
-            let fallback = vec![
-                zelf.clone().into(),
-                vm.ctx.new_bool(round).into(),
-                context.clone(),
-            ];
-            if !round {
-                return state(vm)?.fallback("__abs__", fallback, vm);
-            }
-            Self::signed(zelf, context, |_| false, fallback, "__abs__", vm)
+            Self::abs(zelf, args, vm)
         }
 
         #[pymethod]
@@ -541,7 +270,7 @@ pub mod _decimal {
         #[pymethod]
         fn _hash(zelf: PyRef<Self>, vm: &VirtualMachine) -> PyResult {
             match zelf.finite() {
-                Some(finite) => Ok(vm.ctx.new_int(number::hash(finite)).into()),
+                Some(finite) => Ok(vm.ctx.new_int(hash::hash(finite)).into()),
                 None => state(vm)?.fallback("__hash__", vec![zelf.into()], vm),
             }
         }
@@ -556,59 +285,17 @@ pub mod _decimal {
 
         #[pymethod]
         fn _str(zelf: PyRef<Self>, args: StrArgs, vm: &VirtualMachine) -> PyResult {
-            let state = state(vm)?;
-            let eng = match &args.eng {
-                OptionalArg::Present(eng) => eng.clone().try_to_bool(vm)?,
-                OptionalArg::Missing => false,
-            };
-            let context = or_none(args.context, vm);
-            let Some(finite) = zelf.finite() else {
-                let eng = vm.ctx.new_bool(eng).into();
-                return state.fallback("__str__", vec![zelf.into(), eng, context], vm);
-            };
-            let context = state.context(Some(context), vm)?;
-            let capitals = context.get_attr("capitals", vm)?.try_to_bool(vm)?;
-            Ok(vm
-                .ctx
-                .new_str(number::to_string(finite, eng, capitals))
-                .into())
+            Self::str(zelf, args, vm)
         }
 
-        /// `format(d, spec)` of a finite number (`format.rs`); the rest
-        /// (the `n` type, a locale, infinities and NaNs) is `_pydecimal`'s.
         #[pymethod]
         fn _format(zelf: PyRef<Self>, args: FuncArgs, vm: &VirtualMachine) -> PyResult {
-            let spec = match (&args.args[..], args.kwargs.is_empty()) {
-                ([spec], true) => spec.downcast_ref::<PyStr>().and_then(|spec| spec.to_str()),
-                _ => None,
-            };
-            if let (Some(spec), Some(finite)) = (spec, zelf.finite()) {
-                let state = state(vm)?;
-                let context = state.context(None, vm)?;
-                let capitals = context.get_attr("capitals", vm)?.try_to_bool(vm)?;
-                let rounding = context.get_attr("rounding", vm)?;
-                let rounding = rounding
-                    .downcast_ref::<PyStr>()
-                    .and_then(|name| name.to_str().and_then(Rounding::from_name));
-                if let Some(text) =
-                    rounding.and_then(|rounding| format::format(finite, spec, capitals, rounding))
-                {
-                    return Ok(vm.ctx.new_str(text).into());
-                }
-            }
-            let state = state(vm)?;
-            let function = state
-                .fallbacks
-                .get("__format__")
-                .ok_or_else(|| vm.new_runtime_error("_decimal: no fallback for __format__"))?;
-            let mut args = args;
-            args.args.insert(0, zelf.into());
-            function.call(args, vm)
+            Self::format(zelf, args, vm)
         }
 
         #[pymethod]
         fn _repr(zelf: PyRef<Self>, vm: &VirtualMachine) -> PyResult {
-            let text = Self::_str(
+            let text = Self::str(
                 zelf,
                 StrArgs {
                     eng: OptionalArg::Missing,
@@ -625,44 +312,26 @@ pub mod _decimal {
 
         #[pymethod]
         fn _quantize(zelf: PyRef<Self>, args: QuantizeArgs, vm: &VirtualMachine) -> PyResult {
-            let state = state(vm)?;
-            let rounding = or_none(args.rounding, vm);
-            let context = or_none(args.context, vm);
-            let fallback = |zelf: PyRef<Self>| {
-                state.fallback(
-                    "quantize",
-                    vec![
-                        zelf.into(),
-                        args.exp.clone(),
-                        rounding.clone(),
-                        context.clone(),
-                    ],
-                    vm,
-                )
-            };
-            let (Some(this), Some(Value::Finite(target))) = (zelf.finite(), operand(&args.exp))
-            else {
-                return fallback(zelf);
-            };
-            let context_obj = state.context(Some(context.clone()), vm)?;
-            let Some(ctx) = read_context(&context_obj, vm)? else {
-                return fallback(zelf);
-            };
-            let mode = if vm.is_none(&rounding) {
-                ctx.rounding
-            } else {
-                match rounding
-                    .downcast_ref::<PyStr>()
-                    .and_then(|name| name.to_str().and_then(Rounding::from_name))
-                {
-                    Some(mode) => mode,
-                    None => return fallback(zelf),
-                }
-            };
-            match number::quantize(this, target.exp, mode, &ctx) {
-                Some(outcome) => state.finish(&context_obj, outcome, vm),
-                None => fallback(zelf),
-            }
+            Self::quantize(zelf, args, vm)
+        }
+
+        #[pymethod]
+        fn _normalize(zelf: PyRef<Self>, args: ContextArgs, vm: &VirtualMachine) -> PyResult {
+            Self::normalize(zelf, args, vm)
+        }
+
+        #[pymethod]
+        fn _to_integral_value(
+            zelf: PyRef<Self>,
+            args: RoundingArgs,
+            vm: &VirtualMachine,
+        ) -> PyResult {
+            Self::to_integral(zelf, args, "to_integral_value", vm)
+        }
+
+        #[pymethod]
+        fn _to_integral(zelf: PyRef<Self>, args: RoundingArgs, vm: &VirtualMachine) -> PyResult {
+            Self::to_integral(zelf, args, "to_integral", vm)
         }
     }
 
@@ -687,9 +356,9 @@ pub mod _decimal {
                     Some(text) => text
                         .to_str()
                         .map(|text| text.trim_matches(|c: char| c.is_ascii_whitespace()))
-                        .and_then(number::parse)
+                        .and_then(text::parse)
                         .map(Value::Finite),
-                    None => operand(value),
+                    None => operand(value).map(std::borrow::Cow::into_owned),
                 },
             };
             let value = match native {
@@ -708,7 +377,16 @@ pub mod _decimal {
                     )?
                 }
             };
-            Ok(DecimalBase { value }.into_ref_with_type(vm, cls)?.into())
+            let made = DecimalBase { value }.into_ref_with_type(vm, cls)?;
+            if made.as_object().dict().is_some() {
+                // SAFETY: `made` is a live object, created untracked above.
+                unsafe {
+                    let gc = rustpython_vm::gc_state::gc_state();
+                    let owner = rustpython_vm::gc_state::current_owner();
+                    gc.track_object(std::ptr::NonNull::from(made.as_object()), owner);
+                }
+            }
+            Ok(made.into())
         }
 
         fn py_new(
@@ -777,7 +455,14 @@ pub mod _decimal {
         vm: &VirtualMachine,
     ) -> PyResult {
         let value = from_triple(sign, coefficient, exponent, vm)?;
-        state(vm)?.new_decimal(value, vm)
+        new_decimal(&*state(vm)?, value, vm)
+    }
+
+    /// Called by `glue.py` after a context attribute or the current context
+    /// changed: what the native side read of contexts is stale.
+    #[pyfunction]
+    fn _context_changed() {
+        context::context_changed();
     }
 
     /// Called once by `glue.py` with what the native code needs.
@@ -794,17 +479,10 @@ pub mod _decimal {
         fallbacks: PyDictRef,
         vm: &VirtualMachine,
     ) -> PyResult<()> {
-        let mut signal_map = HashMap::new();
-        for name in [
-            "Clamped",
-            "Inexact",
-            "Rounded",
-            "Subnormal",
-            "Underflow",
-            "Overflow",
-        ] {
-            signal_map.insert(name, signals.get_item(name, vm)?);
-        }
+        let signals = SIGNAL_NAMES
+            .iter()
+            .map(|name| signals.get_item(*name, vm))
+            .collect::<PyResult<Vec<_>>>()?;
         let mut fallback_map = HashMap::new();
         for (name, function) in fallbacks {
             let name = name
@@ -814,16 +492,18 @@ pub mod _decimal {
                 .into_owned();
             fallback_map.insert(name, function);
         }
-        let state = State {
+        super::slots::install(&decimal);
+        let context_var_get = context_var.get_attr("get", vm)?;
+        let state = State::new(
             decimal,
             py_class,
             py_new,
-            context_var,
+            context_var_get,
             getcontext,
-            signals: signal_map,
-            fallbacks: fallback_map,
-        };
-        STATE.with(|slot| *slot.borrow_mut() = Some(std::rc::Rc::new(state)));
+            signals,
+            fallback_map,
+        );
+        STATE.with(|slot| *slot.borrow_mut() = Some(Rc::new(state)));
         Ok(())
     }
 
