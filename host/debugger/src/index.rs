@@ -84,6 +84,9 @@ pub struct Trace {
     pub threads: BTreeMap<ThreadId, ThreadIndex>,
 }
 
+/// A frame a run of events starts inside: its function, file and line.
+type EnteredFrame = (StrId, StrId, u32);
+
 /// Building a thread's index: the frames open at this point of the pass.
 #[derive(Default)]
 struct Builder {
@@ -102,7 +105,7 @@ impl Trace {
     pub fn build(bytes: Vec<u8>) -> Result<(Recording, Trace), FormatError> {
         let (recording, mut lazy) = Recording::read_lazy(&bytes)?;
         // The calls a window of events starts inside, by where it starts.
-        let entered: HashMap<(ThreadId, u64), Vec<(StrId, StrId, u32)>> = recording
+        let entered: HashMap<(ThreadId, u64), Vec<EnteredFrame>> = recording
             .entered
             .iter()
             .map(|entered| {
@@ -200,7 +203,7 @@ impl Builder {
     /// Events from recorded event `first` on, not following the last
     /// ones: inside the calls `entered` (outermost first), when the
     /// recording names them.
-    fn start_run(&mut self, first: u64, entered: &[(StrId, StrId, u32)]) {
+    fn start_run(&mut self, first: u64, entered: &[EnteredFrame]) {
         let start = self.index.kinds.len() as u32;
         self.index.runs.push(Run { first, start });
         self.stack.clear();

@@ -32,7 +32,9 @@ mod write;
 
 pub use names::NameTable;
 pub use read::{PackedEvent, PackedEvents, remap_names, skip_events, split_body};
-pub use text::{float_repr, same_text, same_without_text, shown_whole, value_items, value_text};
+pub use text::{
+    Item, float_repr, same_text, same_without_text, shown_whole, value_items, value_text,
+};
 pub use write::{Batch, NameHasher, Packed, values};
 
 pub(crate) use read::{Body, parse_body};

@@ -30,14 +30,14 @@ pub fn value_text(
     }
 }
 
+/// An item of a container: where its key is (a dict's), and its value.
+pub type Item = (Option<u64>, u64);
+
 /// The items a container value kept, by where each is in `bytes`: a
 /// list's or a tuple's items (no key), a dict's keys and values; `None`
 /// for a value that is not a container. A container keeps its first
 /// [`KEEP_ITEMS`](super::KEEP_ITEMS) items.
-pub fn value_items(
-    bytes: &[u8],
-    offset: u64,
-) -> Result<Option<Vec<(Option<u64>, u64)>>, FormatError> {
+pub fn value_items(bytes: &[u8], offset: u64) -> Result<Option<Vec<Item>>, FormatError> {
     let start = usize::try_from(offset)
         .ok()
         .filter(|at| *at <= bytes.len())
