@@ -77,3 +77,53 @@ fn an_editor_debugs_a_recording_over_dap() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `--listen` serves one client at a time on a loopback port, and refuses
+/// any other address.
+#[test]
+fn the_adapter_listens_on_loopback_only() {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+
+    let refused = crate::run(crate::rewind().args(["dap", "--listen", "0.0.0.0:0"]));
+    assert_eq!(refused.code, Some(2), "{refused:?}");
+    assert!(refused.stderr.contains("loopback only"), "{refused:?}");
+
+    let mut adapter = crate::rewind()
+        .args(["dap", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting rewind dap");
+    let mut said = BufReader::new(adapter.stderr.take().unwrap());
+    let mut line = String::new();
+    said.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("rewind: debug adapter listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    for _ in 0..2 {
+        // One client after the other.
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        let body = r#"{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"rewind"}}"#;
+        write!(stream, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut header = String::new();
+        reader.read_line(&mut header).unwrap();
+        let length: usize = header
+            .trim()
+            .strip_prefix("Content-Length: ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        reader.read_line(&mut String::new()).unwrap();
+        let mut response = vec![0; length];
+        reader.read_exact(&mut response).unwrap();
+        let response: serde_json::Value = serde_json::from_slice(&response).unwrap();
+        assert_eq!(response["success"], true, "{response}");
+        assert_eq!(response["body"]["supportsStepBack"], true, "{response}");
+        let body = r#"{"seq":2,"type":"request","command":"disconnect"}"#;
+        write!(stream, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    }
+    adapter.kill().unwrap();
+    adapter.wait().unwrap();
+}

@@ -533,6 +533,12 @@ fn the_terminal_ui_under_tmux() {
     );
     assert!(screen.contains("item = '5'"), "{screen}");
     assert!(screen.contains("#0 total_of app.py:18"), "{screen}");
+    // The caller's frame, and back: the source follows the selected frame.
+    tmux.keys(&["u"]);
+    let screen = tmux.wait_for("#1 <module> at ");
+    assert!(screen.contains("▶   25 t = total_of("), "{screen}");
+    tmux.keys(&["d"]);
+    tmux.wait_for("#0 total_of at ");
 
     // Step back, then out of the frame forwards.
     tmux.keys(&["S"]);
