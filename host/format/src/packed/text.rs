@@ -15,6 +15,16 @@ pub fn value_text(
     offset: u64,
     name: &dyn Fn(u32, &mut String),
 ) -> Result<String, FormatError> {
+    let mut cur = value_at(bytes, offset)?;
+    let mut out = String::new();
+    match part(&mut cur, name, &mut out, 0) {
+        Ok(()) | Err(Stop::Enough) => Ok(cap(out)),
+        Err(Stop::Bad(err)) => Err(err),
+    }
+}
+
+/// A cursor on the value at `offset` in `bytes`.
+fn value_at(bytes: &[u8], offset: u64) -> Result<Cursor<'_>, FormatError> {
     let start = usize::try_from(offset)
         .ok()
         .filter(|at| *at <= bytes.len())
@@ -22,12 +32,7 @@ pub fn value_text(
             offset,
             what: "value offset past the events".into(),
         })?;
-    let mut cur = Cursor::new(&bytes[start..], offset);
-    let mut out = String::new();
-    match part(&mut cur, name, &mut out, 0) {
-        Ok(()) | Err(Stop::Enough) => Ok(cap(out)),
-        Err(Stop::Bad(err)) => Err(err),
-    }
+    Ok(Cursor::new(&bytes[start..], offset))
 }
 
 /// An item of a container: where its key is (a dict's), and its value.
@@ -38,14 +43,7 @@ pub type Item = (Option<u64>, u64);
 /// for a value that is not a container. A container keeps its first
 /// [`KEEP_ITEMS`](super::KEEP_ITEMS) items.
 pub fn value_items(bytes: &[u8], offset: u64) -> Result<Option<Vec<Item>>, FormatError> {
-    let start = usize::try_from(offset)
-        .ok()
-        .filter(|at| *at <= bytes.len())
-        .ok_or_else(|| FormatError::Corrupt {
-            offset,
-            what: "value offset past the events".into(),
-        })?;
-    let mut cur = Cursor::new(&bytes[start..], offset);
+    let mut cur = value_at(bytes, offset)?;
     let kind = cur.u8()?;
     if !matches!(kind, tag::LIST | tag::TUPLE | tag::DICT) {
         return Ok(None);
