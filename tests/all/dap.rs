@@ -127,3 +127,76 @@ fn the_adapter_listens_on_loopback_only() {
     adapter.kill().unwrap();
     adapter.wait().unwrap();
 }
+
+/// The VS Code extension of `examples/vscode-rewind`: its manifest
+/// registers the `rewind` debug type with the launch arguments the adapter
+/// reads, and its program starts `rewind dap` from the PATH.
+#[test]
+fn the_vscode_example_starts_the_adapter() {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/vscode-rewind");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
+    let debugger = &manifest["contributes"]["debuggers"][0];
+    assert_eq!(debugger["type"], "rewind");
+    let properties: Vec<&str> = debugger["configurationAttributes"]["launch"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let read_by_the_adapter = [
+        "recording",
+        "server",
+        "token",
+        "last",
+        "out",
+        "program",
+        "args",
+        "cwd",
+        "guest",
+        "timeout",
+    ];
+    let mut sorted = properties.clone();
+    sorted.sort_unstable();
+    let mut expected = read_by_the_adapter.to_vec();
+    expected.sort_unstable();
+    assert_eq!(sorted, expected);
+
+    // Its program, with rewind on the PATH, answers `initialize`.
+    let program = dir.join(debugger["program"].as_str().unwrap());
+    let bin = Path::new(env!("CARGO_BIN_EXE_rewind")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut adapter = Command::new(&program)
+        .env("PATH", path)
+        .env("REWIND_CACHE_DIR", shared_cache_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the extension's program runs");
+    let body =
+        r#"{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"rewind"}}"#;
+    let mut stdin = adapter.stdin.take().unwrap();
+    write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let mut reader = BufReader::new(adapter.stdout.take().unwrap());
+    let mut header = String::new();
+    reader.read_line(&mut header).unwrap();
+    let length: usize = header
+        .trim()
+        .strip_prefix("Content-Length: ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    reader.read_line(&mut String::new()).unwrap();
+    let mut response = vec![0; length];
+    reader.read_exact(&mut response).unwrap();
+    let response: serde_json::Value = serde_json::from_slice(&response).unwrap();
+    assert_eq!(response["body"]["supportsStepBack"], true, "{response}");
+    drop(stdin);
+    assert!(adapter.wait().unwrap().success());
+}
