@@ -41,7 +41,7 @@ pub struct RecordingConfig {
     /// or snapshot of one writes a recording of that request alone (its
     /// inputs, markers, crash and events, not the worker's whole history),
     /// which is for the debugger, not for re-execution; at most
-    /// [`MAX_FILES`](super::output::MAX_FILES) of them per request.
+    /// 100 of them per request.
     pub per_request_files: bool,
 }
 

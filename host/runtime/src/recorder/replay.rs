@@ -31,7 +31,7 @@ pub enum Stop {
     /// where the run ended, or the guest does not get there.
     TimedOut(Duration),
     /// The guest evaluated the expressions asked of it at the event asked
-    /// (see [`Evaluation`]): the rest of the run is not re-executed.
+    /// (`Runtime::evaluate`): the rest of the run is not re-executed.
     Evaluated,
 }
 
