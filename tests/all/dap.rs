@@ -82,7 +82,7 @@ fn an_editor_debugs_a_recording_over_dap() {
 /// any other address.
 #[test]
 fn the_adapter_listens_on_loopback_only() {
-    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    use std::io::{BufRead as _, BufReader, Write as _};
 
     let refused = crate::run(crate::rewind().args(["dap", "--listen", "0.0.0.0:0"]));
     assert_eq!(refused.code, Some(2), "{refused:?}");
@@ -104,21 +104,8 @@ fn the_adapter_listens_on_loopback_only() {
     for _ in 0..2 {
         // One client after the other.
         let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-        let body = r#"{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"rewind"}}"#;
-        write!(stream, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut header = String::new();
-        reader.read_line(&mut header).unwrap();
-        let length: usize = header
-            .trim()
-            .strip_prefix("Content-Length: ")
-            .unwrap()
-            .parse()
-            .unwrap();
-        reader.read_line(&mut String::new()).unwrap();
-        let mut response = vec![0; length];
-        reader.read_exact(&mut response).unwrap();
-        let response: serde_json::Value = serde_json::from_slice(&response).unwrap();
+        let response = initialize(&mut stream, &mut reader);
         assert_eq!(response["success"], true, "{response}");
         assert_eq!(response["body"]["supportsStepBack"], true, "{response}");
         let body = r#"{"seq":2,"type":"request","command":"disconnect"}"#;
@@ -133,7 +120,7 @@ fn the_adapter_listens_on_loopback_only() {
 /// reads, and its program starts `rewind dap` from the PATH.
 #[test]
 fn the_vscode_example_starts_the_adapter() {
-    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    use std::io::BufReader;
 
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/vscode-rewind");
     let manifest: serde_json::Value =
@@ -179,24 +166,29 @@ fn the_vscode_example_starts_the_adapter() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("the extension's program runs");
+    let mut stdin = adapter.stdin.take().unwrap();
+    let mut reader = BufReader::new(adapter.stdout.take().unwrap());
+    let response = initialize(&mut stdin, &mut reader);
+    assert_eq!(response["body"]["supportsStepBack"], true, "{response}");
+    drop(stdin);
+    assert!(adapter.wait().unwrap().success());
+}
+
+/// Sends DAP's `initialize` on `to` and reads the response from `from`.
+fn initialize(to: &mut impl std::io::Write, from: &mut impl std::io::BufRead) -> serde_json::Value {
     let body =
         r#"{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"rewind"}}"#;
-    let mut stdin = adapter.stdin.take().unwrap();
-    write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-    let mut reader = BufReader::new(adapter.stdout.take().unwrap());
+    write!(to, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
     let mut header = String::new();
-    reader.read_line(&mut header).unwrap();
+    from.read_line(&mut header).unwrap();
     let length: usize = header
         .trim()
         .strip_prefix("Content-Length: ")
         .unwrap()
         .parse()
         .unwrap();
-    reader.read_line(&mut String::new()).unwrap();
+    from.read_line(&mut String::new()).unwrap();
     let mut response = vec![0; length];
-    reader.read_exact(&mut response).unwrap();
-    let response: serde_json::Value = serde_json::from_slice(&response).unwrap();
-    assert_eq!(response["body"]["supportsStepBack"], true, "{response}");
-    drop(stdin);
-    assert!(adapter.wait().unwrap().success());
+    from.read_exact(&mut response).unwrap();
+    serde_json::from_slice(&response).unwrap()
 }

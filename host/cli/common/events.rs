@@ -19,6 +19,25 @@ use rewind_runtime::{
 use super::report::{clear_progress_line, progress_line};
 use super::{UsageError, guest, read_recording};
 
+/// The recording in `dir` written last: a `*.rwd` file, not the
+/// materialized events beside one (`*.events.rwd`); `None` when there is
+/// none.
+pub fn newest_recording(dir: &Path) -> std::io::Result<Option<PathBuf>> {
+    let newest = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            name.is_some_and(|name| name.ends_with(".rwd") && !name.ends_with(".events.rwd"))
+        })
+        .filter_map(|path| {
+            let meta = std::fs::metadata(&path).ok()?;
+            meta.is_file().then_some((meta.modified().ok()?, path))
+        })
+        .max();
+    Ok(newest.map(|(_, path)| path))
+}
+
 /// A recording to read events from, and how to re-execute it when they
 /// have to be materialized.
 pub struct Source<'a> {

@@ -672,7 +672,7 @@ impl<W: Write> Adapter<W> {
         self.frame(&arguments["frameId"])?;
         let session = self.session()?;
         let pos = session.pos().ok_or("the thread has no events")?;
-        let recorded = is_name(&expression)
+        let recorded = commands::is_name(&expression)
             .then(|| session.lookup(pos, &expression))
             .flatten();
         let result = match recorded {
@@ -694,10 +694,4 @@ fn capabilities() -> Value {
         "supportsTerminateRequest": true,
         "supportsSingleThreadExecutionRequests": false,
     })
-}
-
-fn is_name(text: &str) -> bool {
-    let mut chars = text.chars();
-    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_')
 }

@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use serde_json::Value;
 
 use crate::common::args::{CollectorArgs, parse_timeout};
+use crate::common::events::newest_recording;
 use rewind_runtime::ReplayTimeout;
 
 /// A launch's arguments, checked.
@@ -57,7 +58,7 @@ impl Launch {
             None | Some(Value::Null) | Some(Value::Bool(false)) => None,
             Some(Value::Bool(true)) => {
                 let dir = PathBuf::from(text("out")?.unwrap_or_else(|| "rewind-recordings".into()));
-                let newest = newest(&dir).ok_or_else(|| {
+                let newest = newest_recording(&dir).ok().flatten().ok_or_else(|| {
                     format!(
                         "launch: \"last\": no recordings in {} (give \"out\": the directory `rewind run --out` wrote to)",
                         dir.display()
@@ -178,25 +179,10 @@ pub fn record(
         let _ = reader.join();
     }
     child.wait().context("waiting for the recorded run")?;
-    newest(&out).with_context(|| {
+    newest_recording(&out).ok().flatten().with_context(|| {
         format!(
             "the run of {} wrote no recording (see its output)",
             program.display()
         )
     })
-}
-
-/// The newest recording in `dir`.
-fn newest(dir: &Path) -> Option<PathBuf> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| {
-            let name = path.to_string_lossy();
-            name.ends_with(".rwd") && !name.ends_with(".events.rwd")
-        })
-        .filter_map(|path| Some((std::fs::metadata(&path).ok()?.modified().ok()?, path)))
-        .max()
-        .map(|(_, path)| path)
 }

@@ -169,36 +169,22 @@ pub fn main(args: ReplayArgs) -> Result<ExitCode> {
     }
 }
 
-/// The recording in `dir` written last: `*.rwd`, not the materialized
-/// events beside one (`*.events.rwd`).
+/// `--last`: the recording in `dir` written last.
 fn newest_recording(dir: &Path) -> Result<PathBuf> {
-    let entries = std::fs::read_dir(dir).map_err(|err| {
+    let newest = crate::common::events::newest_recording(dir).map_err(|err| {
         UsageError(format!(
             "--last: cannot read {}: {} (give --out DIR where the recordings are)",
             dir.display(),
             crate::common::io_message(&err)
         ))
     })?;
-    let newest = entries
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-            name.is_some_and(|name| name.ends_with(".rwd") && !name.ends_with(".events.rwd"))
-        })
-        .filter_map(|path| {
-            let meta = std::fs::metadata(&path).ok()?;
-            (meta.is_file()).then_some((meta.modified().ok()?, path))
-        })
-        .max();
-    match newest {
-        Some((_, path)) => Ok(path),
-        None => Err(UsageError(format!(
+    newest.ok_or_else(|| {
+        UsageError(format!(
             "--last: no recordings in {} (give --out DIR where the recordings are)",
             dir.display()
         ))
-        .into()),
-    }
+        .into()
+    })
 }
 
 impl Replay<'_> {

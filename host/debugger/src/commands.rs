@@ -315,8 +315,9 @@ fn select(session: &mut Session, n: usize, pos: u32) -> String {
     }
 }
 
-/// Whether `text` is a plain name (`total`, `_x1`), not an expression.
-fn is_name(text: &str) -> bool {
+/// Whether `text` is a plain name (`total`, `_x1`), not an expression:
+/// a recorded name is answered without evaluating anything.
+pub fn is_name(text: &str) -> bool {
     let mut chars = text.chars();
     chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_')
