@@ -15,6 +15,8 @@ use sha2::{Digest as _, Sha256};
 
 #[path = "c_compiler.rs"]
 mod c_compiler;
+#[path = "cpython.rs"]
+mod cpython;
 #[path = "patch.rs"]
 mod patch;
 
@@ -112,6 +114,26 @@ fn main() {
             guest_dir.join(name).join("Cargo.toml").display()
         );
     }
+    let cpython = cpython::build(
+        &guest_dir,
+        &guest_dir.join("../wit"),
+        &target_dir.join("cpython"),
+    );
+    let bytes = std::fs::read(&cpython.wasm).expect("reading the CPython guest");
+    let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+    let stdlib_digest = format!(
+        "sha256:{:x}",
+        Sha256::digest(std::fs::read(&cpython.stdlib).expect("reading the standard library"))
+    );
+    writeln!(
+        generated,
+        "/// The CPython guest component (componentize-py).\n\
+         pub const CPYTHON: Guest = Guest {{ name: \"cpython\", wasm: include_bytes!({:?}), digest: {digest:?} }};\n\
+         /// The CPython guest's standard library, granted at `/python`.\n\
+         pub const CPYTHON_STDLIB: Archive = Archive {{ tar_zst: include_bytes!({:?}), digest: {stdlib_digest:?} }};",
+        cpython.wasm, cpython.stdlib
+    )
+    .unwrap();
     std::fs::write(out_dir.join("guests.rs"), generated).expect("writing guests.rs");
 
     for file in ["Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {

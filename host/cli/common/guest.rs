@@ -1,28 +1,127 @@
-//! The guests `rewind` runs: the Python guest built into this binary, or a
-//! component file; compiled once for this machine and loaded from the
-//! cache after that; and, for a recording, the guest that made it.
+//! The guests `rewind` runs: one of the two Python guests built into this
+//! binary, or a component file; compiled once for this machine and loaded
+//! from the cache after that; and, for a recording, the guest that made it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use rewind_runtime::{
-    CacheEvent, CompileError, Component, ComponentCache, ComponentSource, RecordingFile, Runtime,
+    CacheEvent, CompileError, Component, ComponentCache, ComponentSource, DirGrant, RecordingFile,
+    Runtime,
 };
 
 use super::status::{UsageError, io_message};
 
-/// The Python guest built into this binary.
+/// Which Python runs a script (`--python`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Python {
+    /// RustPython, Rewind's own VM, instrumented from inside: a native
+    /// tracer and a fine-grained position for windows of events.
+    #[default]
+    Rustpython,
+    /// CPython 3.14 (componentize-py): faster, and the whole standard
+    /// library as python3 has it.
+    Cpython,
+}
+
+impl Python {
+    /// The guest's component, built into this binary.
+    fn guest(self) -> rewind_guests::Guest {
+        match self {
+            Python::Rustpython => rewind_guests::PYTHON,
+            Python::Cpython => rewind_guests::CPYTHON,
+        }
+    }
+
+    /// The built-in guest named `name`, as a recording names it.
+    fn named(name: &str) -> Option<Python> {
+        [Python::Rustpython, Python::Cpython]
+            .into_iter()
+            .find(|python| python.guest().name == name)
+    }
+
+    /// The guest as a component to run.
+    pub fn source(self) -> ComponentSource {
+        let guest = self.guest();
+        ComponentSource::with_digest(guest.name, guest.wasm, guest.digest)
+    }
+
+    /// What the guest needs granted besides the program's own grants: the
+    /// CPython guest's standard library, read-only at `/python`, unpacked
+    /// into the cache on first use.
+    pub fn grants(self) -> Result<Vec<DirGrant>> {
+        match self {
+            Python::Rustpython => Ok(Vec::new()),
+            Python::Cpython => Ok(vec![DirGrant {
+                host: cpython_stdlib()?,
+                guest: CPYTHON_STDLIB_PATH.to_owned(),
+                writable: false,
+            }]),
+        }
+    }
+}
+
+/// Where the CPython guest finds its standard library.
+pub const CPYTHON_STDLIB_PATH: &str = "/python";
+
+/// The Python guest built into this binary that runs scripts by default.
 pub fn python() -> ComponentSource {
-    let guest = rewind_guests::PYTHON;
-    ComponentSource::with_digest(guest.name, guest.wasm, guest.digest)
+    Python::default().source()
 }
 
 /// How messages name a guest.
 pub fn describe(source: &ComponentSource) -> String {
-    match source.name() {
-        name if name == rewind_guests::PYTHON.name => "the Python guest".to_owned(),
-        name => format!("{name}.wasm"),
+    match Python::named(source.name()) {
+        Some(Python::Rustpython) => "the Python guest".to_owned(),
+        Some(Python::Cpython) => "the CPython guest".to_owned(),
+        None => format!("{}.wasm", source.name()),
     }
+}
+
+/// The CPython guest's standard library, unpacked once into the cache
+/// directory (under its digest) and read from there after that.
+fn cpython_stdlib() -> Result<PathBuf> {
+    let archive = rewind_guests::CPYTHON_STDLIB;
+    let cache = ComponentCache::default_dir()
+        .context("no cache directory: set REWIND_CACHE_DIR or HOME")?;
+    let hex = archive.digest.trim_start_matches("sha256:");
+    let dir = cache.join(format!("cpython-stdlib-{}", &hex[..16]));
+    if dir.join(UNPACKED).exists() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&cache)
+        .with_context(|| format!("cannot create the cache directory {}", cache.display()))?;
+    eprintln!("rewind: unpacking the CPython guest's standard library (first run only)...");
+    let partial = tempfile::Builder::new()
+        .prefix(".cpython-stdlib-")
+        .tempdir_in(&cache)
+        .with_context(|| format!("cannot write in the cache directory {}", cache.display()))?;
+    unpack(archive.tar_zst, partial.path())
+        .context("cannot unpack the CPython guest's standard library")?;
+    std::fs::write(partial.path().join(UNPACKED), archive.digest)?;
+    match std::fs::rename(partial.path(), &dir) {
+        Ok(()) => {
+            // Kept: it is the directory now.
+            let _ = partial.keep();
+        }
+        // Another run unpacked it first: use that one.
+        Err(_) if dir.join(UNPACKED).exists() => {}
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot create {}", dir.display()));
+        }
+    }
+    Ok(dir)
+}
+
+/// The file that says a standard library directory is whole.
+const UNPACKED: &str = ".unpacked";
+
+fn unpack(tar_zst: &[u8], into: &Path) -> Result<()> {
+    let decoder = zstd::Decoder::new(tar_zst)?;
+    let mut archive = tar::Archive::new(decoder);
+    archive.set_preserve_mtime(false);
+    archive.unpack(into)?;
+    Ok(())
 }
 
 /// The compiled `source`, from the cache in `~/.cache/rewind` (or
@@ -80,18 +179,19 @@ pub fn load(runtime: &Runtime, source: &ComponentSource) -> Result<Component> {
 /// checked against the recorded digest.
 pub fn of_recording(file: &RecordingFile, guest: Option<&PathBuf>) -> Result<ComponentSource> {
     let header = &file.recording.header;
-    let python = rewind_guests::PYTHON;
-    if guest.is_none() && header.guest_name == python.name {
-        if header.guest_digest != python.digest {
+    if let (None, Some(python)) = (guest, Python::named(&header.guest_name)) {
+        let source = python.source();
+        if header.guest_digest != source.digest() {
             anyhow::bail!(
-                "{} was recorded by another build of the Python guest ({}; this rewind has {}): \
+                "{} was recorded by another build of {} ({}; this rewind has {}): \
                  it cannot be re-executed here",
                 file.path.display(),
+                describe(&source),
                 header.guest_digest,
-                python.digest
+                source.digest()
             );
         }
-        return Ok(self::python());
+        return Ok(source);
     }
     let path = match guest {
         Some(path) => path.clone(),

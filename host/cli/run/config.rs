@@ -22,11 +22,14 @@ use crate::common::args::{
     parse_size, parse_timeout, refuse_unknown_flag, script_path,
 };
 use crate::common::collector::server_key;
+use crate::common::guest::Python;
 use crate::common::{UsageError, guest, report};
 
 /// A validated `rewind run`.
 pub(super) struct RunConfig {
     pub(super) main: Main,
+    /// The Python guest that runs a script.
+    pub(super) guest: Python,
     pub(super) python: PythonOptions,
     pub(super) argv: Vec<String>,
     pub(super) grants: Vec<DirGrant>,
@@ -265,6 +268,23 @@ impl RunConfig {
         let cwd = std::env::current_dir()
             .ok()
             .and_then(|dir| guest_cwd(&dir, &grants));
+        if !matches!(main, Main::Component(_)) {
+            let stdlib = guest::CPYTHON_STDLIB_PATH;
+            if args.python == Python::Cpython
+                && let Some(grant) = grants.iter().find(|grant| {
+                    grant.guest == stdlib || grant.guest.starts_with(&format!("{stdlib}/"))
+                })
+            {
+                return Err(UsageError(format!(
+                    "{} is granted at {}, where the CPython guest has its standard library; \
+                     grant it somewhere else (HOST_DIR::GUEST_DIR)",
+                    grant.host.display(),
+                    grant.guest
+                ))
+                .into());
+            }
+            grants.extend(args.python.grants()?);
+        }
         if args.buffer_events == 0 {
             return Err(
                 UsageError("--buffer-events 0: a buffer keeps at least one event".into()).into(),
@@ -298,6 +318,7 @@ impl RunConfig {
         };
         Ok(RunConfig {
             main,
+            guest: args.python,
             python,
             argv,
             grants,
@@ -361,7 +382,7 @@ impl RunConfig {
     pub(super) fn guest(&self) -> Cow<'_, ComponentSource> {
         match &self.main {
             Main::Component(source) => Cow::Borrowed(source),
-            _ => Cow::Owned(guest::python()),
+            _ => Cow::Owned(self.guest.source()),
         }
     }
 }

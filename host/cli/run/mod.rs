@@ -15,6 +15,7 @@ use clap::Args;
 use rewind_runtime::{Interrupts, Mode, Outcome, Runtime, Sandbox};
 
 use crate::common::args::{CollectorArgs, parse_mode};
+use crate::common::guest::Python;
 use crate::common::{guest, interrupt, status};
 
 mod collector;
@@ -104,6 +105,19 @@ pub struct RunArgs {
     /// site-packages are granted read-only and on `sys.path`.
     #[arg(long = "path", value_name = "DIR")]
     paths: Vec<PathBuf>,
+
+    /// Which Python runs the script: `rustpython` (Rewind's own VM, with
+    /// the native tracer) or `cpython` (CPython 3.14: faster, the whole
+    /// standard library). Recordings name theirs, and re-execute with it.
+    #[arg(
+        long,
+        value_name = "PYTHON",
+        value_enum,
+        env = "REWIND_PYTHON",
+        default_value_t = Python::default(),
+        hide_env_values = true
+    )]
+    python: Python,
 
     /// Grant a host directory, read-only; the guest sees it at GUEST_DIR, or
     /// at the host directory's absolute path.
@@ -261,8 +275,11 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
     let interrupts = Interrupts::new();
     sandbox.interrupts(interrupts.clone());
     let over = Arc::new(AtomicBool::new(false));
-    let component_guest = matches!(config.main, config::Main::Component(_));
-    interrupt::interrupt_guest(interrupts, component_guest, over.clone());
+    // Only the RustPython guest asks for Ctrl-C at its safe points (to raise
+    // KeyboardInterrupt); any other guest is stopped at once.
+    let takes_interrupts =
+        !matches!(config.main, config::Main::Component(_)) && config.guest == Python::Rustpython;
+    interrupt::interrupt_guest(interrupts, !takes_interrupts, over.clone());
 
     let outcome = runtime.run(&component, sandbox, &config.limits);
     over.store(true, Ordering::SeqCst);

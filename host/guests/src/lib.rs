@@ -16,6 +16,15 @@ pub struct Guest {
     pub digest: &'static str,
 }
 
+/// Files a guest needs at run time, as a zstd-compressed tar.
+#[derive(Debug, Clone, Copy)]
+pub struct Archive {
+    /// The archive's bytes.
+    pub tar_zst: &'static [u8],
+    /// `sha256:<hex>` of [`Archive::tar_zst`].
+    pub digest: &'static str,
+}
+
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
 #[cfg(test)]
