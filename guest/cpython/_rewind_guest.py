@@ -43,9 +43,32 @@ import runpy
 import traceback
 import warnings
 
+
+def _install_agent():
+    """`import revdebug` and its submodules, from the sources beside this
+    file, as the RustPython guest installs them (guest/python/src/
+    recorder.rs): named `<revdebug>`, `<revdebug.registry>` and
+    `<revdebug.serve>`, so that their frames read as the agent's own in
+    tracebacks, captures and the debugger page, and are never traced."""
+    import types
+    here = os.path.dirname(__file__)
+    for name, file in (
+        ("revdebug", "revdebug/__init__.py"),
+        ("revdebug.registry", "revdebug/registry.py"),
+        ("revdebug.serve", "revdebug/serve.py"),
+    ):
+        with open(os.path.join(here, file), encoding="utf-8") as source:
+            code = compile(source.read(), "<%s>" % name, "exec")
+        module = types.ModuleType(name)
+        sys.modules[name] = module
+        exec(code, module.__dict__)
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(sys.modules[parent], child, module)
+
+
+_install_agent()
 import revdebug
-import revdebug.registry
-import revdebug.serve
 
 for _name in (
     "abc", "argparse", "array", "asyncio", "base64", "binascii", "bisect",
@@ -63,6 +86,28 @@ for _name in (
         __import__(_name)
     except ImportError:
         pass
+
+# What WASI lacks for asyncio's event loop, and a clear error for a compiled
+# extension module, as in the RustPython guest (guest/python/src/platform.py).
+import _rewind_platform
+import asyncio.selector_events
+import asyncio.unix_events
+
+_rewind_platform._selector_events(asyncio.selector_events)
+_rewind_platform._unix_events(asyncio.unix_events)
+sys.meta_path.append(_rewind_platform.NativeExtensionFinder)
+
+# CPython's WASI build changes no mode, and says nothing of a missing file:
+# as python3 elsewhere, a missing file is a FileNotFoundError.
+_chmod = os.chmod
+
+
+def _checked_chmod(path, mode, *, dir_fd=None, follow_symlinks=True):
+    os.stat(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
+    return _chmod(path, mode, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
+
+
+os.chmod = _checked_chmod
 
 # Nothing the sandbox would keep: as the RustPython guest, no bytecode is
 # written beside the program.
@@ -148,22 +193,9 @@ class _Launch:
 
 def _resync(launch):
     """What pre-initialisation saw of the process is not what this run sees."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is sys.stderr or stream.isatty():
-                stream.reconfigure(line_buffering=True)
-        except Exception:
-            pass
     sys.path[:] = list(_STDLIB_PATH)
     env = {} if launch.ignore_environment else os.environ
-    if launch.unbuffered or env.get("PYTHONUNBUFFERED"):
-        for name in ("stdout", "stderr"):
-            stream = getattr(sys, name)
-            try:
-                stream.flush()
-                stream.reconfigure(write_through=True)
-            except Exception:
-                pass
+    _streams(launch.unbuffered or bool(env.get("PYTHONUNBUFFERED")))
     for option in launch.xoptions:
         key, eq, value = option.partition("=")
         sys._xoptions[key] = value if eq else True
@@ -177,6 +209,29 @@ def _resync(launch):
         import site
         for site_dir in launch.site_dirs:
             site.addsitedir(site_dir)
+
+
+def _streams(unbuffered):
+    """stdout and stderr as python3 makes them: componentize-py
+    pre-initialises with PYTHONUNBUFFERED, and without a terminal. stdout
+    is buffered, by line on a terminal; stderr by line; with -u neither."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        try:
+            stream.flush()
+            tty = os.isatty(fd)
+            raw = io.FileIO(fd, "w", closefd=False)
+            text = io.TextIOWrapper(
+                raw if unbuffered else io.BufferedWriter(raw),
+                encoding=stream.encoding,
+                errors=stream.errors,
+                line_buffering=not unbuffered and (tty or name == "stderr"),
+                write_through=unbuffered,
+            )
+        except Exception:
+            continue
+        setattr(sys, name, text)
+        setattr(sys, "__%s__" % name, text)
 
 
 def _user_root(launch):
@@ -211,10 +266,16 @@ def _run(launch):
             source = file.read()
         globals["__file__"] = value
         globals["__cached__"] = None
-        code = compile(source, value, "exec")
+        try:
+            code = compile(source, value, "exec")
+        except SyntaxError as err:
+            if "null bytes" in str(err.msg):
+                # A binary given by mistake: one line naming it, not its bytes.
+                err._rewind_one_line = "SyntaxError: source code cannot contain null bytes (%s)" % value
+            raise
         exec(code, globals)
     elif kind == "command":
-        exec(compile(value, "<string>", "exec"), globals)
+        exec(_compile_shown(value, "<string>"), globals)
     elif kind == "module":
         runpy._run_module_as_main(value, True)
     elif kind == "stdin":
@@ -224,6 +285,14 @@ def _run(launch):
         _interact(globals, launch.quiet)
         return globals
     return globals
+
+
+def _compile_shown(source, name):
+    """`source` compiled as `name`, and kept where tracebacks find its lines,
+    as python3 keeps the code of -c (not that of stdin)."""
+    code = compile(source, name, "exec")
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    return code
 
 
 def _interact(globals, quiet):
@@ -249,6 +318,10 @@ def _print_exception(exc):
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     exc.__traceback__ = tb
+    one_line = getattr(exc, "_rewind_one_line", None)
+    if one_line is not None:
+        print(one_line, file=sys.stderr)
+        return
     try:
         traceback.print_exception(exc)
     except BaseException:
@@ -303,6 +376,9 @@ def _os_exit(status):
     _exit.exit_with_code(status & 0xFF)
 
 
+_unhandled = []
+
+
 class Run(exports.Run):
     def run(self) -> None:
         try:
@@ -333,6 +409,9 @@ class Run(exports.Run):
         except SystemExit as exc:
             status = _exit_status(exc)
         except BaseException as exc:
+            # Kept until the run exits: freeing a traceback a million frames
+            # deep recurses deeper than the wasm stack goes.
+            _unhandled.append(exc)
             if launch.inspect:
                 # python -i: the traceback, then the prompt.
                 _print_exception(exc)

@@ -17,6 +17,7 @@ host's expressions in the traced frames of the moment.
 """
 
 import sys
+import types
 
 from componentize_py_types import Err as _Err
 from componentize_py_types import Ok as _Ok
@@ -29,7 +30,10 @@ _BATCH = 1024
 _MAX_TEXT = 4000
 # Values whose string only changes when the object does: one kept by
 # identity need not be stringified again.
-_ATOMS = (int, float, str, bytes, bool, type(None), complex)
+_ATOMS = {
+    int, float, str, bytes, bool, type(None), complex, type, types.ModuleType,
+    types.FunctionType, types.BuiltinFunctionType, types.MethodType, range,
+}
 
 
 class Tracer:
@@ -43,6 +47,10 @@ class Tracer:
         self._count = 0
         self._evaluate_at = _trace.evaluate_at()
         self._active = True
+        # An exception handled in a frame, said at that frame's next line
+        # (as settrace says it): a handler that only cleans up and raises
+        # again (the end of an `except` block that raised) runs no line.
+        self._caught = None
 
     # -- installation ------------------------------------------------------
 
@@ -96,11 +104,11 @@ class Tracer:
             self._decided[code] = on
         return on
 
-    def _push(self, event):
+    def _push(self, event, evaluable=True):
         self._batch.append(event)
         index = self._count
         self._count += 1
-        if index == self._evaluate_at:
+        if index == self._evaluate_at and evaluable:
             self.flush()
             self._evaluate()
         elif len(self._batch) >= _BATCH:
@@ -138,8 +146,11 @@ class Tracer:
             values[name] = (value if type(value) in _ATOMS else None, text)
             args.append((name, text))
         self._frames.append((frame, values))
+        # A module's call is at line 0, before its first line, as the
+        # RustPython guest says it.
+        line = 0 if code.co_name == "<module>" else frame.f_lineno or code.co_firstlineno
         self._push(_trace.Event_Call(_trace.CallEvent(
-            code.co_qualname, code.co_filename, frame.f_lineno or code.co_firstlineno, args)))
+            code.co_qualname, code.co_filename, line, args)))
         return None
 
     def _line(self, code, line):
@@ -148,14 +159,20 @@ class Tracer:
         if not self._active:
             return None
         frame = sys._getframe(1)
+        caught, self._caught = self._caught, None
+        if caught is not None and caught[0] is frame:
+            self._exception(_trace.ExceptionStage.CAUGHT, caught[1])
         values = self._values_of(frame)
         changed = []
         try:
             items = list(frame.f_locals.items())
         except Exception:
             items = []
+        module = code.co_name == "<module>"
         for name, value in items:
             if not isinstance(name, str):
+                continue
+            if module and name.startswith("__") and name.endswith("__"):
                 continue
             before = values.get(name)
             if before is not None and before[0] is not None and before[0] is value:
@@ -190,6 +207,7 @@ class Tracer:
             return _monitoring.DISABLE
         if not self._active:
             return None
+        self._caught = None
         self._pop(sys._getframe(1))
         self._push(_trace.Event_Return(self._text(value)))
         return None
@@ -198,6 +216,7 @@ class Tracer:
         # PY_UNWIND cannot be disabled per location.
         if not self._active or not self._record(code):
             return None
+        self._caught = None
         self._pop(sys._getframe(1))
         self._push(_trace.Event_Return("None"))
         return None
@@ -205,21 +224,25 @@ class Tracer:
     def _raise(self, code, offset, exc):
         if not self._active or not self._record(code):
             return None
+        self._caught = None
         self._exception(_trace.ExceptionStage.RAISED, exc)
         return None
 
     def _handled(self, code, offset, exc):
         if not self._active or not self._record(code):
             return None
-        self._exception(_trace.ExceptionStage.CAUGHT, exc)
+        self._caught = (sys._getframe(1), exc)
         return None
 
     def unhandled(self, exc):
-        self._exception(_trace.ExceptionStage.UNHANDLED, exc)
+        """The exception that ends the run, after every frame ended: no
+        frame to evaluate in there."""
+        self._exception(_trace.ExceptionStage.UNHANDLED, exc, evaluable=False)
 
-    def _exception(self, stage, exc):
+    def _exception(self, stage, exc, evaluable=True):
         type_name, message = _describe(exc, self._text)
-        self._push(_trace.Event_Exception(_trace.ExceptionEvent(stage, type_name, message)))
+        self._push(
+            _trace.Event_Exception(_trace.ExceptionEvent(stage, type_name, message)), evaluable)
 
     # -- expressions in the past --------------------------------------------
 

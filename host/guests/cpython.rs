@@ -41,6 +41,7 @@ fn app_files(guest_dir: &Path) -> Vec<(PathBuf, &'static str)> {
         (shared.join("revdebug.py"), "revdebug/__init__.py"),
         (shared.join("registry.py"), "revdebug/registry.py"),
         (shared.join("serve.py"), "revdebug/serve.py"),
+        (shared.join("platform.py"), "_rewind_platform.py"),
     ]
 }
 
@@ -133,6 +134,14 @@ pub fn build(guest_dir: &Path, wit_dir: &Path, work: &Path) -> Built {
     std::fs::rename(&archive, &built.stdlib).unwrap();
     std::fs::rename(&wasm, &built.wasm).unwrap();
     let _ = std::fs::remove_dir_all(&staging);
+    // Earlier builds are not needed again: only this one is embedded.
+    for entry in std::fs::read_dir(work).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path != done && name.len() == 16 && name.chars().all(|c| c.is_ascii_hexdigit()) {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
     built
 }
 

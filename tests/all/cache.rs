@@ -29,7 +29,9 @@ fn first_run_compiles_and_says_so_then_the_cache_is_used() {
     assert_eq!(first.code, Some(0), "{first:?}");
     assert_eq!(first.stdout, "hi\n");
     assert!(
-        first.stderr.contains("compiling the Python guest"),
+        first
+            .stderr
+            .contains(&format!("compiling {}", crate::guest_described())),
         "{}",
         first.stderr
     );

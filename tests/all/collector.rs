@@ -229,7 +229,7 @@ fn the_collectors_policy_caps_the_mode_and_a_crash_arrives_and_replays() {
         crashed.stderr
     );
     assert_eq!(crash["script"], "app");
-    assert_eq!(crash["guest"], "python");
+    assert_eq!(crash["guest"], crate::guest_name());
     assert_eq!(crash["complete"], true);
     let id = crash["id"].as_str().unwrap();
     assert!(

@@ -68,6 +68,15 @@ fn an_editor_debugs_a_recording_over_dap() {
         .arg(&program)
         .env("REWIND_CACHE_DIR", shared_cache_dir())
         .env("REWIND_OUT", scripts.path("out"))
+        // The CPython guest's tracer keeps values as their text only.
+        .env(
+            "REWIND_STRUCTURED_VALUES",
+            if crate::guest() == crate::Guest::RustPython {
+                "1"
+            } else {
+                "0"
+            },
+        )
         .output()
         .expect("running node (the README's test command installs it)");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -142,6 +151,7 @@ fn the_vscode_example_starts_the_adapter() {
         "program",
         "args",
         "cwd",
+        "python",
         "guest",
         "timeout",
     ];

@@ -478,7 +478,10 @@ fn a_recording_of_another_guest_shows_its_crash_capture() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("note: ") && run.stdout.contains("another build of the Python guest"),
+        run.stdout.contains("note: ")
+            && run
+                .stdout
+                .contains(&format!("another build of {}", crate::guest_described())),
         "{}",
         run.stdout
     );

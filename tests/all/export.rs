@@ -199,7 +199,7 @@ print(n)
         lines.len().to_string()
     );
     assert_eq!(lines[0]["type"], "recording");
-    assert_eq!(lines[0]["guest"], "python");
+    assert_eq!(lines[0]["guest"], crate::guest_name());
     let events: Vec<&Value> = lines.iter().filter(|l| l["type"] == "event").collect();
     let numbers: Vec<u64> = events
         .iter()

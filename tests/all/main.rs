@@ -59,6 +59,60 @@ fn bare_rewind() -> Command {
     command
 }
 
+/// The Python guest the suite runs on. `rewind` reads `REWIND_PYTHON`
+/// (`rustpython`, the default, or `cpython`) from the environment the suite
+/// passes on, so the whole suite runs on either guest; `.ci/run` runs it on
+/// both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guest {
+    RustPython,
+    CPython,
+}
+
+pub fn guest() -> Guest {
+    match std::env::var("REWIND_PYTHON").as_deref() {
+        Ok("cpython") => Guest::CPython,
+        _ => Guest::RustPython,
+    }
+}
+
+/// The guest's name in recordings (`guest_name` of the header).
+pub fn guest_name() -> &'static str {
+    match guest() {
+        Guest::RustPython => "python",
+        Guest::CPython => "cpython",
+    }
+}
+
+/// How `rewind`'s messages name the guest.
+pub fn guest_described() -> &'static str {
+    match guest() {
+        Guest::RustPython => "the Python guest",
+        Guest::CPython => "the CPython guest",
+    }
+}
+
+/// An errno as the guest numbers it: the RustPython guest uses Linux's
+/// numbers, as python3 on Linux prints them; the CPython guest WASI's, as
+/// CPython's WASI build does (`ENOENT` is 44 there).
+pub fn errno(linux: i32, wasi: i32) -> i32 {
+    match guest() {
+        Guest::RustPython => linux,
+        Guest::CPython => wasi,
+    }
+}
+
+/// For a test of what only the RustPython guest does (its native tracer,
+/// its fine-grained positions, Ctrl-C at its safe points): true, with the
+/// reason said, when the suite runs on the CPython guest.
+pub fn rustpython_only(what: &str) -> bool {
+    let skip = guest() == Guest::CPython;
+    if skip {
+        eprintln!("not on the CPython guest: {what}");
+    }
+    skip
+}
+
 pub fn shared_cache_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("rewind-cache")
 }

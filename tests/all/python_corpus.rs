@@ -8,12 +8,20 @@ use std::path::Path;
 
 use harness::{CPython, Harness};
 
-/// The share of the corpus that must give CPython's output: what is reached
-/// today (see docs/benchmarks.md), so that a regression fails the test.
-/// Over all entries: a listed version difference counts as a failure.
-/// Raise it as the guest gets closer to CPython; never lower it below a
-/// measured figure.
-const MIN_PASS_RATE: f64 = 0.76;
+/// The share of the corpus that must give CPython's output: what each
+/// guest reaches today (see docs/benchmarks.md), so that a regression fails
+/// the test. Over all entries: a listed version difference counts as a
+/// failure. Raise it as a guest gets closer to CPython; never lower it below
+/// a measured figure. The reference is the machine's CPython 3.11, and its
+/// `Lib/test`: the CPython guest is 3.14, whose messages, numerics and
+/// removed APIs differ from 3.11's in more places than the RustPython
+/// guest's 3.13 standard library does (`docs/cpython.md`).
+fn min_pass_rate() -> f64 {
+    match crate::guest() {
+        crate::Guest::RustPython => 0.76,
+        crate::Guest::CPython => 0.69,
+    }
+}
 
 #[test]
 fn corpus_gives_cpythons_output() {
@@ -59,9 +67,9 @@ fn corpus_gives_cpythons_output() {
     );
     assert_eq!(outcomes.len(), entries.len());
     assert!(
-        rate >= MIN_PASS_RATE,
+        rate >= min_pass_rate(),
         "pass rate {:.1}% is below {:.1}%; failed: {failed:?}",
         rate * 100.0,
-        MIN_PASS_RATE * 100.0
+        min_pass_rate() * 100.0
     );
 }

@@ -203,6 +203,11 @@ fn a_database_file_in_a_writable_grant_lasts_across_runs() {
 
 #[test]
 fn a_read_only_grant_reads_a_database_and_refuses_writes() {
+    if crate::rustpython_only(
+        "CPython's SQLite opens a database read-write first, which a read-only grant refuses",
+    ) {
+        return;
+    }
     let scripts = Scripts::new();
     let data = scripts.root().join("data");
     std::fs::create_dir(&data).unwrap();
@@ -298,10 +303,13 @@ fn a_run_on_a_database_file_re_executes_identically() {
     let again = rewind_run(args.iter().chain([&script.display().to_string()]));
     assert!(again.stdout.starts_with("6 ["), "{again:?}");
     // SQLite's own generator is seeded anew by every run (from wasi:random,
-    // which is recorded), not from the current second.
+    // which is recorded), not from the current second. The CPython guest's
+    // SQLite seeds it itself, from the clock (recorded too).
     let blob = |run: &Run| run.stdout.lines().last().unwrap().to_owned();
-    assert_ne!(blob(&first), blob(&recorded));
-    assert_ne!(blob(&recorded), blob(&again));
+    if crate::guest() == crate::Guest::RustPython {
+        assert_ne!(blob(&first), blob(&recorded));
+        assert_ne!(blob(&recorded), blob(&again));
+    }
     for round in 0..2 {
         let replayed = run(rewind().args(["replay", "--exec"]).arg(&files[0]));
         assert_eq!(replayed.code, Some(0), "round {round}: {replayed:?}");

@@ -311,30 +311,8 @@ const WARM_UP: &str = r#"
 import os, sys, _rewind
 os._exit = _rewind.exit
 
-class _NativeExtensionFinder:
-    SUFFIXES = (".so", ".pyd", ".dylib")
-
-    @classmethod
-    def find_spec(cls, name, path=None, target=None):
-        leaf = name.rpartition(".")[2]
-        for entry in (sys.path if path is None else path):
-            try:
-                files = os.listdir(entry or ".")
-            except (OSError, TypeError, ValueError):
-                continue
-            for file in files:
-                if file.startswith(leaf + ".") and file.endswith(cls.SUFFIXES):
-                    where = os.path.join(entry, file)
-                    package = name.partition(".")[0]
-                    raise ImportError(
-                        f"cannot import {name}: {where} is a compiled extension module, "
-                        "which cannot load in the sandbox (it runs WebAssembly); "
-                        f"use a pure-Python version of {package!r}",
-                        name=name, path=where)
-        return None
-
-sys.meta_path.append(_NativeExtensionFinder)
-del _NativeExtensionFinder
+import _rewind_platform
+sys.meta_path.append(_rewind_platform.NativeExtensionFinder)
 "#;
 
 /// Where the user's own code lives, recorded unless a rule says otherwise:

@@ -1,6 +1,7 @@
 """What the guest adds to RustPython's standard library so that Python
 programs run on WASI as they do on CPython's own WASI build, and a little
-further: asyncio's event loop runs.
+further: asyncio's event loop runs. The CPython guest uses the asyncio
+adapters and the extension-module finder too (guest/cpython/).
 
 Installed once, at pre-initialisation (`install`), so every run starts with
 it. Each piece says which gap it closes; `docs/python.md` lists them.
@@ -274,6 +275,35 @@ def _unix_events(module):
             raise RuntimeError(f"sig {sig} cannot be caught: {exc}") from None
 
     loop.add_signal_handler = add_signal_handler
+
+
+class NativeExtensionFinder:
+    """A meta path finder after all the others, reached only when nothing
+    importable was found: importing a compiled extension module says why it
+    cannot load, naming it, where python3 would load it. Both Python guests
+    install it."""
+
+    SUFFIXES = (".so", ".pyd", ".dylib")
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        import os
+        leaf = name.rpartition(".")[2]
+        for entry in (sys.path if path is None else path):
+            try:
+                files = os.listdir(entry or ".")
+            except (OSError, TypeError, ValueError):
+                continue
+            for file in files:
+                if file.startswith(leaf + ".") and file.endswith(cls.SUFFIXES):
+                    where = os.path.join(entry, file)
+                    package = name.partition(".")[0]
+                    raise ImportError(
+                        f"cannot import {name}: {where} is a compiled extension module, "
+                        "which cannot load in the sandbox (it runs WebAssembly); "
+                        f"use a pure-Python version of {package!r}",
+                        name=name, path=where)
+        return None
 
 
 def _iscoroutine(callback):

@@ -14,8 +14,22 @@ use anyhow::{Result, anyhow};
 mod harness;
 
 /// Runs the corpus entries whose name contains one of `only` (all when
-/// empty) and prints the report as Markdown.
+/// empty) on each Python guest, and prints the reports as Markdown.
 pub fn measure(root: &Path, rewind: &Path, scratch: &Path, only: &[String]) -> Result<()> {
+    for python in ["rustpython", "cpython"] {
+        println!("\n### The {python} guest (`REWIND_PYTHON={python}`)\n");
+        measure_guest(root, rewind, scratch, only, python)?;
+    }
+    Ok(())
+}
+
+fn measure_guest(
+    root: &Path,
+    rewind: &Path,
+    scratch: &Path,
+    only: &[String],
+    python: &str,
+) -> Result<()> {
     let corpus = root.join("tests/corpus");
     let mut entries = harness::load(&corpus).map_err(|e| anyhow!(e))?;
     entries.retain(|entry| only.is_empty() || only.iter().any(|o| entry.name.contains(o.as_str())));
@@ -23,7 +37,9 @@ pub fn measure(root: &Path, rewind: &Path, scratch: &Path, only: &[String]) -> R
     let make = || {
         let mut command = Command::new(rewind);
         // Recordings of the entries that exit non-zero are not wanted here.
-        command.env("REWIND_OUT", &recordings);
+        command
+            .env("REWIND_OUT", &recordings)
+            .env("REWIND_PYTHON", python);
         command
     };
     let harness = harness::Harness {
@@ -34,7 +50,10 @@ pub fn measure(root: &Path, rewind: &Path, scratch: &Path, only: &[String]) -> R
         // One at a time: the times are compared.
         jobs: 1,
     };
-    eprintln!("running the corpus: {} entries", entries.len());
+    eprintln!(
+        "running the corpus on the {python} guest: {} entries",
+        entries.len()
+    );
     let outcomes = harness.run_all(&entries);
     println!("| entry | result | CPython s | rewind s | rewind / CPython |");
     println!("|---|---|---|---|---|");

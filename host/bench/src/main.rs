@@ -8,7 +8,8 @@
 //!   WebAssembly: the limit the wasm build can reach;
 //! - `rewind`: `rewind run`, the wasm guest in the sandbox, in each
 //!   recording mode: `off`, the default `on-event`, `continuous` (whose
-//!   stream gives the log's size), and live tracing (`--trace`).
+//!   stream gives the log's size), and live tracing (`--trace`);
+//! - `rewind --python cpython`: the CPython guest, off, on-event and traced.
 //!
 //! Every runner's output is compared with CPython's, so a runner that
 //! computes a wrong result is reported rather than timed.
@@ -64,6 +65,11 @@ struct Args {
     /// materialized in full (`--materialize --full`); 0 leaves this out.
     #[arg(long, default_value_t = 3)]
     materialize_runs: usize,
+
+    /// As `--materialize-runs`, on the CPython guest, whose tracer (Python
+    /// code over `sys.monitoring`) is 30-100x slower.
+    #[arg(long, default_value_t = 1)]
+    cpython_materialize_runs: usize,
 
     /// Events in the synthetic recording the debugger opens and moves
     /// through; 0 leaves the debugger out.
@@ -275,6 +281,12 @@ fn main() -> Result<()> {
     }
     let mut traced = rewind.rewind_with("rewind --trace", &["--trace"], &scratch);
     traced.runs = Some(args.trace_runs);
+    let mut cpython_traced = rewind.rewind_with(
+        "rewind --python cpython --trace",
+        &["--python", "cpython", "--trace"],
+        &scratch,
+    );
+    cpython_traced.runs = Some(args.trace_runs);
     // The order matters to the report: see `print_report`.
     let runners = [
         cpython()?,
@@ -287,6 +299,17 @@ fn main() -> Result<()> {
             &scratch,
         ),
         traced,
+        rewind.rewind_with(
+            "rewind --python cpython --mode off",
+            &["--python", "cpython", "--mode", "off"],
+            &scratch,
+        ),
+        rewind.rewind_with(
+            "rewind --python cpython (on-event)",
+            &["--python", "cpython"],
+            &scratch,
+        ),
+        cpython_traced,
     ];
     let hello = scratch.join("hello.py");
     std::fs::write(&hello, "print('hi')\n")?;
@@ -309,18 +332,21 @@ fn main() -> Result<()> {
     }
 
     print_report(&runners, &startup, &rows, &args);
-    if args.materialize_runs > 0 {
+    for (python, runs, off, trace) in [
+        ("rustpython", args.materialize_runs, 2, 5),
+        ("cpython", args.cpython_materialize_runs, 6, 8),
+    ] {
+        if runs == 0 {
+            continue;
+        }
         let mut materialized = Vec::new();
         for workload in &workloads {
             let name = workload.file_name().unwrap().to_string_lossy().into_owned();
-            eprintln!(
-                "materializing {name}'s crash ({} runs)",
-                args.materialize_runs
-            );
-            let measured = materialize(&rewind.program, workload, &scratch, args.materialize_runs)?;
+            eprintln!("materializing {name}'s crash on the {python} guest ({runs} runs)");
+            let measured = materialize(&rewind.program, python, workload, &scratch, runs)?;
             materialized.push((name, measured));
         }
-        print_materialization(&materialized, &rows, &args);
+        print_materialization(&materialized, &rows, python, runs, (off, trace));
     }
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
@@ -399,6 +425,7 @@ struct Materialized {
 /// window: the last 10,000 events) and a full materialization.
 fn materialize(
     rewind: &Path,
+    python: &str,
     workload: &Path,
     scratch: &Path,
     runs: usize,
@@ -420,6 +447,8 @@ fn materialize(
         let recorded = Command::new(rewind)
             .args([
                 "run",
+                "--python",
+                python,
                 "--timeout",
                 "none",
                 "--buffer-events",
@@ -501,15 +530,16 @@ fn materialize(
 fn print_materialization(
     materialized: &[(String, Materialized)],
     rows: &[(String, Vec<Measured>)],
-    args: &Args,
+    python: &str,
+    runs: usize,
+    (off, traced): (usize, usize),
 ) {
     println!(
-        "\nReading a crash back: each workload with a crash at its end, recorded in the default \
-         on-event mode (run); opened in the debugger, `rewind replay CRASH --commands` with \
-         nothing materialized yet, which re-executes the run keeping the last 10,000 events \
-         (open); and `rewind replay --materialize --full`, every event of the run (full). \
-         Medians of {} runs each; `--trace` / off from the table above.\n",
-        args.materialize_runs
+        "\nReading a crash back on the {python} guest: each workload with a crash at its end, \
+         recorded in the default on-event mode (run); opened in the debugger, `rewind replay \
+         CRASH --commands` with nothing materialized yet, which re-executes the run keeping the \
+         last 10,000 events (open); and `rewind replay --materialize --full`, every event of the \
+         run (full). Medians of {runs} runs each; `--trace` / off from the tables above.\n"
     );
     println!(
         "| workload | run (s) | open (s) | open / run | full (s) | full / run | events | events/s | bytes/event | --trace / off |"
@@ -523,15 +553,14 @@ fn print_materialization(
         let full = m.full.as_secs_f64() / run;
         let rate = m.events as f64 / m.full.as_secs_f64();
         let size = m.bytes as f64 / m.events.max(1) as f64;
-        let off = measured[2].elapsed.as_secs_f64();
-        let trace = measured[5].elapsed.as_secs_f64() / off;
+        let trace = measured[traced].elapsed.as_secs_f64() / measured[off].elapsed.as_secs_f64();
         println!(
             "| {name} | {run:.2} | {:.2} | {open:.2}x | {:.2} | {full:.2}x | {} | {:.2} M | {size:.2} | {} |",
             m.open.as_secs_f64(),
             m.full.as_secs_f64(),
             m.events,
             rate / 1e6,
-            match measured[5].elapsed.is_zero() {
+            match measured[traced].elapsed.is_zero() {
                 true => "-".to_owned(),
                 false => format!("{trace:.2}x"),
             }
@@ -540,7 +569,7 @@ fn print_materialization(
         fulls.push(full);
         rates.push(rate);
         sizes.push(size);
-        if !measured[5].elapsed.is_zero() {
+        if !measured[traced].elapsed.is_zero() {
             traces.push(trace);
         }
     }
@@ -683,6 +712,8 @@ fn print_report(
         "\nLog bytes/s: the continuous stream's size (the whole input log and markers) over the run's wall time.\n"
     );
 
+    print_cpython_guest(rows, &ratio, &secs);
+
     println!(
         "Start-up, `print('hi')`, median of {} runs:\n",
         args.startup_runs
@@ -698,6 +729,66 @@ fn print_report(
             );
         }
     }
+}
+
+/// The CPython guest (`--python cpython`) beside native CPython and the
+/// RustPython guest: speed with recording off, the default on-event mode's
+/// cost, and live tracing's.
+fn print_cpython_guest(
+    rows: &[(String, Vec<Measured>)],
+    ratio: &dyn Fn(Duration, Duration) -> f64,
+    secs: &dyn Fn(Duration) -> String,
+) {
+    const CPYTHON: usize = 0;
+    const RUSTPYTHON_OFF: usize = 2;
+    const RUSTPYTHON_TRACE: usize = 5;
+    const OFF: usize = 6;
+    const ON_EVENT: usize = 7;
+    const TRACE: usize = 8;
+    println!("## The CPython guest: `rewind run --python cpython`\n");
+    println!(
+        "| workload | CPython | CPython guest, off | RustPython guest, off | CPython guest / CPython | RustPython guest / CPython guest | on-event / off | --trace / off | RustPython --trace / off |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let (mut by_native, mut rust_by_guest, mut on_event, mut traced, mut rust_traced) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (name, m) in rows {
+        let off = m[OFF].elapsed;
+        by_native.push(ratio(off, m[CPYTHON].elapsed));
+        rust_by_guest.push(ratio(m[RUSTPYTHON_OFF].elapsed, off));
+        on_event.push(ratio(m[ON_EVENT].elapsed, off));
+        let trace = |at: usize, base: usize, into: &mut Vec<f64>| match m[at].elapsed.is_zero() {
+            true => "—".to_owned(),
+            false => {
+                let r = ratio(m[at].elapsed, m[base].elapsed);
+                into.push(r);
+                format!("{r:.1}x")
+            }
+        };
+        let trace_ratio = trace(TRACE, OFF, &mut traced);
+        let rust_trace_ratio = trace(RUSTPYTHON_TRACE, RUSTPYTHON_OFF, &mut rust_traced);
+        println!(
+            "| {name} | {} | {} | {} | {:.2}x | {:.2}x | {:.3}x | {trace_ratio} | {rust_trace_ratio} |",
+            secs(m[CPYTHON].elapsed),
+            secs(off),
+            secs(m[RUSTPYTHON_OFF].elapsed),
+            ratio(off, m[CPYTHON].elapsed),
+            ratio(m[RUSTPYTHON_OFF].elapsed, off),
+            ratio(m[ON_EVENT].elapsed, off),
+        );
+    }
+    let median_or_dash = |values: Vec<f64>| match values.is_empty() {
+        true => "—".to_owned(),
+        false => format!("**{:.1}x**", median_f64(values)),
+    };
+    println!(
+        "| **median** | | | | **{:.2}x** | **{:.2}x** | **{:.3}x** | {} | {} |\n",
+        median_f64(by_native),
+        median_f64(rust_by_guest),
+        median_f64(on_event),
+        median_or_dash(traced),
+        median_or_dash(rust_traced),
+    );
 }
 
 fn bytes_per_sec(rate: f64) -> String {

@@ -64,11 +64,6 @@ impl Python {
 /// Where the CPython guest finds its standard library.
 pub const CPYTHON_STDLIB_PATH: &str = "/python";
 
-/// The Python guest built into this binary that runs scripts by default.
-pub fn python() -> ComponentSource {
-    Python::default().source()
-}
-
 /// How messages name a guest.
 pub fn describe(source: &ComponentSource) -> String {
     match Python::named(source.name()) {
@@ -79,31 +74,48 @@ pub fn describe(source: &ComponentSource) -> String {
 }
 
 /// The CPython guest's standard library, unpacked once into the cache
-/// directory (under its digest) and read from there after that.
+/// directory (under its digest) and read from there after that; into the
+/// system's temporary directory when the cache cannot be written.
 fn cpython_stdlib() -> Result<PathBuf> {
     let archive = rewind_guests::CPYTHON_STDLIB;
-    let cache = ComponentCache::default_dir()
-        .context("no cache directory: set REWIND_CACHE_DIR or HOME")?;
     let hex = archive.digest.trim_start_matches("sha256:");
-    let dir = cache.join(format!("cpython-stdlib-{}", &hex[..16]));
-    if dir.join(UNPACKED).exists() {
+    let name = format!("cpython-stdlib-{}", &hex[..16]);
+    let cache = ComponentCache::default_dir();
+    if let Some(dir) = cache.as_ref().map(|cache| cache.join(&name))
+        && dir.join(UNPACKED).exists()
+    {
         return Ok(dir);
     }
-    std::fs::create_dir_all(&cache)
-        .with_context(|| format!("cannot create the cache directory {}", cache.display()))?;
+    let fallback = std::env::temp_dir().join(format!("rewind-{name}"));
+    if fallback.join(UNPACKED).exists() {
+        return Ok(fallback);
+    }
     eprintln!("rewind: unpacking the CPython guest's standard library (first run only)...");
+    let first = match &cache {
+        Some(cache) => unpack_into(cache, &name, archive),
+        None => Err(anyhow::anyhow!("no cache directory")),
+    };
+    first.or_else(|err| {
+        tracing::debug!("unpacking into the cache failed: {err:#}");
+        unpack_into(&std::env::temp_dir(), &format!("rewind-{name}"), archive)
+    })
+}
+
+/// Unpacks `archive` as `parent/name`, whole or not at all.
+fn unpack_into(parent: &Path, name: &str, archive: rewind_guests::Archive) -> Result<PathBuf> {
+    let dir = parent.join(name);
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create the directory {}", parent.display()))?;
     let partial = tempfile::Builder::new()
-        .prefix(".cpython-stdlib-")
-        .tempdir_in(&cache)
-        .with_context(|| format!("cannot write in the cache directory {}", cache.display()))?;
+        .prefix(&format!(".{name}-"))
+        .tempdir_in(parent)
+        .with_context(|| format!("cannot write in {}", parent.display()))?;
     unpack(archive.tar_zst, partial.path())
         .context("cannot unpack the CPython guest's standard library")?;
     std::fs::write(partial.path().join(UNPACKED), archive.digest)?;
     match std::fs::rename(partial.path(), &dir) {
-        Ok(()) => {
-            // Kept: it is the directory now.
-            let _ = partial.keep();
-        }
+        // Kept: it is the directory now.
+        Ok(()) => drop(partial.keep()),
         // Another run unpacked it first: use that one.
         Err(_) if dir.join(UNPACKED).exists() => {}
         Err(err) => {

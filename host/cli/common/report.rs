@@ -63,7 +63,9 @@ pub fn print_recorder_event(event: &RecorderEvent) {
 ///
 /// How far comes from the guest's position (see `control.position` in the
 /// WIT), which advances steadily to the recorded run's; a recording without
-/// positions (format version 1) is measured by the inputs consumed instead.
+/// positions (format version 1), or with too few to measure by (the CPython
+/// guest counts only its calls to the host), is measured by the inputs
+/// consumed instead.
 pub fn progress_line(on: bool) -> Option<Box<dyn Fn(Progress) + Send + Sync>> {
     let forced = std::env::var_os("REWIND_PROGRESS").is_some_and(|v| v == "1");
     let terminal = std::io::stderr().is_terminal();
@@ -78,7 +80,9 @@ pub fn progress_line(on: bool) -> Option<Box<dyn Fn(Progress) + Send + Sync>> {
             return;
         }
         let permille = match (progress.total_position, progress.total_inputs) {
-            (Some(total), _) if total > 0 => progress.position.saturating_mul(1000) / total,
+            (Some(total), _) if total >= FINE_POSITIONS => {
+                progress.position.saturating_mul(1000) / total
+            }
             (_, 0) => 1000,
             (_, total) => progress.inputs.saturating_mul(1000) / total,
         };
@@ -92,6 +96,9 @@ pub fn progress_line(on: bool) -> Option<Box<dyn Fn(Progress) + Send + Sync>> {
         }
     }))
 }
+
+/// Fewer positions than this in a whole run do not measure progress.
+const FINE_POSITIONS: u64 = 100;
 
 /// `rewind: materializing: 42.0%, 1200000 events, 3.1s elapsed, about 4s left`
 fn progress_text(permille: u64, events: u64, elapsed: Duration) -> String {

@@ -187,7 +187,12 @@ impl<W: Write> Adapter<W> {
                     path
                 }
             }
-            Target::Program { program, args, cwd } => {
+            Target::Program {
+                program,
+                args,
+                cwd,
+                python,
+            } => {
                 let scratch = tempfile::Builder::new()
                     .prefix("rewind-dap-")
                     .tempdir()
@@ -197,7 +202,7 @@ impl<W: Write> Adapter<W> {
                 let recorded = super::launch::record(
                     &rewind,
                     program,
-                    args,
+                    (args, python.as_deref()),
                     cwd.as_deref(),
                     scratch.path(),
                     |category, line| {

@@ -32,6 +32,8 @@ pub enum Target {
         program: PathBuf,
         args: Vec<String>,
         cwd: Option<PathBuf>,
+        /// `rustpython` or `cpython`; `rewind run`'s default when none.
+        python: Option<String>,
     },
 }
 
@@ -94,10 +96,19 @@ impl Launch {
                         return Err(format!("launch: \"args\" must be a list, not {other}"));
                     }
                 };
+                let python = text("python")?;
+                if let Some(python) = &python
+                    && !["rustpython", "cpython"].contains(&python.as_str())
+                {
+                    return Err(format!(
+                        "launch: \"python\" is \"rustpython\" or \"cpython\", not {python:?}"
+                    ));
+                }
                 Target::Program {
                     program: PathBuf::from(program),
                     args,
                     cwd: text("cwd")?.map(PathBuf::from),
+                    python,
                 }
             }
             (Some(_), Some(_)) => {
@@ -115,22 +126,25 @@ impl Launch {
     }
 }
 
-/// Records `program` with `rewind run --trace --mode continuous` into a
-/// directory of `scratch`, handing each line it prints to `output` (with
+/// Records `program` with `rewind run --trace --mode continuous` (on the
+/// Python guest `python` names, when it does) into a directory of `scratch`, handing each line it prints to `output` (with
 /// its category, `stdout` or `stderr`); the recording written.
 pub fn record(
     rewind: &Path,
     program: &Path,
-    args: &[String],
+    (args, python): (&[String], Option<&str>),
     cwd: Option<&Path>,
     scratch: &Path,
     mut output: impl FnMut(&str, String),
 ) -> Result<PathBuf> {
     let out = scratch.join("recordings");
     let mut command = Command::new(rewind);
+    command.args(["run", "--trace", "--mode", "continuous", "--out"]);
+    command.arg(&out);
+    if let Some(python) = python {
+        command.args(["--python", python]);
+    }
     command
-        .args(["run", "--trace", "--mode", "continuous", "--out"])
-        .arg(&out)
         .arg("--")
         .arg(program)
         .args(args)

@@ -76,7 +76,9 @@ async def main():
     for p in pending:
         p.cancel()
     results = []
-    for coro in asyncio.as_completed([slow(0.003), slow(0.001), slow(0.002)]):
+    # 10 ms apart: the tasks start in an order of their own (a set), which a
+    # slow moment must not turn into a finishing order.
+    for coro in asyncio.as_completed([slow(0.03), slow(0.01), slow(0.02)]):
         results.append(await coro)
     print("as_completed:", results)
 
