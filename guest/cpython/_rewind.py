@@ -26,6 +26,8 @@ _internal_files = set()
 # Whether the tracer (see `_rewind_tracer`) is recording events now.
 _traced = False
 _tracer = None
+# Whether no `recrepr` stringifier covers the scalars (see the tracer).
+_fast_repr = True
 
 
 def tell_host():
@@ -102,7 +104,10 @@ def rules_changed():
 
 
 def set_fast_repr(on):
-    pass
+    global _fast_repr
+    _fast_repr = bool(on)
+    if _tracer is not None:
+        _tracer.fast_repr = _fast_repr
 
 
 def set_stringifiers(any):
@@ -199,6 +204,7 @@ def start_tracing():
     import _rewind_tracer
 
     _tracer = _rewind_tracer.Tracer(revdebug)
+    _tracer.fast_repr = _fast_repr
     _tracer.start()
     _traced = True
 

@@ -16,18 +16,81 @@ allows), and answers `trace.evaluate-at`: at that event it evaluates the
 host's expressions in the traced frames of the moment.
 """
 
+import dis as _dis
 import sys
 import types
+from itertools import islice
 
 from componentize_py_types import Err as _Err
 from componentize_py_types import Ok as _Ok
 from wit_world.imports import trace as _trace
 
 _monitoring = sys.monitoring
+_DISABLE = _monitoring.DISABLE
+_getframe = sys._getframe
+_Call, _CallEvent = _trace.Event_Call, _trace.CallEvent
+_Line, _LineEvent = _trace.Event_Line, _trace.LineEvent
 _TOOL = _monitoring.DEBUGGER_ID
 _E = _monitoring.events
 _BATCH = 1024
 _MAX_TEXT = 4000
+# A container's text is made again only when it is another object or holds
+# other items: its identity, length and the identities of the items its text
+# shows, as the RustPython guest's native tracer decides (a change deeper
+# inside is seen when the container itself changes).
+_CONTAINERS = {list, tuple, dict}
+_SHOWN = 32
+
+
+# Keys of a frame's values that are not names of locals: the line of its
+# last event, and the names holding containers.
+_LAST_LINE = 0
+_CONTAINER_NAMES = 1
+
+# The instructions that bind a name in a frame's locals (its globals, for a
+# module).
+_STORES = {"STORE_FAST", "STORE_NAME", "STORE_DEREF", "STORE_GLOBAL", "DELETE_FAST",
+           "DELETE_NAME", "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST"}
+
+
+def _stores_by_line(code):
+    """{line: the names its instructions bind} for `code`."""
+    stores = {}
+    line = None
+    for instruction in _dis.get_instructions(code):
+        if instruction.positions is not None and instruction.positions.lineno is not None:
+            line = instruction.positions.lineno
+        if instruction.opname in _STORES:
+            names = stores.setdefault(line, set())
+            if instruction.opname == "STORE_FAST_STORE_FAST" or (
+                    instruction.opname == "STORE_FAST_LOAD_FAST"):
+                names.update(_pair_names(code, instruction))
+            else:
+                names.add(instruction.argval)
+    return {line: tuple(names) for line, names in stores.items()}
+
+
+def _pair_names(code, instruction):
+    """The names of a superinstruction of two fast locals."""
+    value = instruction.argval
+    if isinstance(value, tuple):
+        return [name for name in value if isinstance(name, str)]
+    names = code.co_varnames + code.co_cellvars + code.co_freevars
+    arg = instruction.arg
+    return [names[i] for i in (arg >> 4, arg & 15) if i < len(names)]
+
+
+def _fingerprint(value, kind):
+    if kind is dict:
+        return (id(value), len(value),
+                *map(id, islice(value.keys(), _SHOWN)),
+                *map(id, islice(value.values(), _SHOWN)))
+    return (id(value), len(value), *map(id, value[:_SHOWN]))
+
+
+# What `revdebug._saferepr` makes of a scalar short enough: its repr.
+_SCALARS = {int, float, bool, type(None), str}
+_MAX_REPR = 256
 # Values whose string only changes when the object does: one kept by
 # identity need not be stringified again.
 _ATOMS = {
@@ -41,12 +104,18 @@ class Tracer:
         self._revdebug = revdebug
         self._saferepr = revdebug._saferepr
         self._decided = {}
+        # {code: {line: the names the line binds}}, made on first use.
+        self._stores = {}
         self._batch = []
         # (frame, {name: (value or None, text)}) of the traced frames.
         self._frames = []
-        self._count = 0
+        # Events handed to the host so far.
+        self._sent = 0
         self._evaluate_at = _trace.evaluate_at()
         self._active = True
+        # Whether scalars may be stringified by their repr (no `recrepr`
+        # stringifier for their types).
+        self.fast_repr = True
         # An exception handled in a frame, said at that frame's next line
         # (as settrace says it): a handler that only cleans up and raises
         # again (the end of an `except` block that raised) runs no line.
@@ -105,21 +174,28 @@ class Tracer:
         return on
 
     def _push(self, event, evaluable=True):
-        self._batch.append(event)
-        index = self._count
-        self._count += 1
-        if index == self._evaluate_at and evaluable:
+        batch = self._batch
+        batch.append(event)
+        # This event's index, counting from the thread's first.
+        if self._sent + len(batch) - 1 == self._evaluate_at and evaluable:
             self.flush()
             self._evaluate()
-        elif len(self._batch) >= _BATCH:
+        elif len(batch) >= _BATCH:
             self.flush()
 
     def flush(self):
         if self._batch:
             batch, self._batch = self._batch, []
+            self._sent += len(batch)
             _trace.events(batch)
 
     def _text(self, value):
+        # The scalars' text is their repr, made in C, unless a `recrepr`
+        # stringifier of their type says otherwise (`set_fast_repr`).
+        if type(value) in _SCALARS and self.fast_repr:
+            text = repr(value)
+            if len(text) <= _MAX_REPR:
+                return text
         was, self._active = self._active, False
         try:
             return self._saferepr(value)
@@ -127,63 +203,109 @@ class Tracer:
             self._active = was
 
     def _start(self, code, offset):
-        if not self._record(code):
-            return _monitoring.DISABLE
+        on = self._decided.get(code)
+        if on is None:
+            on = self._record(code)
+        if not on:
+            return _DISABLE
         if not self._active:
             return None
-        frame = sys._getframe(1)
+        frame = _getframe(1)
         nargs = code.co_argcount + code.co_kwonlyargcount
-        nargs += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+        flags = code.co_flags
+        nargs += bool(flags & 0x04) + bool(flags & 0x08)
         values = {}
         args = []
-        locals = frame.f_locals
-        for name in code.co_varnames[:nargs]:
-            try:
-                value = locals[name]
-            except (KeyError, Exception):
-                continue
-            text = self._text(value)
-            values[name] = (value if type(value) in _ATOMS else None, text)
-            args.append((name, text))
+        if nargs:
+            locals = frame.f_locals
+            fast = self.fast_repr
+            for name in code.co_varnames[:nargs]:
+                try:
+                    value = locals[name]
+                except Exception:
+                    continue
+                kind = type(value)
+                text = repr(value) if fast and kind in _SCALARS else None
+                if text is None or len(text) > _MAX_REPR:
+                    text = self._text(value)
+                key = None
+                if kind in _CONTAINERS:
+                    key = _fingerprint(value, kind)
+                    values.setdefault(_CONTAINER_NAMES, set()).add(name)
+                values[name] = (value if kind in _ATOMS else None, text, key)
+                args.append((name, text))
         self._frames.append((frame, values))
         # A module's call is at line 0, before its first line, as the
         # RustPython guest says it.
         line = 0 if code.co_name == "<module>" else frame.f_lineno or code.co_firstlineno
-        self._push(_trace.Event_Call(_trace.CallEvent(
-            code.co_qualname, code.co_filename, line, args)))
+        self._push(_Call(_CallEvent(code.co_qualname, code.co_filename, line, args)))
         return None
 
     def _line(self, code, line):
-        if not self._record(code):
-            return _monitoring.DISABLE
+        on = self._decided.get(code)
+        if on is None:
+            on = self._record(code)
+        if not on:
+            return _DISABLE
         if not self._active:
             return None
-        frame = sys._getframe(1)
-        caught, self._caught = self._caught, None
-        if caught is not None and caught[0] is frame:
-            self._exception(_trace.ExceptionStage.CAUGHT, caught[1])
-        values = self._values_of(frame)
+        frame = _getframe(1)
+        if self._caught is not None:
+            caught, self._caught = self._caught, None
+            if caught[0] is frame:
+                self._exception(_trace.ExceptionStage.CAUGHT, caught[1])
+        frames = self._frames
+        if frames and frames[-1][0] is frame:
+            values = frames[-1][1]
+        else:
+            values = self._values_of(frame)
         changed = []
         try:
-            items = list(frame.f_locals.items())
+            locals = frame.f_locals
         except Exception:
-            items = []
+            locals = {}
+        # What may have changed since the frame's last event: the names the
+        # line it ran stores to, and the containers (changed in place by
+        # anyone). Every name the first time.
+        last = values.get(_LAST_LINE)
+        values[_LAST_LINE] = line
+        if last is None:
+            names = list(locals.keys())
+        else:
+            stores = self._stores.get(code)
+            if stores is None:
+                stores = self._stores[code] = _stores_by_line(code)
+            names = [name for name in stores.get(last, ()) if name in locals]
+            names.extend(values.get(_CONTAINER_NAMES, ()))
         module = code.co_name == "<module>"
-        for name, value in items:
-            if not isinstance(name, str):
+        fast = self.fast_repr
+        for name in names:
+            if module and (type(name) is not str or name.startswith("__") and name.endswith("__")):
                 continue
-            if module and name.startswith("__") and name.endswith("__"):
+            try:
+                value = locals[name]
+            except Exception:
                 continue
             before = values.get(name)
-            if before is not None and before[0] is not None and before[0] is value:
+            if before is not None and before[0] is value and before[0] is not None:
                 continue
-            text = self._text(value)
-            if before is not None and before[1] == text:
-                values[name] = (value if type(value) in _ATOMS else None, text)
-                continue
-            values[name] = (value if type(value) in _ATOMS else None, text)
-            changed.append((name, text))
-        self._push(_trace.Event_Line(_trace.LineEvent(line, changed)))
+            kind = type(value)
+            key = None
+            if kind in _CONTAINERS:
+                key = _fingerprint(value, kind)
+                if before is None or before[2] is None:
+                    values.setdefault(_CONTAINER_NAMES, set()).add(name)
+                elif before[2] == key:
+                    continue
+            elif before is not None and before[2] is not None:
+                values[_CONTAINER_NAMES].discard(name)
+            text = repr(value) if fast and kind in _SCALARS else None
+            if text is None or len(text) > _MAX_REPR:
+                text = self._text(value)
+            values[name] = (value if kind in _ATOMS else None, text, key)
+            if before is None or before[1] != text:
+                changed.append((name, text))
+        self._push(_Line(_LineEvent(line, changed)))
         return None
 
     def _values_of(self, frame):
@@ -197,6 +319,9 @@ class Tracer:
 
     def _pop(self, frame):
         frames = self._frames
+        if frames and frames[-1][0] is frame:
+            del frames[-1]
+            return
         for at in range(len(frames) - 1, -1, -1):
             if frames[at][0] is frame:
                 del frames[at:]
