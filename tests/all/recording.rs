@@ -981,3 +981,31 @@ fn markers_count_against_the_recording_budget() {
     let last = inputs(&recording).last().cloned().unwrap();
     assert_eq!(last["name"], "log-truncated", "{last}");
 }
+
+/// A CPython guest's recording says how much slower its tracer may make a
+/// re-execution, and re-execution's derived time bound allows for it, so
+/// that opening a long run's crash is not cut at ten times the run.
+#[test]
+fn a_cpython_recording_allows_for_its_slower_tracer() {
+    let scripts = Scripts::new();
+    scripts.write("boom.py", "raise ValueError('boom')\n");
+    let (run, files) = record(&scripts, &["--python", "cpython", "boom.py"], "");
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let recording = only(&files, "crash");
+    let settings = recording["header"]["settings"].as_array().unwrap();
+    assert!(
+        settings.contains(&serde_json::json!(["tracing-slowdown", "500"])),
+        "{settings:?}"
+    );
+    assert_eq!(recording["header"]["guest_name"], "cpython");
+    let scripts = Scripts::new();
+    scripts.write("boom.py", "raise ValueError('boom')\n");
+    let (run, files) = record(&scripts, &["--python", "rustpython", "boom.py"], "");
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let recording = only(&files, "crash");
+    let settings = recording["header"]["settings"].as_array().unwrap();
+    assert!(
+        !settings.iter().any(|pair| pair[0] == "tracing-slowdown"),
+        "{settings:?}"
+    );
+}

@@ -46,6 +46,18 @@ impl Python {
         ComponentSource::with_digest(guest.name, guest.wasm, guest.digest)
     }
 
+    /// How many times slower than the run a traced re-execution may be, at
+    /// worst, when it is more than re-execution's bound assumes (ten): the
+    /// CPython guest's tracer is Python code, up to about 400x
+    /// (docs/benchmarks.md). Recorded with the run, so that re-execution's
+    /// derived time bound allows for it.
+    pub fn tracing_slowdown(self) -> Option<u32> {
+        match self {
+            Python::Rustpython => None,
+            Python::Cpython => Some(500),
+        }
+    }
+
     /// What the guest needs granted besides the program's own grants: the
     /// CPython guest's standard library, read-only at `/python`, unpacked
     /// into the cache on first use.

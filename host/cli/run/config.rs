@@ -127,7 +127,12 @@ impl RunConfig {
                     .unwrap_or_else(|_| self.argv[0].clone());
                 settings.push(("guest-path".to_owned(), path));
             }
-            _ => settings.push(("hash-seed".to_owned(), "0".to_owned())),
+            _ => {
+                settings.push(("hash-seed".to_owned(), "0".to_owned()));
+                if let Some(slowdown) = self.guest.tracing_slowdown() {
+                    settings.push(("tracing-slowdown".to_owned(), slowdown.to_string()));
+                }
+            }
         }
         let out_dir = match uploader {
             Some(uploader) => uploader.dir().to_owned(),

@@ -108,12 +108,19 @@ impl RecordingFile {
 
     /// How long a re-execution of it may take unless told otherwise: ten
     /// times as long as the recorded run took (tracing and a busy machine
-    /// are slower) and at least a minute; an hour, as `rewind run`'s own
-    /// default, when the recording does not say how long the run took.
+    /// are slower), or the `tracing-slowdown` setting's times when the run
+    /// says its guest traces slower than that, and at least a minute; an
+    /// hour, as `rewind run`'s own default, when the recording does not say
+    /// how long the run took.
     pub fn derived_timeout(&self) -> Duration {
+        let slowdown = self
+            .setting("tracing-slowdown")
+            .and_then(|value| value.parse::<u32>().ok())
+            .unwrap_or(10)
+            .clamp(10, 10_000);
         match self.recording.elapsed_ms {
             Some(ms) => Duration::from_millis(ms)
-                .saturating_mul(10)
+                .saturating_mul(slowdown)
                 .max(Duration::from_secs(60)),
             None => Limits::DEFAULT_TIMEOUT,
         }
