@@ -218,16 +218,13 @@ class Tracer:
         args = []
         if nargs:
             locals = frame.f_locals
-            fast = self.fast_repr
             for name in code.co_varnames[:nargs]:
                 try:
                     value = locals[name]
                 except Exception:
                     continue
                 kind = type(value)
-                text = repr(value) if fast and kind in _SCALARS else None
-                if text is None or len(text) > _MAX_REPR:
-                    text = self._text(value)
+                text = self._text(value)
                 key = None
                 if kind in _CONTAINERS:
                     key = _fingerprint(value, kind)

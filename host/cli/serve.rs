@@ -25,7 +25,7 @@ use crate::common::args::{
     ANY_SIZE, parse_duration, parse_env, parse_grants, parse_mode, parse_python_memory, parse_size,
     script_path,
 };
-use crate::common::guest::Python;
+use crate::common::guest::PythonArg;
 use crate::common::{UsageError, guest, io_message, report};
 
 /// Serve a WSGI application over HTTP, sandboxed, with a debugger for the
@@ -86,17 +86,8 @@ pub struct ServeArgs {
     )]
     token: Option<String>,
 
-    /// Which Python serves: `rustpython` or `cpython` (as `rewind run
-    /// --python`).
-    #[arg(
-        long,
-        value_name = "PYTHON",
-        value_enum,
-        env = "REWIND_PYTHON",
-        default_value_t = Python::default(),
-        hide_env_values = true
-    )]
-    python: Python,
+    #[command(flatten)]
+    guest: PythonArg,
 
     /// Grant a host directory, read-only (`HOST_DIR[::GUEST_DIR]`).
     #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_DIR]")]
@@ -207,7 +198,7 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
         &[],
         Some((script_dir, "the script's directory")),
     )?;
-    grants.extend(args.python.grants()?);
+    grants.extend(args.guest.python.grants()?);
     let env = args
         .env
         .iter()
@@ -215,7 +206,7 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
 
     let runtime = Runtime::new()?;
-    let source = args.python.source();
+    let source = args.guest.python.source();
     let component = guest::load(&runtime, &source)?;
     let tag = format!("{:08x}", rand_u32());
     let plan = Arc::new(Plan {

@@ -73,6 +73,24 @@ impl Python {
     }
 }
 
+/// `--python`, shared by the commands that start a Python guest.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PythonArg {
+    /// Which Python runs the program: `rustpython` (Rewind's own VM, with
+    /// the native tracer and the cheapest recordings to read back) or
+    /// `cpython` (CPython 3.14: faster, the whole standard library; see
+    /// docs/cpython.md). Recordings name theirs, and re-execute with it.
+    #[arg(
+        long,
+        value_name = "PYTHON",
+        value_enum,
+        env = "REWIND_PYTHON",
+        default_value_t = Python::default(),
+        hide_env_values = true
+    )]
+    pub python: Python,
+}
+
 /// Where the CPython guest finds its standard library.
 pub const CPYTHON_STDLIB_PATH: &str = "/python";
 

@@ -275,7 +275,7 @@ impl RunConfig {
             .and_then(|dir| guest_cwd(&dir, &grants));
         if !matches!(main, Main::Component(_)) {
             let stdlib = guest::CPYTHON_STDLIB_PATH;
-            if args.python == Python::Cpython
+            if args.guest.python == Python::Cpython
                 && let Some(grant) = grants.iter().find(|grant| {
                     grant.guest == stdlib || grant.guest.starts_with(&format!("{stdlib}/"))
                 })
@@ -288,7 +288,7 @@ impl RunConfig {
                 ))
                 .into());
             }
-            grants.extend(args.python.grants()?);
+            grants.extend(args.guest.python.grants()?);
         }
         if args.buffer_events == 0 {
             return Err(
@@ -323,7 +323,7 @@ impl RunConfig {
         };
         Ok(RunConfig {
             main,
-            guest: args.python,
+            guest: args.guest.python,
             python,
             argv,
             grants,

@@ -15,7 +15,7 @@ use clap::Args;
 use rewind_runtime::{Interrupts, Mode, Outcome, Runtime, Sandbox};
 
 use crate::common::args::{CollectorArgs, parse_mode};
-use crate::common::guest::Python;
+use crate::common::guest::{Python, PythonArg};
 use crate::common::{guest, interrupt, status};
 
 mod collector;
@@ -106,18 +106,8 @@ pub struct RunArgs {
     #[arg(long = "path", value_name = "DIR")]
     paths: Vec<PathBuf>,
 
-    /// Which Python runs the script: `rustpython` (Rewind's own VM, with
-    /// the native tracer) or `cpython` (CPython 3.14: faster, the whole
-    /// standard library). Recordings name theirs, and re-execute with it.
-    #[arg(
-        long,
-        value_name = "PYTHON",
-        value_enum,
-        env = "REWIND_PYTHON",
-        default_value_t = Python::default(),
-        hide_env_values = true
-    )]
-    python: Python,
+    #[command(flatten)]
+    guest: PythonArg,
 
     /// Grant a host directory, read-only; the guest sees it at GUEST_DIR, or
     /// at the host directory's absolute path.
