@@ -296,11 +296,7 @@ def _compile_shown(source, name):
 
 
 def _interact(globals, quiet):
-    banner = "" if quiet else (
-        f"Python {sys.version} on {sys.platform}\n"
-        'Type "help", "copyright", "credits" or "license" for more information.\n'
-        "(rewind: inside the sandbox; what you type is recorded as the program's input)")
-    code.interact(banner=banner, local=globals, exitmsg="")
+    _rewind_platform.interact(globals, quiet)
 
 
 def _prompt(globals, launch):

@@ -30,7 +30,10 @@ _DISABLE = _monitoring.DISABLE
 _getframe = sys._getframe
 _Call, _CallEvent = _trace.Event_Call, _trace.CallEvent
 _Line, _LineEvent = _trace.Event_Line, _trace.LineEvent
-_TOOL = _monitoring.DEBUGGER_ID
+# Not one of the ids PEP 669 names (debuggers, coverage.py and profilers
+# take those): a program that uses `sys.monitoring` itself runs the same
+# traced and untraced, so that re-execution does not diverge.
+_TOOL = 4
 _E = _monitoring.events
 _BATCH = 1024
 _MAX_TEXT = 4000

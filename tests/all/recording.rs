@@ -1009,3 +1009,36 @@ fn a_cpython_recording_allows_for_its_slower_tracer() {
         "{settings:?}"
     );
 }
+
+/// The CPython guest's tracer uses `sys.monitoring` under an id of its own:
+/// a program that takes the debugger's or coverage's id itself runs the
+/// same traced as untraced.
+#[test]
+fn a_program_using_sys_monitoring_runs_alike_traced_on_cpython() {
+    let scripts = Scripts::new();
+    scripts.write(
+        "own.py",
+        "import sys\n\
+         m = sys.monitoring\n\
+         for tool in (m.DEBUGGER_ID, m.COVERAGE_ID, m.PROFILER_ID):\n\
+         \x20   m.use_tool_id(tool, 'mine')\n\
+         seen = []\n\
+         m.register_callback(m.DEBUGGER_ID, m.events.PY_START, lambda code, offset: seen.append(code.co_name))\n\
+         m.set_events(m.DEBUGGER_ID, m.events.PY_START)\n\
+         def f():\n\
+         \x20   return 1\n\
+         f()\n\
+         m.set_events(m.DEBUGGER_ID, 0)\n\
+         print('mine', seen)\n",
+    );
+    for trace in [false, true] {
+        let mut args = vec!["--python", "cpython"];
+        if trace {
+            args.push("--trace");
+        }
+        args.push("own.py");
+        let (run, _) = record(&scripts, &args, "");
+        assert_eq!(run.code, Some(0), "traced: {trace}: {run:?}");
+        assert_eq!(run.stdout, "mine ['f']\n", "traced: {trace}");
+    }
+}

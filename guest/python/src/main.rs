@@ -491,12 +491,8 @@ def _read_stdin():
     return importlib.util.decode_source(sys.stdin.buffer.read())
 
 def _interact(globals, quiet):
-    import code, sys
-    banner = "" if quiet else (
-        f"Python {sys.version} on {sys.platform}\n"
-        'Type "help", "copyright", "credits" or "license" for more information.\n'
-        "(rewind: inside the sandbox; what you type is recorded as the program's input)")
-    code.interact(banner=banner, local=globals, exitmsg="")
+    import _rewind_platform
+    _rewind_platform.interact(globals, quiet)
 
 def _options(unbuffered, ignore_environment, xoptions, warnoptions, sys_path, site_dirs):
     import os, sys

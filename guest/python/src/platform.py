@@ -306,6 +306,17 @@ class NativeExtensionFinder:
         return None
 
 
+def interact(globals, quiet):
+    """The interactive prompt (`code.interact`) in `globals`, with python3's
+    banner unless `quiet` (-q). Both Python guests' prompt."""
+    import code
+    banner = "" if quiet else (
+        f"Python {sys.version} on {sys.platform}\n"
+        'Type "help", "copyright", "credits" or "license" for more information.\n'
+        "(rewind: inside the sandbox; what you type is recorded as the program's input)")
+    code.interact(banner=banner, local=globals, exitmsg="")
+
+
 def _iscoroutine(callback):
     from asyncio import coroutines
     return coroutines.iscoroutine(callback) or coroutines._iscoroutinefunction(callback)
