@@ -3,9 +3,9 @@
 
 The RustPython guest implements this module natively (guest/python/src/
 recorder.rs); here it is Python over the bindings componentize-py generates
-(`wit_world.imports`). The functions and their arguments are the same, so
-`revdebug.py`, `registry.py` and `serve.py` are shared by both guests
-unchanged.
+(`wit_world.imports`). The functions `revdebug.py`, `registry.py` and
+`serve.py` call are the same, with the same arguments, so those modules are
+shared by both guests unchanged.
 
 The guest's position (how far it has run, the same on every run of the same
 program with the same inputs) is counted in the calls that reach the host
@@ -23,8 +23,7 @@ from wit_world.imports import requests as _requests
 _position = 0
 # The frames of the launch itself, left out of captures.
 _internal_files = set()
-# Whether the tracer (see `_rewind_tracer`) is recording events now.
-_traced = False
+# The tracer (see `_rewind_tracer`), while there is one.
 _tracer = None
 # Whether no `recrepr` stringifier covers the scalars (see the tracer).
 _fast_repr = True
@@ -51,22 +50,9 @@ def set_mode(mode):
     return int(_control.set_mode(_to_mode(mode)).value)
 
 
-def max_mode():
-    return int(_control.max_mode().value)
-
-
-def tracing():
-    return _control.tracing()
-
-
 def set_traced(on):
     """Suspends (or resumes) tracing; returns whether it was on."""
-    global _traced
-    was = _traced
-    if _tracer is not None:
-        _tracer.set_active(bool(on))
-    _traced = bool(on) and _tracer is not None
-    return was
+    return _tracer is not None and _tracer.set_active(on)
 
 
 def snapshot(name, all):
@@ -197,7 +183,7 @@ def _flush_tracer():
 
 def start_tracing():
     """Starts the tracer when the host asks for live events."""
-    global _tracer, _traced
+    global _tracer
     if not _control.tracing():
         return
     import revdebug
@@ -206,14 +192,12 @@ def start_tracing():
     _tracer = _rewind_tracer.Tracer(revdebug)
     _tracer.fast_repr = _fast_repr
     _tracer.start()
-    _traced = True
 
 
 def stop_tracing(unhandled):
     """Stops the tracer; `unhandled` is the exception that ends the run."""
-    global _tracer, _traced
+    global _tracer
     tracer, _tracer = _tracer, None
-    _traced = False
     if tracer is None:
         return
     tracer.stop()

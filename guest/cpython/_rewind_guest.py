@@ -125,7 +125,8 @@ if os.path.isdir("/1/stdlib"):
         dirs_exist_ok=True,
     )
 
-# The paths of pre-initialisation that do not exist at run time.
+# The standard library's entries of pre-initialisation's `sys.path`; the
+# others (the app, the bindings) are not there at run time.
 _STDLIB_PATH = [p for p in sys.path if p == "/python" or p.startswith("/python/")]
 
 
@@ -307,13 +308,17 @@ def _prompt(globals, launch):
     return 0
 
 
-def _print_exception(exc):
-    """As python3 prints an exception nothing handled: without the launch's
-    own frames."""
+def _drop_launch_frames(exc):
+    """`exc` with its traceback starting at the program's first frame, not
+    at the launch's own."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     exc.__traceback__ = tb
+
+
+def _print_exception(exc):
+    """As python3 prints an exception nothing handled."""
     one_line = getattr(exc, "_rewind_one_line", None)
     if one_line is not None:
         print(one_line, file=sys.stderr)
@@ -339,11 +344,8 @@ def _exit_status(exc):
 
 
 def _capture_unhandled(exc):
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-        tb = tb.tb_next
     try:
-        revdebug._capture(exc, tb, "unhandled", None)
+        revdebug._capture(exc, exc.__traceback__, "unhandled", None)
     except BaseException as err:
         print("rewind: capturing the crash failed: %s: %s" % (type(err).__name__, err),
               file=sys.stderr)
@@ -408,6 +410,7 @@ class Run(exports.Run):
             # Kept until the run exits: freeing a traceback a million frames
             # deep recurses deeper than the wasm stack goes.
             _unhandled.append(exc)
+            _drop_launch_frames(exc)
             if launch.inspect:
                 # python -i: the traceback, then the prompt.
                 _print_exception(exc)

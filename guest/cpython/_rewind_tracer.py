@@ -91,9 +91,8 @@ def _fingerprint(value, kind):
     return (id(value), len(value), *map(id, value[:_SHOWN]))
 
 
-# What `revdebug._saferepr` makes of a scalar short enough: its repr.
+# What `revdebug._saferepr` makes of a scalar: its repr, capped.
 _SCALARS = {int, float, bool, type(None), str}
-_MAX_REPR = 256
 # Values whose string only changes when the object does: one kept by
 # identity need not be stringified again.
 _ATOMS = {
@@ -155,7 +154,9 @@ class Tracer:
         self.flush()
 
     def set_active(self, on):
-        self._active = on
+        """Suspends (or resumes) tracing; returns whether it was on."""
+        was, self._active = self._active, bool(on)
+        return was
 
     def rules_changed(self):
         self._decided.clear()
@@ -196,9 +197,7 @@ class Tracer:
         # The scalars' text is their repr, made in C, unless a `recrepr`
         # stringifier of their type says otherwise (`set_fast_repr`).
         if type(value) in _SCALARS and self.fast_repr:
-            text = repr(value)
-            if len(text) <= _MAX_REPR:
-                return text
+            return self._revdebug._cap(repr(value))
         was, self._active = self._active, False
         try:
             return self._saferepr(value)
@@ -278,7 +277,6 @@ class Tracer:
             names = [name for name in stores.get(last, ()) if name in locals]
             names.extend(values.get(_CONTAINER_NAMES, ()))
         module = code.co_name == "<module>"
-        fast = self.fast_repr
         for name in names:
             if module and (type(name) is not str or name.startswith("__") and name.endswith("__")):
                 continue
@@ -299,9 +297,7 @@ class Tracer:
                     continue
             elif before is not None and before[2] is not None:
                 values[_CONTAINER_NAMES].discard(name)
-            text = repr(value) if fast and kind in _SCALARS else None
-            if text is None or len(text) > _MAX_REPR:
-                text = self._text(value)
+            text = self._text(value)
             values[name] = (value if kind in _ATOMS else None, text, key)
             if before is None or before[1] != text:
                 changed.append((name, text))

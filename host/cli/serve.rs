@@ -198,7 +198,7 @@ pub fn main(args: ServeArgs) -> Result<ExitCode> {
         &[],
         Some((script_dir, "the script's directory")),
     )?;
-    grants.extend(args.guest.python.grants()?);
+    args.guest.python.add_grants(&mut grants)?;
     let env = args
         .env
         .iter()

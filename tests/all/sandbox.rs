@@ -320,3 +320,35 @@ fn a_name_that_is_not_utf8_is_left_out_of_a_listing() {
     assert_eq!(replayed.code, Some(0), "{replayed:?}");
     assert_eq!(replayed.stdout, run.stdout);
 }
+
+/// The CPython guest's standard library is granted at `/python`: a grant of
+/// the program's there is refused, by `run` and by `serve`, saying why.
+#[test]
+fn a_grant_where_the_cpython_guest_has_its_library_is_refused() {
+    let scripts = Scripts::new();
+    let app = scripts.write(
+        "app.py",
+        "def app(environ, start_response):\n    return []\n",
+    );
+    let dir = scripts.root().display().to_string();
+    for args in [
+        vec!["run", "--python", "cpython", "--dir"],
+        vec!["serve", "--python", "cpython", "--dir"],
+    ] {
+        let grant = format!("{dir}::/python/lib");
+        let target = match args[0] {
+            "run" => app.display().to_string(),
+            _ => format!("{}:app", app.display()),
+        };
+        let run = crate::run(rewind().args(&args).arg(&grant).arg(&target));
+        assert_eq!(run.code, Some(2), "{args:?}: {run:?}");
+        assert_eq!(
+            run.stderr,
+            format!(
+                "rewind: {dir} is granted at /python/lib, where the CPython guest has its \
+                 standard library; grant it somewhere else (HOST_DIR::GUEST_DIR)\n"
+            ),
+            "{args:?}"
+        );
+    }
+}

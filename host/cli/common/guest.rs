@@ -58,18 +58,33 @@ impl Python {
         }
     }
 
-    /// What the guest needs granted besides the program's own grants: the
+    /// Adds to the program's `grants` what the guest needs besides: the
     /// CPython guest's standard library, read-only at `/python`, unpacked
-    /// into the cache on first use.
-    pub fn grants(self) -> Result<Vec<DirGrant>> {
-        match self {
-            Python::Rustpython => Ok(Vec::new()),
-            Python::Cpython => Ok(vec![DirGrant {
-                host: cpython_stdlib()?,
-                guest: CPYTHON_STDLIB_PATH.to_owned(),
-                writable: false,
-            }]),
+    /// into the cache on first use. A grant of the program's there is a
+    /// usage error.
+    pub fn add_grants(self, grants: &mut Vec<DirGrant>) -> Result<()> {
+        if self == Python::Rustpython {
+            return Ok(());
         }
+        let stdlib = CPYTHON_STDLIB_PATH;
+        if let Some(grant) = grants
+            .iter()
+            .find(|grant| grant.guest == stdlib || grant.guest.starts_with(&format!("{stdlib}/")))
+        {
+            return Err(UsageError(format!(
+                "{} is granted at {}, where the CPython guest has its standard library; \
+                 grant it somewhere else (HOST_DIR::GUEST_DIR)",
+                grant.host.display(),
+                grant.guest
+            ))
+            .into());
+        }
+        grants.push(DirGrant {
+            host: cpython_stdlib()?,
+            guest: stdlib.to_owned(),
+            writable: false,
+        });
+        Ok(())
     }
 }
 
@@ -92,7 +107,7 @@ pub struct PythonArg {
 }
 
 /// Where the CPython guest finds its standard library.
-pub const CPYTHON_STDLIB_PATH: &str = "/python";
+const CPYTHON_STDLIB_PATH: &str = "/python";
 
 /// How messages name a guest.
 pub fn describe(source: &ComponentSource) -> String {

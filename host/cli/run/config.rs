@@ -23,7 +23,7 @@ use crate::common::args::{
 };
 use crate::common::collector::server_key;
 use crate::common::guest::Python;
-use crate::common::{UsageError, guest, report};
+use crate::common::{UsageError, report};
 
 /// A validated `rewind run`.
 pub(super) struct RunConfig {
@@ -274,21 +274,7 @@ impl RunConfig {
             .ok()
             .and_then(|dir| guest_cwd(&dir, &grants));
         if !matches!(main, Main::Component(_)) {
-            let stdlib = guest::CPYTHON_STDLIB_PATH;
-            if args.guest.python == Python::Cpython
-                && let Some(grant) = grants.iter().find(|grant| {
-                    grant.guest == stdlib || grant.guest.starts_with(&format!("{stdlib}/"))
-                })
-            {
-                return Err(UsageError(format!(
-                    "{} is granted at {}, where the CPython guest has its standard library; \
-                     grant it somewhere else (HOST_DIR::GUEST_DIR)",
-                    grant.host.display(),
-                    grant.guest
-                ))
-                .into());
-            }
-            grants.extend(args.guest.python.grants()?);
+            args.guest.python.add_grants(&mut grants)?;
         }
         if args.buffer_events == 0 {
             return Err(
