@@ -24,6 +24,7 @@ use clap::Parser;
 mod collector;
 mod corpus;
 mod debugger;
+mod past;
 mod serve;
 
 /// The `q` quantile (0 to 1) of `sorted`, nearest rank below.
@@ -79,6 +80,20 @@ struct Args {
     /// Measure the debugger only, not the workloads.
     #[arg(long)]
     debugger_only: bool,
+
+    /// Events in the real recording where `print EXPR` is timed at the
+    /// start, the middle and the end, against the re-execution to each;
+    /// 0 leaves expressions in the past out.
+    #[arg(long, default_value_t = 5_000_000)]
+    past_events: u64,
+
+    /// Runs of each expression in the past (and of its re-execution).
+    #[arg(long, default_value_t = 3)]
+    past_runs: usize,
+
+    /// Measure expressions in the past only.
+    #[arg(long)]
+    past_only: bool,
 
     /// Concurrent streams the collector takes under load; 0 leaves the
     /// collector out.
@@ -237,7 +252,7 @@ fn main() -> Result<()> {
         let _ = std::fs::remove_dir_all(&scratch);
         return Ok(());
     }
-    if args.serve_seconds > 0.0 && (args.serve_only || !args.collector_only) {
+    if args.serve_seconds > 0.0 && !args.past_only && (args.serve_only || !args.collector_only) {
         let duration = std::time::Duration::from_secs_f64(args.serve_seconds);
         let (workers, connections) = (2, 16);
         eprintln!(
@@ -251,7 +266,7 @@ fn main() -> Result<()> {
             return Ok(());
         }
     }
-    if args.collector_runtimes > 0 {
+    if args.collector_runtimes > 0 && !args.past_only {
         let duration = std::time::Duration::from_secs_f64(args.collector_seconds.max(0.1));
         eprintln!(
             "loading the collector with {} streams for {:.0} s",
@@ -266,7 +281,7 @@ fn main() -> Result<()> {
             return Ok(());
         }
     }
-    if args.debugger_events > 0 && !args.collector_only {
+    if args.debugger_events > 0 && !args.collector_only && !args.past_only {
         eprintln!(
             "measuring the debugger on {} events ({} runs)",
             args.debugger_events, args.runs
@@ -276,6 +291,18 @@ fn main() -> Result<()> {
         debugger::print(&figures, args.runs);
     }
     if args.debugger_only {
+        let _ = std::fs::remove_dir_all(&scratch);
+        return Ok(());
+    }
+    if args.past_events > 0 {
+        eprintln!(
+            "measuring expressions in the past on {} events ({} runs)",
+            args.past_events, args.past_runs
+        );
+        let figures = past::measure(&rewind.program, &scratch, args.past_events, args.past_runs)?;
+        past::print(&figures, args.past_runs.max(1));
+    }
+    if args.past_only {
         let _ = std::fs::remove_dir_all(&scratch);
         return Ok(());
     }
