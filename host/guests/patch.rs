@@ -35,6 +35,11 @@ pub const PATCHES: &[Patch] = &[
         version: "0.6.0",
         file: "rustpython-stdlib-0.6.0.patch",
     },
+    Patch {
+        krate: "rustpython-pylib",
+        version: "0.6.0",
+        file: "rustpython-pylib-0.6.0.patch",
+    },
 ];
 
 impl Patch {

@@ -1,6 +1,6 @@
-//! The guest's patches of `rustpython-vm`, `rustpython-compiler` and
-//! `rustpython-stdlib` still apply to the crates' crates.io source,
-//! exactly, and do what they say.
+//! The guest's patches of `rustpython-vm`, `rustpython-compiler`,
+//! `rustpython-stdlib` and `rustpython-pylib` still apply to the crates'
+//! crates.io source, exactly, and do what they say.
 
 #[path = "../patch.rs"]
 #[allow(dead_code)]
@@ -84,6 +84,20 @@ fn the_compiler_patch_applies_to_the_crates_io_source() {
     let check = &lib[lib.find("fn unparenthesized_comprehension").unwrap()..];
     let check = &check[..check.find("\n}\n").unwrap()];
     assert!(check.contains("b'#' =>"), "{check}");
+}
+
+#[test]
+fn the_library_patch_applies_to_the_crates_io_source() {
+    let pylib = find("rustpython-pylib");
+    let scratch = tempfile::tempdir().unwrap();
+    let source = pristine(&scratch.path().join("fetch"), pylib);
+    let dest = scratch.path().join("patched");
+    patch::apply(&source, &patch_text(pylib), &dest).unwrap();
+    let read = |file: &str| std::fs::read_to_string(dest.join(file)).unwrap();
+    assert!(read("Lib/argparse.py").contains("', '.join(map(str, action.choices))"));
+    assert!(read("Lib/textwrap.py").contains("        if self.break_long_words:\n"));
+    // The rest of the library is copied whole: the guest freezes it all.
+    assert!(dest.join("Lib/json/decoder.py").is_file());
 }
 
 #[test]
