@@ -305,6 +305,69 @@ fn a_comment_in_a_call_is_not_code() {
     );
 }
 
+/// Where RustPython's VM or library differed from CPython 3.14, which the
+/// guest says it is: the output is CPython 3.14.0's (its WASI build, the
+/// CPython guest, prints the same; the machine's python3 is older and
+/// words the first message differently).
+#[test]
+fn messages_and_modules_are_cpython_3_14s() {
+    let scripts = Scripts::new();
+    let script = scripts.write(
+        "as_314.py",
+        r#"import abc, argparse, enum, textwrap
+
+class Shape(abc.ABC):
+    @abc.abstractmethod
+    def area(self): ...
+    @abc.abstractmethod
+    def edges(self): ...
+
+try:
+    Shape()
+except TypeError as e:
+    print(e)
+for encoding in (1, len):
+    try:
+        str(b"x", encoding)
+    except TypeError as e:
+        print(e)
+
+class Stooge(int, enum.Enum):
+    LARRY = 1
+    MOE = 3
+
+print(Stooge.from_bytes(b"\x00\x03", "big") is Stooge.MOE)
+parser = argparse.ArgumentParser(prog="todo", exit_on_error=False)
+parser.add_argument("-p", type=int, choices=[1, 2, 3])
+try:
+    parser.parse_args(["-p", "9"])
+except argparse.ArgumentError as e:
+    print(e)
+print(textwrap.wrap("aaaa bbbbbbbbbbbb", 5))
+# test.support's import_fresh_module: the standard library stays importable.
+import _imp, importlib, sys
+_imp._override_frozen_modules_for_tests(-1)
+for name in [m for m in sys.modules if m == "json" or m.startswith("json.")]:
+    del sys.modules[name]
+print(importlib.import_module("json").loads("[1]"))
+_imp._override_frozen_modules_for_tests(0)
+"#,
+    );
+    let got = rewind_run([&script]);
+    assert_eq!(got.code, Some(0), "{got:?}");
+    assert_eq!(
+        got.stdout,
+        "Can't instantiate abstract class Shape without an implementation for abstract methods 'area', 'edges'\n\
+         str() argument 'encoding' must be str, not int\n\
+         str() argument 'encoding' must be str, not builtin_function_or_method\n\
+         True\n\
+         argument -p: invalid choice: '9' (choose from 1, 2, 3)\n\
+         ['aaaa ', 'bbbbb', 'bbbbb', 'bb']\n\
+         [1]\n",
+        "{got:?}"
+    );
+}
+
 #[test]
 fn time_and_os_names_wasi_can_serve() {
     same_as_cpython_with(

@@ -21,6 +21,7 @@ def install():
     _os()
     _tzpath()
     _signal_numbers()
+    _frozen_library()
     sys.meta_path.insert(0, _AfterImport({
         "asyncio.selector_events": _selector_events,
         "asyncio.unix_events": _unix_events,
@@ -157,6 +158,23 @@ def _os():
             setattr(os, name, function)
             setattr(posix, name, function)
             os.__all__.append(name)
+
+
+def _frozen_library():
+    """The guest's whole standard library is frozen into it: there is no
+    source of it anywhere to load instead. CPython freezes a few start-up
+    modules as a cache of files it also has, and its tests ask, through
+    `_imp._override_frozen_modules_for_tests(-1)` (`test.support`'s
+    `import_fresh_module`), to load those from source; RustPython then
+    finds no standard library module at all, or another Python's from
+    `sys.path`. Here the request keeps the library that there is."""
+    import _imp
+
+    def _override_frozen_modules_for_tests(override, /):
+        """Frozen modules are this interpreter's standard library, so they
+        stay in use."""
+
+    _imp._override_frozen_modules_for_tests = _override_frozen_modules_for_tests
 
 
 def _tzpath():
