@@ -8,17 +8,20 @@ use std::path::Path;
 
 use harness::{CPython, Harness};
 
-/// The share of the corpus that must give CPython's output: what each
-/// guest reaches today (see docs/benchmarks.md), so that a regression fails
-/// the test. Over all entries: a listed version difference counts as a
-/// failure. Raise it as a guest gets closer to CPython; never lower it below
-/// a measured figure. The reference is the machine's CPython 3.11, and its
-/// `Lib/test`: the CPython guest is 3.14, whose messages, numerics and
-/// removed APIs differ from 3.11's in more places than the RustPython
-/// guest's 3.13 standard library does (`docs/cpython.md`).
+/// The share of the corpus that must give CPython's output, so that a
+/// regression fails the test: over all entries, a listed version
+/// difference counting as a failure. Raise it as a guest gets closer to
+/// CPython; never lower it below a measured figure.
+///
+/// The RustPython guest is compared with the machine's python3 (3.11) and,
+/// where that differs, with CPython 3.14's WASI build (the CPython guest):
+/// 79 of 82 today (96.3%, docs/benchmarks.md); the bar is the goal,
+/// 95%, which allows one entry less. The CPython guest is that build, so
+/// it is compared with python3 alone: its 3.14 messages, numerics and
+/// removed APIs differ from 3.11's in more places (`docs/cpython.md`).
 fn min_pass_rate() -> f64 {
     match crate::guest() {
-        crate::Guest::RustPython => 0.76,
+        crate::Guest::RustPython => 0.95,
         crate::Guest::CPython => 0.69,
     }
 }
@@ -35,6 +38,7 @@ fn corpus_gives_cpythons_output() {
         rewind: &rewind,
         scratch: scratch.path().to_owned(),
         jobs: 2,
+        wasi_reference: crate::guest() == crate::Guest::RustPython,
     };
     let outcomes = harness.run_all(&entries);
     let (_, rate) = harness::pass_rate(&outcomes);
@@ -52,7 +56,10 @@ fn corpus_gives_cpythons_output() {
         );
         failed.push(outcome.name.as_str());
     }
-    for outcome in outcomes.iter().filter(|o| o.passed()) {
+    for outcome in outcomes.iter().filter(|o| o.as_wasi()) {
+        eprintln!("as CPython 3.14's WASI build prints: {}", outcome.name);
+    }
+    for outcome in outcomes.iter().filter(|o| o.as_python3()) {
         if outcome.version_difference.is_some() {
             eprintln!(
                 "note: {} passes: take it off version-differences.txt",

@@ -7,11 +7,14 @@
 //! uses the standard library only.
 //!
 //! An entry passes when `rewind run` exits as CPython does and prints the
-//! same stdout. An entry that fails and is listed in
-//! `version-differences.txt` is reported apart, as differing by Python
-//! version (the guest's standard library is newer than the CPython 3.11 it
-//! is compared with): it never counts as a pass, and the summary gives the
-//! pass rate both over all entries and over the rest. A program gets a fresh scratch directory per runner as
+//! same stdout. Two CPythons are the reference: the machine's `python3`,
+//! and, for the RustPython guest, CPython 3.14's WASI build (the CPython
+//! guest, recording off), the Python version the RustPython guest's library
+//! and `sys.version` are, on the platform it runs on. The second is asked
+//! only where the first differs, and the report says which one an entry
+//! matched. An entry that fails and is listed in `version-differences.txt`
+//! is reported apart, as differing by Python version from `python3`: it
+//! never counts as a pass. A program gets a fresh scratch directory per runner as
 //! `argv[1]` (granted read-write to the guest); a `Lib/test` module runs
 //! through `libtest.py` from the `test` package of the machine's CPython
 //! (granted read-only), which prints only unittest's count and verdict.
@@ -133,19 +136,45 @@ pub struct Ran {
     pub elapsed: Duration,
 }
 
+impl Ran {
+    /// Exited alike and printed the same stdout.
+    fn same_as(&self, other: &Ran) -> bool {
+        self.code == other.code && self.stdout == other.stdout
+    }
+}
+
 /// The verdict on one entry.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub name: String,
+    /// The machine's `python3`.
     pub cpython: Ran,
+    /// CPython 3.14's WASI build, when it was asked: see [`Harness`].
+    pub wasi: Option<Ran>,
     pub rewind: Ran,
     /// The entry's `version_difference`.
     pub version_difference: Option<String>,
 }
 
 impl Outcome {
+    /// `rewind run` gave the output of one of the two CPythons.
     pub fn passed(&self) -> bool {
-        self.cpython.code == self.rewind.code && self.cpython.stdout == self.rewind.stdout
+        self.as_python3() || self.as_wasi()
+    }
+
+    /// `rewind run` gave `python3`'s output.
+    pub fn as_python3(&self) -> bool {
+        self.rewind.same_as(&self.cpython)
+    }
+
+    /// `rewind run` gave the output of CPython 3.14's WASI build, not
+    /// `python3`'s.
+    pub fn as_wasi(&self) -> bool {
+        !self.as_python3()
+            && self
+                .wasi
+                .as_ref()
+                .is_some_and(|wasi| self.rewind.same_as(wasi))
     }
 
     /// Failed, and listed as differing by Python version: reported apart,
@@ -212,6 +241,14 @@ impl Outcome {
         for line in &stderr[stderr.len().saturating_sub(8)..] {
             out.push_str(&format!("  stderr| {line}\n"));
         }
+        if let Some(wasi) = &self.wasi {
+            let line = first_difference(&wasi.stdout, &self.rewind.stdout);
+            out.push_str(&format!(
+                "  CPython 3.14's WASI build: exit {}, its stdout differs from line {}\n",
+                code(wasi.code),
+                line + 1
+            ));
+        }
         out
     }
 }
@@ -239,6 +276,12 @@ pub struct Harness<'a> {
     pub scratch: PathBuf,
     /// Entries run at once.
     pub jobs: usize,
+    /// Where `rewind run`'s output differs from `python3`'s, compare it
+    /// with CPython 3.14's WASI build too: `rewind run --python cpython
+    /// --mode off`. For the RustPython guest, whose standard library is
+    /// CPython 3.13's and 3.14's and whose `sys.version` says 3.14; not for
+    /// the CPython guest, which is that build.
+    pub wasi_reference: bool,
 }
 
 impl Harness<'_> {
@@ -310,10 +353,28 @@ impl Harness<'_> {
             command.arg(&script).args(&args);
             timed(command)
         };
+        let wasi = (self.wasi_reference && !rewind.same_as(&cpython)).then(|| {
+            let scratch = fresh(&dir.join("wasi"));
+            if matches!(entry.kind, Kind::Program(_)) {
+                args[0] = scratch.display().to_string();
+            }
+            let mut command = (self.rewind)();
+            command
+                .current_dir(&scratch)
+                .args(["run", "--python", "cpython", "--mode", "off"])
+                .args(["--timeout", "120s", "--dir-rw"])
+                .arg(&scratch);
+            if matches!(entry.kind, Kind::LibTest(_)) {
+                command.arg("--dir").arg(&self.cpython.lib);
+            }
+            command.arg(&script).args(&args);
+            timed(command)
+        });
         let _ = std::fs::remove_dir_all(&dir);
         Outcome {
             name: entry.name.clone(),
             cpython,
+            wasi,
             rewind,
             version_difference: entry.version_difference.clone(),
         }
@@ -352,19 +413,26 @@ pub fn pass_rate(outcomes: &[Outcome]) -> (usize, f64) {
     (passed, passed as f64 / outcomes.len().max(1) as f64)
 }
 
-/// The pass rate in one line: over all entries, and over the entries that
-/// are not listed version differences, with how many of those there are.
+/// The pass rate in one line: over all entries, which reference each
+/// passing entry matched, and what the others are.
 pub fn summary(outcomes: &[Outcome]) -> String {
     let (passed, rate) = pass_rate(outcomes);
+    let as_wasi = outcomes.iter().filter(|o| o.as_wasi()).count();
     let by_version = outcomes.iter().filter(|o| o.differs_by_version()).count();
     let failed = outcomes.iter().filter(|o| o.failed()).count();
-    let rest = outcomes.len() - by_version;
+    let wasi = if outcomes.iter().any(|o| o.wasi.is_some()) {
+        format!(
+            " ({} as python3 prints, {as_wasi} as CPython 3.14's WASI build prints)",
+            passed - as_wasi
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{passed} of {} pass ({:.1}%); {by_version} differ by Python version \
-         (version-differences.txt), {failed} fail; {passed} of the other {rest} pass ({:.1}%)",
+        "{passed} of {} pass ({:.1}%){wasi}; {by_version} differ by Python version \
+         (version-differences.txt), {failed} fail",
         outcomes.len(),
         rate * 100.0,
-        passed as f64 * 100.0 / rest.max(1) as f64
     )
 }
 
