@@ -36,6 +36,11 @@ pub const PATCHES: &[Patch] = &[
         file: "rustpython-stdlib-0.6.0.patch",
     },
     Patch {
+        krate: "rustpython-common",
+        version: "0.6.0",
+        file: "rustpython-common-0.6.0.patch",
+    },
+    Patch {
         krate: "rustpython-pylib",
         version: "0.6.0",
         file: "rustpython-pylib-0.6.0.patch",

@@ -1,6 +1,6 @@
 //! The guest's patches of `rustpython-vm`, `rustpython-compiler`,
-//! `rustpython-stdlib` and `rustpython-pylib` still apply to the crates'
-//! crates.io source, exactly, and do what they say.
+//! `rustpython-common`, `rustpython-stdlib` and `rustpython-pylib` still
+//! apply to the crates' crates.io source, exactly, and do what they say.
 
 #[path = "../patch.rs"]
 #[allow(dead_code)]
@@ -96,8 +96,22 @@ fn the_library_patch_applies_to_the_crates_io_source() {
     let read = |file: &str| std::fs::read_to_string(dest.join(file)).unwrap();
     assert!(read("Lib/argparse.py").contains("', '.join(map(str, action.choices))"));
     assert!(read("Lib/textwrap.py").contains("        if self.break_long_words:\n"));
+    assert!(read("Lib/_pycodecs.py").contains("and len(res) == 2"));
     // The rest of the library is copied whole: the guest freezes it all.
     assert!(dest.join("Lib/json/decoder.py").is_file());
+}
+
+#[test]
+fn the_common_patch_applies_to_the_crates_io_source() {
+    let common = find("rustpython-common");
+    let scratch = tempfile::tempdir().unwrap();
+    let source = pristine(&scratch.path().join("fetch"), common);
+    let dest = scratch.path().join("patched");
+    patch::apply(&source, &patch_text(common), &dest).unwrap();
+    let read = |file: &str| std::fs::read_to_string(dest.join(file)).unwrap();
+    assert!(read("src/compression/zlib.rs").contains("while decompressing data: {detail}"));
+    assert!(read("src/encodings.rs").contains("s.is_compatible_with(StrKind::Ascii)"));
+    assert!(read("src/encodings/wide.rs").contains("if !c.is_ascii() {"));
 }
 
 #[test]
