@@ -1,5 +1,7 @@
 //! The C compiler for the guests' C sources: SQLite, which `libsqlite3-sys`
-//! compiles from its bundled amalgamation for the Python guest's `sqlite3`.
+//! compiles from its bundled amalgamation for the Python guest's `sqlite3`,
+//! and zlib, which `libz-sys` compiles from its vendored source for `zlib`'s
+//! compression (the `rustpython-common` patch).
 //!
 //! Rust's `wasm32-wasip2` target links its own wasi-libc, so C needs only a
 //! clang that emits wasm32 objects and wasi-libc's headers to compile
@@ -10,10 +12,10 @@
 //! built with. So the target is probed: `wasm32-wasip2` where the compiler
 //! and headers know it, else `wasm32-wasi`.
 //!
-//! What this module decides reaches `cc` (inside `libsqlite3-sys`' build
-//! script) through the environment of the nested cargo, the way a user
-//! would set it: `CC_wasm32_wasip2`, `CFLAGS_wasm32_wasip2`, and SQLite's
-//! compile-time options in `LIBSQLITE3_FLAGS`.
+//! What this module decides reaches `cc` (inside `libsqlite3-sys`' and
+//! `libz-sys`' build scripts) through the environment of the nested cargo,
+//! the way a user would set it: `CC_wasm32_wasip2`, `CFLAGS_wasm32_wasip2`,
+//! and SQLite's compile-time options in `LIBSQLITE3_FLAGS`.
 
 use std::io::Write as _;
 use std::path::Path;

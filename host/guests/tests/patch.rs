@@ -109,7 +109,13 @@ fn the_common_patch_applies_to_the_crates_io_source() {
     let dest = scratch.path().join("patched");
     patch::apply(&source, &patch_text(common), &dest).unwrap();
     let read = |file: &str| std::fs::read_to_string(dest.join(file)).unwrap();
-    assert!(read("src/compression/zlib.rs").contains("while decompressing data: {detail}"));
+    let zlib = read("src/compression/zlib.rs");
+    assert!(zlib.contains("while decompressing data: {detail}"));
+    // Deflate runs on C zlib, with CPython's output windows.
+    assert!(zlib.contains("libz_sys::deflateInit2_("));
+    assert!(zlib.contains("const OUTPUT_WINDOWS"));
+    assert!(read("Cargo.toml").contains("[dependencies.libz-sys]"));
+    assert!(!read("Cargo.toml").contains("libz-rs-sys"));
     assert!(read("src/encodings.rs").contains("s.is_compatible_with(StrKind::Ascii)"));
     assert!(read("src/encodings/wide.rs").contains("if !c.is_ascii() {"));
 }
