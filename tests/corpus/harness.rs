@@ -337,39 +337,28 @@ impl Harness<'_> {
                 .args(&args);
             timed(command)
         };
-        let rewind = {
-            let scratch = fresh(&dir.join("rewind"));
+        // `rewind run` with `flags`, in a scratch directory of its own.
+        let sandboxed = |name: &str, flags: &[&str], args: &mut Vec<String>| {
+            let scratch = fresh(&dir.join(name));
             if matches!(entry.kind, Kind::Program(_)) {
                 args[0] = scratch.display().to_string();
             }
             let mut command = (self.rewind)();
             command
                 .current_dir(&scratch)
-                .args(["run", "--timeout", "120s", "--dir-rw"])
-                .arg(&scratch);
-            if matches!(entry.kind, Kind::LibTest(_)) {
-                command.arg("--dir").arg(&self.cpython.lib);
-            }
-            command.arg(&script).args(&args);
-            timed(command)
-        };
-        let wasi = (self.wasi_reference && !rewind.same_as(&cpython)).then(|| {
-            let scratch = fresh(&dir.join("wasi"));
-            if matches!(entry.kind, Kind::Program(_)) {
-                args[0] = scratch.display().to_string();
-            }
-            let mut command = (self.rewind)();
-            command
-                .current_dir(&scratch)
-                .args(["run", "--python", "cpython", "--mode", "off"])
+                .arg("run")
+                .args(flags)
                 .args(["--timeout", "120s", "--dir-rw"])
                 .arg(&scratch);
             if matches!(entry.kind, Kind::LibTest(_)) {
                 command.arg("--dir").arg(&self.cpython.lib);
             }
-            command.arg(&script).args(&args);
+            command.arg(&script).args(args.iter());
             timed(command)
-        });
+        };
+        let rewind = sandboxed("rewind", &[], &mut args);
+        let wasi = (self.wasi_reference && !rewind.same_as(&cpython))
+            .then(|| sandboxed("wasi", &["--python", "cpython", "--mode", "off"], &mut args));
         let _ = std::fs::remove_dir_all(&dir);
         Outcome {
             name: entry.name.clone(),
